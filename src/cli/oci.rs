@@ -1,0 +1,690 @@
+//! The runc-compatible command line: `singlet-oci <verb>` and `singlet oci <verb>`.
+//!
+//! Flags and output formats follow runc 1.1; `reference/clients.md` lists what Podman and
+//! containerd send and read. Global flags come before the verb.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use oci_spec::runtime::LinuxResources;
+
+use super::log::LogFormat;
+use crate::runtime::container::{self, CreateOpts, ExecOpts, RunOpts};
+use crate::runtime::{self, Context, Error, RootlessMode};
+
+const EXAMPLES: &str = "\
+Examples:
+  # make a bundle from a busybox rootfs and run it rootless
+  mkdir -p bundle/rootfs && cp -a /path/to/rootfs/. bundle/rootfs/
+  cd bundle && singlet-oci spec --rootless && singlet-oci run demo
+
+  # the create/start lifecycle, as Podman and containerd drive it
+  singlet-oci create --bundle ./bundle --pid-file ./pid demo
+  singlet-oci start demo
+  singlet-oci state demo
+  singlet-oci kill demo SIGTERM
+  singlet-oci delete --force demo
+
+Extensions to runc:
+  A non-root caller whose config has no user namespace gets one: container root is the caller,
+  plus the caller's /etc/subuid and /etc/subgid range through newuidmap/newgidmap.
+  Where the cgroup tree is not writable, resource limits are skipped with one warning.";
+
+/// The runtime's global flags (runc 1.1), placed before the verb.
+#[derive(Debug, Args, Clone)]
+pub struct OciGlobal {
+    /// Root directory for container state [default: /run/singlet as root,
+    /// $XDG_RUNTIME_DIR/singlet or /tmp/singlet-<uid> otherwise]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Append log messages to FILE (created if missing) instead of stderr
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log format
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "text|json")]
+    pub log_format: LogFormat,
+    /// Enable debug logging
+    #[arg(long)]
+    pub debug: bool,
+    /// Interpret linux.cgroupsPath as a systemd slice:prefix:name (needs a running systemd)
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+    /// Rootless behaviour: auto detects a non-root caller
+    #[arg(long, default_value = "auto", value_parser = ["auto", "true", "false"], value_name = "auto|true|false")]
+    pub rootless: String,
+    /// Accepted for runc compatibility; checkpointing is not supported
+    #[arg(long, hide = true)]
+    pub criu: Option<PathBuf>,
+    /// Accepted for crun compatibility (`disabled` skips cgroups)
+    #[arg(long, hide = true)]
+    pub cgroup_manager: Option<String>,
+    /// Print version information
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+}
+
+/// `singlet-oci`: the runc-compatible OCI runtime.
+#[derive(Debug, Parser)]
+#[command(
+    name = "singlet-oci",
+    about = "A rootless-by-default OCI runtime, runc-compatible (runtime-spec v1.2)",
+    after_long_help = EXAMPLES,
+    disable_version_flag = true,
+    subcommand_required = false,
+    arg_required_else_help = true
+)]
+pub struct OciCli {
+    /// Global flags.
+    #[command(flatten)]
+    pub global: OciGlobal,
+    /// The verb.
+    #[command(subcommand)]
+    pub cmd: Option<OciCommand>,
+}
+
+/// Create options shared by `create` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct CreateArgs {
+    /// Path to the bundle directory (holding config.json)
+    #[arg(short = 'b', long, default_value = ".", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the pty master (SCM_RIGHTS) when process.terminal is set
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Write the init's host pid to FILE (decimal, no newline)
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Do not use pivot_root (MS_MOVE + chroot instead; for ramfs roots)
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Do not create a new session keyring
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Pass N extra file descriptors (3 .. 3+N-1) to the container
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preserve_fds: u32,
+}
+
+/// The OCI verbs.
+#[derive(Debug, Subcommand)]
+pub enum OciCommand {
+    /// Create a container: set it up and stop before running the user process
+    Create {
+        #[command(flatten)]
+        opts: CreateArgs,
+        /// Container id
+        id: String,
+    },
+    /// Run the user process of a created container
+    Start {
+        /// Container id
+        id: String,
+    },
+    /// Print the state of a container as JSON
+    State {
+        /// Container id
+        id: String,
+    },
+    /// Send a signal (name or number, default SIGTERM) to the container's init
+    Kill {
+        /// Send the signal to every process of the container
+        #[arg(short = 'a', long)]
+        all: bool,
+        /// Container id
+        id: String,
+        /// Signal name (KILL, SIGKILL) or number (9)
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container and its state
+    Delete {
+        /// Kill a running container first; succeed when the id is unknown
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Container id
+        id: String,
+    },
+    /// Create and start a container; in the foreground, wait and return its exit status
+    Run {
+        #[command(flatten)]
+        opts: CreateArgs,
+        /// Return once the container has started
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Container id
+        id: String,
+    },
+    /// Run a new process inside a container
+    #[command(trailing_var_arg = true)]
+    Exec {
+        /// Path to a process.json; other process flags are then ignored
+        #[arg(short = 'p', long, value_name = "FILE")]
+        process: Option<PathBuf>,
+        /// Allocate a pseudo-terminal
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Return once the process has started
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Write the process's host pid to FILE (decimal, no newline)
+        #[arg(long, value_name = "FILE")]
+        pid_file: Option<PathBuf>,
+        /// Unix socket that receives the pty master
+        #[arg(long, value_name = "PATH")]
+        console_socket: Option<PathBuf>,
+        /// Working directory inside the container
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// Set an environment variable (repeatable)
+        #[arg(short = 'e', long, value_name = "K=V")]
+        env: Vec<String>,
+        /// User to run as: uid[:gid]
+        #[arg(short = 'u', long, value_name = "UID[:GID]")]
+        user: Option<String>,
+        /// Additional group ids (repeatable)
+        #[arg(short = 'g', long, value_name = "GID")]
+        additional_gids: Vec<u32>,
+        /// Add a capability (repeatable)
+        #[arg(short = 'c', long, value_name = "CAP")]
+        cap: Vec<String>,
+        /// Set no_new_privs for the process
+        #[arg(long)]
+        no_new_privs: bool,
+        /// Pass N extra file descriptors
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        preserve_fds: u32,
+        /// Container id
+        id: String,
+        /// Command and arguments
+        #[arg(allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List containers
+    List {
+        /// Output format
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only the ids
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// List the processes of a container
+    Ps {
+        /// Output format
+        #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Container id
+        id: String,
+        /// Arguments passed to ps(1) (table format; default -ef)
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        ps_args: Vec<String>,
+    },
+    /// Freeze every process of a container
+    Pause {
+        /// Container id
+        id: String,
+    },
+    /// Thaw a paused container
+    Resume {
+        /// Container id
+        id: String,
+    },
+    /// Change the resource limits of a running container
+    Update(UpdateArgs),
+    /// Print container events (resource statistics) as JSON lines
+    Events {
+        /// Print statistics once and exit
+        #[arg(long)]
+        stats: bool,
+        /// Interval between statistics, e.g. 5s or 500ms
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Container id
+        id: String,
+    },
+    /// Print the runtime's features (runtime-spec features.json)
+    Features,
+    /// Write a template config.json into the bundle
+    Spec {
+        /// Write a config for a rootless container
+        #[arg(long)]
+        rootless: bool,
+        /// Bundle directory
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Not supported: checkpointing needs CRIU integration
+    #[command(disable_help_flag = true)]
+    Checkpoint {
+        /// Ignored
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+    /// Not supported: restoring needs CRIU integration
+    #[command(disable_help_flag = true)]
+    Restore {
+        /// Ignored
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `update` flags (runc's).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON file, or - for stdin
+    #[arg(short = 'r', long, value_name = "FILE|-")]
+    pub resources: Option<String>,
+    /// Memory limit (bytes, or with k/m/g suffix; -1 unlimited)
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Ignored (kernel memory accounting is gone from current kernels)
+    #[arg(long, hide = true)]
+    pub kernel_memory: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long)]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS period in microseconds
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota in microseconds
+    #[arg(long)]
+    pub cpu_quota: Option<i64>,
+    /// CPUs allowed (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Realtime period in microseconds
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime in microseconds
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// Maximum number of pids (-1 unlimited)
+    #[arg(long)]
+    pub pids_limit: Option<i64>,
+    /// Block I/O weight (10–1000)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Container id
+    pub id: String,
+}
+
+/// Parses a size such as `64m`, `1g`, `4096` or `-1` into bytes.
+///
+/// # Errors
+/// [`Error::Usage`] naming the flag.
+pub fn parse_size(flag: &str, s: &str) -> runtime::Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.trim_end_matches('b');
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| Error::Usage(format!("--{flag} {s:?}: not a size (e.g. 64m, 1g, 4096)")))?;
+    Ok((n * mult as f64) as i64)
+}
+
+fn parse_duration(s: &str) -> runtime::Result<Duration> {
+    let bad = || Error::Usage(format!("--interval {s:?}: expected a duration such as 5s or 500ms"));
+    let (n, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: f64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs_f64(secs.max(0.001)))
+}
+
+fn update_resources(a: &UpdateArgs) -> runtime::Result<LinuxResources> {
+    let mut v: serde_json::Value = match a.resources.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| Error::io("read resources from stdin", e))?;
+            serde_json::from_str(&s)
+                .map_err(|e| Error::Usage(format!("--resources -: invalid JSON: {e}")))?
+        }
+        Some(f) => {
+            let s = std::fs::read_to_string(f)
+                .map_err(|e| Error::io(format!("read --resources {f}"), e))?;
+            serde_json::from_str(&s)
+                .map_err(|e| Error::Usage(format!("--resources {f}: invalid JSON: {e}")))?
+        }
+        None => serde_json::json!({}),
+    };
+    let obj = |v: &mut serde_json::Value, k: &str| {
+        if !v[k].is_object() {
+            v[k] = serde_json::json!({});
+        }
+    };
+    if let Some(m) = &a.memory {
+        obj(&mut v, "memory");
+        v["memory"]["limit"] = parse_size("memory", m)?.into();
+    }
+    if let Some(m) = &a.memory_reservation {
+        obj(&mut v, "memory");
+        v["memory"]["reservation"] = parse_size("memory-reservation", m)?.into();
+    }
+    if let Some(m) = &a.memory_swap {
+        obj(&mut v, "memory");
+        v["memory"]["swap"] = parse_size("memory-swap", m)?.into();
+    }
+    macro_rules! cpu {
+        ($field:ident, $key:expr) => {
+            if let Some(x) = &a.$field {
+                obj(&mut v, "cpu");
+                v["cpu"][$key] = serde_json::json!(x);
+            }
+        };
+    }
+    cpu!(cpu_shares, "shares");
+    cpu!(cpu_period, "period");
+    cpu!(cpu_quota, "quota");
+    cpu!(cpuset_cpus, "cpus");
+    cpu!(cpuset_mems, "mems");
+    cpu!(cpu_rt_period, "realtimePeriod");
+    cpu!(cpu_rt_runtime, "realtimeRuntime");
+    if let Some(p) = a.pids_limit {
+        v["pids"] = serde_json::json!({"limit": p});
+    }
+    if let Some(w) = a.blkio_weight {
+        obj(&mut v, "blockIO");
+        v["blockIO"]["weight"] = w.into();
+    }
+    serde_json::from_value(v).map_err(|e| Error::Usage(format!("resources: {e}")))
+}
+
+/// The version text (`--version`), runc's layout.
+pub fn version_text(name: &str) -> String {
+    let seccomp = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_else(|_| "unknown".into());
+    format!(
+        "{name} version {}\ncommit: {}\nspec: {}\nlibseccomp: {seccomp}\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("SINGLET_COMMIT").unwrap_or("unknown"),
+        runtime::state::OCI_VERSION,
+    )
+}
+
+/// Builds the runtime context from the global flags.
+pub fn context(g: &OciGlobal) -> Context {
+    Context {
+        root: g.root.clone().unwrap_or_else(runtime::state::default_root),
+        rootless: match g.rootless.as_str() {
+            "true" => RootlessMode::True,
+            "false" => RootlessMode::False,
+            _ => RootlessMode::Auto,
+        },
+        systemd_cgroup: g.systemd_cgroup,
+    }
+}
+
+fn create_opts(a: &CreateArgs) -> CreateOpts {
+    CreateOpts {
+        bundle: a.bundle.clone(),
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        no_pivot: a.no_pivot,
+        no_new_keyring: a.no_new_keyring,
+        preserve_fds: a.preserve_fds,
+    }
+}
+
+fn print_json(v: &impl serde::Serialize, pretty: bool) -> runtime::Result<()> {
+    let s = if pretty {
+        serde_json::to_string_pretty(v)
+    } else {
+        serde_json::to_string(v)
+    }
+    .expect("serializes");
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{s}").map_err(|e| Error::io("write stdout", e))
+}
+
+/// Runs one OCI verb; returns the process exit status.
+///
+/// # Errors
+/// Whatever the runtime reports; the caller prints it and exits 1 (255 for `exec`).
+pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
+    match cmd {
+        OciCommand::Create { opts, id } => {
+            container::create(ctx, &id, &create_opts(&opts))?;
+        }
+        OciCommand::Start { id } => container::start(ctx, &id)?,
+        OciCommand::State { id } => print_json(&container::state(ctx, &id)?, true)?,
+        OciCommand::Kill { all, id, signal } => {
+            let sig = runtime::security::parse_signal(&signal)?;
+            container::kill(ctx, &id, sig, all)?;
+        }
+        OciCommand::Delete { force, id } => container::delete(ctx, &id, force)?,
+        OciCommand::Run { opts, detach, id } => {
+            return container::run(
+                ctx,
+                &id,
+                &RunOpts {
+                    create: create_opts(&opts),
+                    detach,
+                },
+            )
+        }
+        OciCommand::Exec {
+            process,
+            tty,
+            detach,
+            pid_file,
+            console_socket,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            cap,
+            no_new_privs,
+            preserve_fds,
+            id,
+            command,
+        } => {
+            return container::exec(
+                ctx,
+                &id,
+                &ExecOpts {
+                    process,
+                    args: command,
+                    tty,
+                    detach,
+                    pid_file,
+                    console_socket,
+                    cwd,
+                    env,
+                    user,
+                    additional_gids,
+                    caps: cap,
+                    no_new_privs,
+                    preserve_fds,
+                },
+            )
+        }
+        OciCommand::List { format, quiet } => {
+            let all = container::list(ctx)?;
+            let mut out = std::io::stdout().lock();
+            if quiet {
+                for s in &all {
+                    let _ = writeln!(out, "{}", s.id);
+                }
+            } else if format == "json" {
+                drop(out);
+                print_json(&all, false)?;
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{:<12}{:<10}{:<10}{:<40}{:<32}{}",
+                    "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+                );
+                for s in &all {
+                    let _ = writeln!(
+                        out,
+                        "{:<12}{:<10}{:<10}{:<40}{:<32}{}",
+                        s.id,
+                        s.pid,
+                        s.status,
+                        s.bundle.display(),
+                        s.created,
+                        s.owner
+                    );
+                }
+            }
+        }
+        OciCommand::Ps {
+            format,
+            id,
+            ps_args,
+        } => {
+            let pids = container::ps(ctx, &id)?;
+            if format == "json" {
+                print_json(&pids, false)?;
+            } else {
+                ps_table(&pids, &ps_args)?;
+            }
+        }
+        OciCommand::Pause { id } => container::pause(ctx, &id)?,
+        OciCommand::Resume { id } => container::resume(ctx, &id)?,
+        OciCommand::Update(a) => {
+            let r = update_resources(&a)?;
+            container::update(ctx, &a.id, &r)?;
+        }
+        OciCommand::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let iv = parse_duration(&interval)?;
+            container::events(ctx, &id, stats, iv, &mut std::io::stdout())?;
+        }
+        OciCommand::Features => print_json(&runtime::features::features(), true)?,
+        OciCommand::Spec { rootless, bundle } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                return Err(Error::Usage(format!(
+                    "{} already exists; remove it first",
+                    path.display()
+                )));
+            }
+            let v = runtime::features::template(rootless);
+            let data = serde_json::to_vec_pretty(&v).expect("serializes");
+            std::fs::write(&path, data).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        }
+        OciCommand::Checkpoint { .. } => {
+            return Err(Error::Unsupported(
+                "checkpoint is not supported by singlet-oci: CRIU integration is not implemented"
+                    .into(),
+            ))
+        }
+        OciCommand::Restore { .. } => {
+            return Err(Error::Unsupported(
+                "restore is not supported by singlet-oci: CRIU integration is not implemented"
+                    .into(),
+            ))
+        }
+    }
+    Ok(0)
+}
+
+/// `ps` table: run ps(1) (default `-ef`) and keep the header plus the container's lines.
+fn ps_table(pids: &[i32], args: &[String]) -> runtime::Result<()> {
+    let args: Vec<String> = if args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .map_err(|e| Error::io("run ps", e))?;
+    if !out.status.success() {
+        return Err(Error::Usage(format!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| Error::Usage("ps output has no PID column".into()))?;
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{header}");
+    for l in lines {
+        if let Some(p) = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()) {
+            if pids.contains(&p) {
+                let _ = writeln!(o, "{l}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("m", "64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("m", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("m", "4096").unwrap(), 4096);
+        assert_eq!(parse_size("m", "-1").unwrap(), -1);
+        assert!(parse_size("m", "lots").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("5x").is_err());
+    }
+
+    #[test]
+    fn cli_parses_client_forms() {
+        // Podman's and containerd's argument shapes (clients.md §a).
+        for args in [
+            vec!["singlet-oci", "--log-format=json", "--log", "/tmp/l", "create", "--bundle", "/b", "--pid-file", "/p", "id1"],
+            vec!["singlet-oci", "--root", "/r", "--log", "/l", "--log-format", "json", "kill", "--all", "id1", "9"],
+            vec!["singlet-oci", "exec", "--pid-file", "/p", "--process", "/f", "--detach", "--tty", "id1"],
+            vec!["singlet-oci", "update", "--resources=-", "id1"],
+            vec!["singlet-oci", "exec", "id1", "sh", "-c", "echo hi"],
+            vec!["singlet-oci", "checkpoint", "--help"],
+            vec!["singlet-oci", "delete", "--force", "id1"],
+        ] {
+            OciCli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+}

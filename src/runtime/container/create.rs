@@ -1,0 +1,320 @@
+//! `create`: runtime-spec lifecycle step 2, the parent side of the protocol in
+//! `process/sync.rs`.
+//!
+//! On any failure the half-made container is undone before the error is returned: the child
+//! processes are killed and reaped, the cgroup and the state directory are removed. If
+//! `create` itself is killed, the state directory stays with status `stopped` (its creator is
+//! gone) and `delete --force` removes it.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{kill as send_signal, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceBuilder, LinuxNamespaceType};
+
+use super::{load_bundle, write_pid_file, Bundle};
+use crate::runtime::error::{Error, Result};
+use crate::runtime::hooks::{self, HookKind};
+use crate::runtime::process::init::{self, InitConfig};
+use crate::runtime::process::sync::{self, SyncMsg};
+use crate::runtime::process::{self, Namespaces};
+use crate::runtime::state::{self, Container, ContainerId, Status};
+use crate::runtime::{cgroups, console, security, userns, Context};
+
+/// Options of `create` (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CreateOpts {
+    /// `--bundle`, default the current directory.
+    pub bundle: PathBuf,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+/// The result of a successful create.
+pub struct Created {
+    /// Host pid of the init process.
+    pub pid: i32,
+    /// The pty master when `process.terminal` is set and no console socket was given
+    /// (a foreground `run` proxies it).
+    pub master: Option<OwnedFd>,
+}
+
+pub use crate::runtime::state::NOTIFY_SOCKET;
+
+/// Creates container `id` from the bundle in `opts`.
+///
+/// # Errors
+/// [`Error::InvalidId`], [`Error::Exists`], [`Error::Config`] for a bad bundle, and whatever
+/// the init reports ([`Error::Child`]) or the hooks ([`Error::Hook`]).
+pub fn create(ctx: &Context, id: &str, opts: &CreateOpts) -> Result<Created> {
+    let id = ContainerId::new(id)?;
+    let bundle = load_bundle(&opts.bundle)?;
+    let mut c = Container::create_dir(&ctx.root, &id)?;
+    let mut children = Children::default();
+    match create_in(ctx, &mut c, &bundle, opts, &mut children) {
+        Ok(created) => Ok(created),
+        Err(e) => {
+            children.kill_all();
+            if let Some(p) = &c.saved.cgroup_path {
+                cgroups::remove(p, id.as_str());
+            }
+            let _ = c.remove_dir();
+            Err(e)
+        }
+    }
+}
+
+/// Processes to kill and reap if creation fails.
+#[derive(Default)]
+struct Children {
+    pids: Vec<i32>,
+}
+
+impl Children {
+    fn kill_all(&self) {
+        for p in &self.pids {
+            let _ = send_signal(Pid::from_raw(*p), Signal::SIGKILL);
+        }
+        for p in &self.pids {
+            let _ = waitpid(Pid::from_raw(*p), Some(WaitPidFlag::__WALL));
+        }
+    }
+}
+
+/// Binds the notify socket inside the container directory, going through
+/// `/proc/self/fd/<dir>` so long state roots do not hit the 108-byte `sun_path` limit.
+fn bind_notify(dir: &Path) -> Result<UnixListener> {
+    let dirf = std::fs::File::open(dir).map_err(|e| Error::io(format!("open {}", dir.display()), e))?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}/{NOTIFY_SOCKET}", dirf.as_raw_fd()));
+    UnixListener::bind(&short)
+        .map_err(|e| Error::io(format!("bind {}", dir.join(NOTIFY_SOCKET).display()), e))
+}
+
+/// Moves `fd` above `min` so it cannot collide with preserved descriptors.
+fn raise_fd(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        return Ok(fd);
+    }
+    let n = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+        .map_err(|e| Error::sys("dup descriptor", e))?;
+    // SAFETY: fcntl returned a fresh descriptor.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) })
+}
+
+fn create_in(
+    ctx: &Context,
+    c: &mut Container,
+    bundle: &Bundle,
+    opts: &CreateOpts,
+    children: &mut Children,
+) -> Result<Created> {
+    let id = c.id.to_string();
+    let rootless = ctx.is_rootless();
+    let mut spec = bundle.spec.clone();
+
+    // A rootless caller without a user namespace in its config gets one (design.md #2).
+    let real_unprivileged = !nix::unistd::geteuid().is_root();
+    let has_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+    let (mut uid_maps, mut gid_maps): (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) = spec
+        .linux()
+        .as_ref()
+        .map(|l| {
+            (
+                l.uid_mappings().clone().unwrap_or_default(),
+                l.gid_mappings().clone().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    if real_unprivileged && !has_userns {
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .expect("valid namespace"),
+        );
+        if !ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount) {
+            ns.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(LinuxNamespaceType::Mount)
+                    .build()
+                    .expect("valid namespace"),
+            );
+        }
+        linux.set_namespaces(Some(ns));
+        spec.set_linux(Some(linux));
+        if uid_maps.is_empty() {
+            (uid_maps, gid_maps) = userns::default_rootless_maps();
+        }
+        tracing::debug!("rootless: adding a user namespace with maps {uid_maps:?} / {gid_maps:?}");
+    }
+    let namespaces = Namespaces::from_spec(&spec, &bundle.config_path)?;
+    if namespaces.new.contains(CloneFlags::CLONE_NEWUSER) && uid_maps.is_empty() {
+        return Err(Error::config(
+            &bundle.config_path,
+            "linux.uidMappings is required with a new user namespace",
+        ));
+    }
+    let in_userns = namespaces.has(CloneFlags::CLONE_NEWUSER) || !userns::in_initial_userns();
+
+    // State first, so a killed create leaves something delete --force can find.
+    state::atomic_write(&c.config_path(), &bundle.raw, 0o600)?;
+    let me = std::process::id() as i32;
+    c.saved.oci_version = spec.version().clone();
+    c.saved.creator_pid = me;
+    c.saved.creator_start_time = state::proc_stat(me).map(|s| s.1).unwrap_or(0);
+    c.saved.bundle = bundle.path.clone();
+    c.saved.rootfs = bundle.rootfs.clone();
+    c.saved.created = state::now_rfc3339();
+    c.saved.annotations = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    c.saved.owner = state::owner_name();
+    c.saved.rootless = rootless;
+    c.saved.own_pid_ns = namespaces.new.contains(CloneFlags::CLONE_NEWPID);
+    c.save()?;
+
+    let listener = bind_notify(&c.dir)?;
+    let min_fd = 3 + opts.preserve_fds as RawFd;
+    let listener_fd = raise_fd(OwnedFd::from(listener), min_fd)?;
+    let (parent_sock, child_sock) = sync::pair()?;
+    let parent_sock = raise_fd(parent_sock, min_fd)?;
+    let child_sock = raise_fd(child_sock, min_fd)?;
+
+    let cfg = InitConfig {
+        spec: &spec,
+        id: &id,
+        bundle: &bundle.path,
+        rootfs: &bundle.rootfs,
+        namespaces: &namespaces,
+        notify_fd: listener_fd.as_raw_fd(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        in_userns,
+    };
+    // SAFETY: the runtime is single-threaded here.
+    let stage1 = match unsafe { process::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            drop(parent_sock);
+            init::stage1(&cfg, child_sock)
+        }
+        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+    };
+    children.pids.push(stage1);
+    drop(child_sock);
+    drop(listener_fd);
+    let s = parent_sock.as_raw_fd();
+
+    if namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
+        sync::expect(s, &SyncMsg::UsernsReady, "user namespace set-up")?;
+        let setgroups = match userns::write_maps(stage1, &uid_maps, &gid_maps) {
+            Ok(sg) => sg == userns::Setgroups::Allowed,
+            Err(e) => return Err(e),
+        };
+        sync::send(s, &SyncMsg::MapsDone { setgroups }, None)?;
+    }
+    let pid = match sync::recv(s)? {
+        Some((SyncMsg::InitPid { pid }, _)) => pid,
+        Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
+        _ => {
+            return Err(Error::Child(
+                "container init exited before reporting its pid".into(),
+            ))
+        }
+    };
+    if pid != stage1 {
+        children.pids.push(pid);
+        // Reap the intermediate process; the init is now parented to the nearest subreaper.
+        let _ = waitpid(Pid::from_raw(stage1), Some(WaitPidFlag::__WALL));
+        children.pids.retain(|p| *p != stage1);
+    }
+    c.saved.pid = pid;
+    c.saved.pid_start_time = state::proc_stat(pid).map(|s| s.1).unwrap_or(0);
+    let ns_ino = |name: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| m.ino()).unwrap_or(0)
+    };
+    if namespaces.new.contains(CloneFlags::CLONE_NEWPID) {
+        c.saved.pid_ns = ns_ino("pid");
+    }
+    if namespaces.new.contains(CloneFlags::CLONE_NEWNS) {
+        c.saved.mnt_ns = ns_ino("mnt");
+    }
+    c.save()?;
+
+    let process = spec.process().as_ref().expect("validated");
+    if let Some(r) = process.rlimits() {
+        security::set_rlimits(pid, r)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        security::set_oom_score_adj(pid, adj)?;
+    }
+    c.saved.cgroup_path = cgroups::setup(
+        &spec,
+        &id,
+        pid,
+        rootless,
+        ctx.systemd_cgroup,
+        ctx.rootless == crate::runtime::RootlessMode::False,
+    )?;
+    c.save()?;
+    sync::send(s, &SyncMsg::CgroupsDone, None)?;
+
+    sync::expect(s, &SyncMsg::RunHooks, "rootfs set-up")?;
+    let hook_state = serde_json::to_vec(&c.hook_state(Status::Creating)).expect("serializes");
+    hooks::run_all(HookKind::Prestart, &HookKind::Prestart.of(&spec), &hook_state)?;
+    hooks::run_all(HookKind::CreateRuntime, &HookKind::CreateRuntime.of(&spec), &hook_state)?;
+    sync::send(
+        s,
+        &SyncMsg::HooksDone {
+            state: String::from_utf8(hook_state).expect("JSON is UTF-8"),
+        },
+        None,
+    )?;
+
+    let mut master = None;
+    loop {
+        match sync::recv(s)? {
+            Some((SyncMsg::Console { name }, Some(fd))) => {
+                if let Some(sock) = &opts.console_socket {
+                    console::send_to_socket(sock, &fd, &name)?;
+                } else {
+                    master = Some(fd);
+                }
+                sync::send(s, &SyncMsg::ConsoleDone, None)?;
+            }
+            Some((SyncMsg::Ready, _)) => break,
+            Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
+            Some((m, _)) => {
+                return Err(Error::Child(format!("sync protocol: unexpected {m:?}")))
+            }
+            None => {
+                return Err(Error::Child(
+                    "container init exited during set-up".into(),
+                ))
+            }
+        }
+    }
+    c.saved.created_done = true;
+    c.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    Ok(Created { pid, master })
+}

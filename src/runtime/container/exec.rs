@@ -1,0 +1,223 @@
+//! `exec`: run a tenant process in an existing container (runc's `exec`).
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::PathBuf;
+
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+use oci_spec::runtime::{Capabilities, Capability, Process};
+
+use super::wait;
+use crate::runtime::error::{Error, Result};
+use crate::runtime::process::sync::{self, SyncMsg};
+use crate::runtime::process::tenant::{self, TenantConfig};
+use crate::runtime::state::{Container, ContainerId, Status};
+use crate::runtime::{cgroups, console, process, security, Context};
+
+/// Options of `exec` (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct ExecOpts {
+    /// `--process FILE`: a runtime-spec `process` object; the other process flags are ignored.
+    pub process: Option<PathBuf>,
+    /// The command line (after the container id).
+    pub args: Vec<String>,
+    /// `--tty`.
+    pub tty: bool,
+    /// `--detach`.
+    pub detach: bool,
+    /// `--pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `--console-socket`.
+    pub console_socket: Option<PathBuf>,
+    /// `--cwd`.
+    pub cwd: Option<PathBuf>,
+    /// `--env K=V` (repeatable), added to the container's environment.
+    pub env: Vec<String>,
+    /// `--user uid[:gid]`.
+    pub user: Option<String>,
+    /// `--additional-gids`.
+    pub additional_gids: Vec<u32>,
+    /// `--cap` (repeatable), added to the bounding, effective and permitted sets.
+    pub caps: Vec<String>,
+    /// `--no-new-privs`.
+    pub no_new_privs: bool,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+}
+
+fn build_process(c: &Container, opts: &ExecOpts) -> Result<Process> {
+    if let Some(path) = &opts.process {
+        let data = std::fs::read(path)
+            .map_err(|e| Error::io(format!("read --process {}", path.display()), e))?;
+        let p: Process = serde_json::from_slice(&data)
+            .map_err(|e| Error::config(path, format!("invalid process: {e}")))?;
+        return Ok(p);
+    }
+    if opts.args.is_empty() {
+        return Err(Error::Usage("exec: no command given after the container id".into()));
+    }
+    let spec = c.spec()?;
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(opts.args.clone()));
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in &opts.env {
+        let key = kv.split('=').next().unwrap_or("");
+        env.retain(|e| e.split('=').next() != Some(key));
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(cwd) = &opts.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &opts.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (u.as_str(), None),
+        };
+        let bad = || Error::Usage(format!("--user {u:?}: expected uid[:gid] with numeric ids"));
+        p.user_mut().set_uid(uid.parse().map_err(|_| bad())?);
+        if let Some(g) = gid {
+            p.user_mut().set_gid(g.parse().map_err(|_| bad())?);
+        }
+    }
+    if !opts.additional_gids.is_empty() {
+        p.user_mut().set_additional_gids(Some(opts.additional_gids.clone()));
+    }
+    if !opts.caps.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let extra: Capabilities = opts
+            .caps
+            .iter()
+            .map(|c| {
+                serde_json::from_value::<Capability>(serde_json::Value::String(c.clone()))
+                    .map_err(|_| Error::Usage(format!("--cap {c:?}: unknown capability")))
+            })
+            .collect::<Result<_>>()?;
+        let add = |set: &Option<Capabilities>| {
+            let mut s = set.clone().unwrap_or_default();
+            s.extend(extra.iter().copied());
+            Some(s)
+        };
+        caps.set_bounding(add(caps.bounding()));
+        caps.set_effective(add(caps.effective()));
+        caps.set_permitted(add(caps.permitted()));
+        p.set_capabilities(Some(caps));
+    }
+    if opts.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    p.set_terminal(Some(opts.tty));
+    Ok(p)
+}
+
+/// Executes a process in container `id`; returns its exit status (0 with `--detach`).
+///
+/// # Errors
+/// [`Error::Status`] unless the container is `created` or `running`; [`Error::Child`] with
+/// the reason when the process could not be started (runc exits 255 then).
+pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
+    let id = ContainerId::new(id)?;
+    let c = Container::load(&ctx.root, &id)?;
+    let status = c.status();
+    if !matches!(status, Status::Created | Status::Running) {
+        return Err(Error::Status {
+            id: id.to_string(),
+            status: status.to_string(),
+            msg: "cannot exec in a container that is not running".into(),
+        });
+    }
+    let process = build_process(&c, opts)?;
+    if process.terminal().unwrap_or(false) && opts.detach && opts.console_socket.is_none() {
+        return Err(Error::Usage(
+            "cannot allocate a terminal for a detached process without --console-socket".into(),
+        ));
+    }
+    let spec = c.spec()?;
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    if !opts.detach {
+        wait::prepare()?;
+    }
+    let (parent_sock, child_sock) = sync::pair()?;
+    let min = 3 + opts.preserve_fds as RawFd;
+    let raise = |fd: std::os::fd::OwnedFd| -> Result<std::os::fd::OwnedFd> {
+        if fd.as_raw_fd() >= min {
+            return Ok(fd);
+        }
+        let n = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(min))
+            .map_err(|e| Error::sys("dup descriptor", e))?;
+        // SAFETY: fcntl returned a fresh descriptor.
+        Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(n) })
+    };
+    let parent_sock = raise(parent_sock)?;
+    let child_sock = raise(child_sock)?;
+    let cfg = TenantConfig {
+        process: &process,
+        init_pid: c.saved.pid,
+        seccomp: seccomp.as_ref(),
+        preserve_fds: opts.preserve_fds,
+    };
+    // SAFETY: single-threaded here.
+    let first = match unsafe { process::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            drop(parent_sock);
+            tenant::run(&cfg, child_sock)
+        }
+        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+    };
+    drop(child_sock);
+    let s = parent_sock.as_raw_fd();
+    let fail = |e: Error| {
+        let _ = nix::sys::signal::kill(Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(first), Some(WaitPidFlag::__WALL));
+        e
+    };
+    let pid = match sync::recv(s).map_err(fail)? {
+        Some((SyncMsg::InitPid { pid }, _)) => pid,
+        Some((SyncMsg::Error { msg }, _)) => return Err(fail(Error::Child(msg))),
+        _ => return Err(fail(Error::Child("exec: the new process exited early".into()))),
+    };
+    if pid != first {
+        let _ = waitpid(Pid::from_raw(first), Some(WaitPidFlag::__WALL));
+    }
+    let kill_tenant = |e: Error| {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        e
+    };
+    if let Some(r) = process.rlimits() {
+        security::set_rlimits(pid, r).map_err(kill_tenant)?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        security::set_oom_score_adj(pid, adj).map_err(kill_tenant)?;
+    }
+    if let Some(cg) = &c.saved.cgroup_path {
+        cgroups::join(cg, id.as_str(), pid).map_err(kill_tenant)?;
+    }
+    sync::send(s, &SyncMsg::CgroupsDone, None).map_err(kill_tenant)?;
+    let mut master = None;
+    loop {
+        match sync::recv(s).map_err(kill_tenant)? {
+            Some((SyncMsg::Console { name }, Some(fd))) => {
+                if let Some(sock) = &opts.console_socket {
+                    console::send_to_socket(sock, &fd, &name).map_err(kill_tenant)?;
+                } else {
+                    master = Some(fd);
+                }
+                sync::send(s, &SyncMsg::ConsoleDone, None).map_err(kill_tenant)?;
+            }
+            Some((SyncMsg::Error { msg }, _)) => {
+                let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
+                return Err(Error::Child(msg));
+            }
+            Some((m, _)) => return Err(kill_tenant(Error::Child(format!("exec: unexpected {m:?}")))),
+            None => break,
+        }
+    }
+    if let Some(p) = &opts.pid_file {
+        super::write_pid_file(p, pid)?;
+    }
+    drop(c);
+    if opts.detach {
+        return Ok(0);
+    }
+    wait::wait_forward(pid, master)
+}

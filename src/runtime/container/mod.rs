@@ -1,0 +1,150 @@
+//! The lifecycle operations, one file each (runtime-spec runtime.md "Operations", runc's
+//! command set). Each takes the [`Context`](super::Context) first.
+
+mod create;
+mod delete;
+mod exec;
+mod kill;
+mod query;
+mod resources;
+mod run;
+mod start;
+mod wait;
+
+pub use create::{create, CreateOpts, Created};
+pub use delete::delete;
+pub use exec::{exec, ExecOpts};
+pub use kill::{container_pids, kill};
+pub use query::{events, list, ps, state};
+pub use resources::{pause, resume, update};
+pub use run::{run, RunOpts};
+pub use start::start;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use super::error::{Error, Result};
+
+/// A bundle directory with its parsed and validated `config.json`.
+pub struct Bundle {
+    /// Absolute bundle path.
+    pub path: PathBuf,
+    /// `<bundle>/config.json`.
+    pub config_path: PathBuf,
+    /// The raw bytes (copied into the state directory at create).
+    pub raw: Vec<u8>,
+    /// The parsed config.
+    pub spec: Spec,
+    /// Absolute rootfs path (`root.path` may be relative to the bundle).
+    pub rootfs: PathBuf,
+}
+
+/// Loads and validates `<bundle>/config.json` (runtime-spec config.md).
+///
+/// Checks: the file exists and parses (the serde message gives line and column); `ociVersion`
+/// is 1.0.x–1.2.x (plus runc's `1.0.2-dev`); `root.path` is set and is a directory;
+/// `process.args` is not empty; namespaces are not listed twice and joined paths exist; mount
+/// destinations are absolute; `rootfsPropagation` is known.
+///
+/// # Errors
+/// [`Error::Config`] naming the file and the field.
+pub fn load_bundle(path: &Path) -> Result<Bundle> {
+    let path = std::path::absolute(path)
+        .map_err(|e| Error::io(format!("bundle {}", path.display()), e))?;
+    if !path.is_dir() {
+        return Err(Error::config(&path, "bundle directory does not exist"));
+    }
+    let config_path = path.join("config.json");
+    let raw = std::fs::read(&config_path).map_err(|e| {
+        Error::config(
+            &config_path,
+            format!("cannot read: {}", e.to_string().to_lowercase()),
+        )
+    })?;
+    let spec: Spec = serde_json::from_slice(&raw)
+        .map_err(|e| Error::config(&config_path, format!("invalid config: {e}")))?;
+    validate_version(spec.version(), &config_path)?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::config(&config_path, "root.path is required"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        path.join(root.path())
+    };
+    if !rootfs.is_dir() {
+        return Err(Error::config(
+            &config_path,
+            format!(
+                "root.path {}: rootfs directory does not exist",
+                rootfs.display()
+            ),
+        ));
+    }
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::config(&config_path, "process is required"))?;
+    if process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::config(&config_path, "process.args must not be empty"));
+    }
+    super::process::Namespaces::from_spec(&spec, &config_path)?;
+    super::rootfs::Rootfs::validate(&spec, &config_path)?;
+    Ok(Bundle {
+        path,
+        config_path,
+        raw,
+        spec,
+        rootfs,
+    })
+}
+
+/// Accepts runtime-spec versions 1.0.0 up to 1.2.x (pre-release suffixes such as `-dev` or
+/// `-rc.1` allowed).
+///
+/// # Errors
+/// [`Error::Config`] naming `ociVersion`.
+pub fn validate_version(v: &str, config: &Path) -> Result<()> {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let nums: Vec<Option<u32>> = core.split('.').map(|p| p.parse().ok()).collect();
+    let ok = matches!(nums.as_slice(), [Some(1), Some(minor), Some(_)] if *minor <= 2);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            config,
+            format!(
+                "ociVersion {v:?} is not supported (this runtime implements runtime-spec 1.0.0 \
+                 to 1.2.x)"
+            ),
+        ))
+    }
+}
+
+/// Writes a pid file the way containerd and conmon parse it: decimal, no newline, atomically.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = std::path::absolute(path)
+        .map_err(|e| Error::io(format!("pid file {}", path.display()), e))?;
+    super::state::atomic_write(&abs, pid.to_string().as_bytes(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        let p = Path::new("c");
+        for ok in ["1.0.0", "1.0.2-dev", "1.1.0", "1.2.0", "1.2.1-rc.1"] {
+            validate_version(ok, p).unwrap();
+        }
+        for bad in ["", "2.0.0", "1.3.0", "0.9.0", "1.0", "x"] {
+            assert!(validate_version(bad, p).is_err(), "{bad}");
+        }
+    }
+}

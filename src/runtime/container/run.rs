@@ -1,0 +1,57 @@
+//! `run`: create and start in one call; in the foreground it also waits, relays signals,
+//! returns the container's exit status and deletes the container afterwards (runc's `run`).
+
+use super::create::{create, CreateOpts};
+use super::wait;
+use crate::runtime::error::{Error, Result};
+use crate::runtime::state::{Container, ContainerId};
+use crate::runtime::Context;
+
+/// Options of `run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOpts {
+    /// The create options (bundle, console socket, pid file …).
+    pub create: CreateOpts,
+    /// `--detach`: return once started.
+    pub detach: bool,
+}
+
+/// Runs container `id`; returns its exit status (0 when detached).
+///
+/// # Errors
+/// Anything [`create`] or `start` report; the half-started container is deleted then.
+pub fn run(ctx: &Context, id: &str, opts: &RunOpts) -> Result<i32> {
+    if opts.detach && opts.create.console_socket.is_none() {
+        if let Ok(b) = super::load_bundle(&opts.create.bundle) {
+            if b.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
+                return Err(Error::Usage(
+                    "cannot allocate a terminal for a detached container without \
+                     --console-socket"
+                        .into(),
+                ));
+            }
+        }
+    }
+    if !opts.detach {
+        wait::prepare()?;
+    }
+    let created = create(ctx, id, &opts.create)?;
+    let cid = ContainerId::new(id)?;
+    {
+        let c = Container::load(&ctx.root, &cid)?;
+        if let Err(e) = super::start::start_loaded(&c) {
+            super::delete::kill_and_wait(&c);
+            let _ = super::delete::destroy(&c);
+            return Err(e);
+        }
+    }
+    if opts.detach {
+        return Ok(0);
+    }
+    let code = wait::wait_forward(created.pid, created.master)?;
+    if let Ok(c) = Container::load(&ctx.root, &cid) {
+        super::delete::kill_and_wait(&c);
+        super::delete::destroy(&c)?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,323 @@
+//! The child side of a new container: stage 1 (namespaces) and the init process.
+//!
+//! See the protocol table in [`super::sync`]. The init blocks in `accept(2)` on the notify
+//! socket (`<state>/notify.sock`, bound by the parent before the fork) until `start`
+//! connects; it then runs the `startContainer` hooks and `execve`s the user process. The
+//! accepted connection is close-on-exec, so `start` reads end-of-file on success and an
+//! error message (`E…`) on failure.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::Spec;
+
+use super::sync::{self, SyncMsg};
+use super::Namespaces;
+use crate::runtime::console;
+use crate::runtime::error::{Context as _, Error, Result};
+use crate::runtime::hooks::{self, HookKind};
+use crate::runtime::rootfs::{self, Rootfs};
+use crate::runtime::security;
+use crate::runtime::state::Status;
+
+/// Everything the child needs, prepared by the parent before the fork.
+pub struct InitConfig<'a> {
+    /// The container config (copy taken at create).
+    pub spec: &'a Spec,
+    /// Container id.
+    pub id: &'a str,
+    /// Absolute bundle path.
+    pub bundle: &'a Path,
+    /// Absolute rootfs path.
+    pub rootfs: &'a Path,
+    /// Namespaces to create and join.
+    pub namespaces: &'a Namespaces,
+    /// The listening notify socket (inherited across the fork).
+    pub notify_fd: RawFd,
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+    /// `--no-new-keyring`.
+    pub no_new_keyring: bool,
+    /// `--preserve-fds N`.
+    pub preserve_fds: u32,
+    /// `true` when running in (or creating) a user namespace: devices are bound, not made.
+    pub in_userns: bool,
+}
+
+/// Stage 1, run right after the fork. Never returns.
+pub fn stage1(cfg: &InitConfig<'_>, sock: OwnedFd) -> ! {
+    super::reset_signals();
+    if let Err(e) = run_stage1(cfg, &sock) {
+        sync::die(&sock, &e);
+    }
+    // run_stage1 only returns in stage 1 after the fork to the init; the init never returns.
+    // SAFETY: _exit without running the parent's atexit handlers.
+    unsafe { libc::_exit(0) }
+}
+
+fn join_namespaces(ns: &Namespaces, except: CloneFlags) -> Result<()> {
+    for (flag, path) in &ns.join {
+        if except.contains(*flag) {
+            continue;
+        }
+        let f = std::fs::File::open(path).ctx(|| format!("open namespace {}", path.display()))?;
+        setns(&f, *flag).ctx(|| format!("setns {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn become_root_in_userns() {
+    // Fails with EINVAL when 0 is not mapped; the process keeps its ids then.
+    let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+    let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+}
+
+fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
+    let s = sock.as_raw_fd();
+    let ns = cfg.namespaces;
+    // Join by path first (user namespace first: it gives the rights for the others).
+    join_namespaces(ns, CloneFlags::empty())?;
+    let mut setgroups = true;
+    if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
+        unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace".into())?;
+        sync::send(s, &SyncMsg::UsernsReady, None)?;
+        match sync::recv(s)? {
+            Some((SyncMsg::MapsDone { setgroups: sg }, _)) => setgroups = sg,
+            _ => return Err(Error::Child("parent went away while writing id maps".into())),
+        }
+        become_root_in_userns();
+    } else if ns.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER) {
+        become_root_in_userns();
+    }
+    let later = CloneFlags::CLONE_NEWCGROUP;
+    let now = ns.new - CloneFlags::CLONE_NEWUSER - later;
+    if !now.is_empty() {
+        unshare(now).ctx(|| format!("unshare namespaces {now:?}"))?;
+    }
+    if ns.has(CloneFlags::CLONE_NEWPID) {
+        // The first child after unshare(CLONE_NEWPID) (or setns into a pid ns) is in the new
+        // namespace; it becomes the init, this process reports its pid and exits.
+        // SAFETY: single-threaded child.
+        match unsafe { super::fork() }? {
+            nix::unistd::ForkResult::Parent { child } => {
+                sync::send(s, &SyncMsg::InitPid { pid: child.as_raw() }, None)?;
+                return Ok(());
+            }
+            nix::unistd::ForkResult::Child => {}
+        }
+    } else {
+        sync::send(
+            s,
+            &SyncMsg::InitPid {
+                pid: nix::unistd::getpid().as_raw(),
+            },
+            None,
+        )?;
+    }
+    match run_init(cfg, sock, setgroups) {
+        Ok(never) => match never {},
+        Err(e) => sync::die(sock, &e),
+    }
+}
+
+fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std::convert::Infallible> {
+    let s = sock.as_raw_fd();
+    let spec = cfg.spec;
+    let ns = cfg.namespaces;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Child("config.json: process is required".into()))?;
+    sync::expect(s, &SyncMsg::CgroupsDone, "cgroup setup")?;
+    let membership = rootfs::read_cgroup_membership();
+    if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+        unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+    }
+    if ns.new.contains(CloneFlags::CLONE_NEWNET) {
+        super::loopback_up();
+    }
+    let fs = Rootfs {
+        spec,
+        rootfs: cfg.rootfs.to_path_buf(),
+        bundle: cfg.bundle.to_path_buf(),
+        in_userns: cfg.in_userns,
+        no_pivot: cfg.no_pivot,
+        cgroup_membership: membership,
+    };
+    let new_mnt = ns.new.contains(CloneFlags::CLONE_NEWNS);
+    if new_mnt {
+        fs.prepare()?;
+    }
+    sync::send(s, &SyncMsg::RunHooks, None)?;
+    let hook_state = match sync::recv(s)? {
+        Some((SyncMsg::HooksDone { state }, _)) => state,
+        Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
+        _ => return Err(Error::Child("parent went away during the runtime hooks".into())),
+    };
+    hooks::run_all(
+        HookKind::CreateContainer,
+        &HookKind::CreateContainer.of(spec),
+        hook_state.as_bytes(),
+    )?;
+    if new_mnt {
+        fs.pivot()?;
+    } else {
+        nix::unistd::chroot(cfg.rootfs).ctx(|| format!("chroot {}", cfg.rootfs.display()))?;
+        nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
+    }
+    if let Some(linux) = spec.linux() {
+        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            if !ns.has(CloneFlags::CLONE_NEWUTS) {
+                return Err(Error::Child(
+                    "unable to set hostname without a private UTS namespace".into(),
+                ));
+            }
+            nix::unistd::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
+        }
+        if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+            if !ns.has(CloneFlags::CLONE_NEWUTS) {
+                return Err(Error::Child(
+                    "unable to set domainname without a private UTS namespace".into(),
+                ));
+            }
+            // SAFETY: valid pointer and length of the name.
+            let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+            if r != 0 {
+                return Err(Error::sys(format!("setdomainname {d:?}"), nix::errno::Errno::last()));
+            }
+        }
+        for (k, v) in linux.sysctl().iter().flatten() {
+            let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+            std::fs::write(&p, v).ctx(|| format!("linux.sysctl {k}={v}"))?;
+        }
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal {
+        let pty = console::open_pty()?;
+        if let Some(sz) = process.console_size() {
+            console::set_size(pty.master.as_raw_fd(), sz.height() as u16, sz.width() as u16);
+        }
+        if new_mnt && Path::new("/dev/console").exists() {
+            let _ = nix::mount::mount(
+                Some(pty.slave_path.as_str()),
+                "/dev/console",
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            );
+        }
+        sync::send(
+            s,
+            &SyncMsg::Console {
+                name: pty.slave_path.clone(),
+            },
+            Some(pty.master.as_raw_fd()),
+        )?;
+        sync::expect(s, &SyncMsg::ConsoleDone, "console hand-over")?;
+        console::attach_slave(&pty.slave_path)?;
+        drop(pty);
+    }
+    if new_mnt {
+        fs.finalize()?;
+    }
+    let cwd = process.cwd();
+    if !cwd.as_os_str().is_empty() {
+        if !cwd.exists() {
+            let _ = std::fs::create_dir_all(cwd);
+        }
+        nix::unistd::chdir(cwd).ctx(|| format!("chdir to process.cwd {}", cwd.display()))?;
+    }
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(Error::Child("config.json: process.args must not be empty".into()));
+    }
+    let env = process.env().clone().unwrap_or_default();
+    let exe = super::resolve_executable(&args[0], &env)?;
+    if !cfg.no_new_keyring {
+        super::join_session_keyring(cfg.id);
+    }
+    if let Some(u) = process.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
+    }
+    if let Some(p) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+        security::apply_apparmor(p)?;
+    }
+    if let Some(l) = process.selinux_label().as_deref().filter(|p| !p.is_empty()) {
+        security::apply_selinux(l)?;
+    }
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(sc) => Some(security::build_seccomp(sc)?),
+        None => None,
+    };
+    if let Some(c) = process.capabilities() {
+        security::drop_bounding(c)?;
+    }
+    if !nnp {
+        if let Some(f) = &seccomp {
+            security::load_seccomp(f)?;
+        }
+    }
+    security::switch_user(process, setgroups)?;
+    if let Some(c) = process.capabilities() {
+        security::set_capabilities(c)?;
+    }
+    if nnp {
+        security::set_no_new_privs()?;
+    }
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        security::set_personality(&p.domain())?;
+    }
+    super::keep_preserved(cfg.preserve_fds);
+    super::cloexec_from(3 + cfg.preserve_fds);
+
+    sync::send(s, &SyncMsg::Ready, None)?;
+    // From here on the parent is gone; errors travel over the notify connection.
+    let _ = nix::unistd::close(s);
+    // SAFETY: notify_fd was inherited from the parent and is owned by this process now.
+    let listener = unsafe { OwnedFd::from_raw_fd(cfg.notify_fd) };
+    let conn = loop {
+        match nix::sys::socket::accept4(listener.as_raw_fd(), nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
+            Ok(fd) => break fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // SAFETY: _exit in the child.
+            Err(_) => unsafe { libc::_exit(1) },
+        }
+    };
+    drop(listener);
+    // SAFETY: accept4 returned a fresh descriptor.
+    let mut conn = unsafe { std::fs::File::from_raw_fd(conn) };
+    let mut byte = [0u8; 1];
+    if conn.read(&mut byte).unwrap_or(0) == 0 {
+        // The caller of start went away before asking: stay created for the next start.
+        // SAFETY: _exit in the child.
+        unsafe { libc::_exit(1) }
+    }
+    let fail = |mut conn: std::fs::File, e: Error| -> ! {
+        let _ = conn.write_all(format!("E{e}").as_bytes());
+        // SAFETY: _exit in the child.
+        unsafe { libc::_exit(127) }
+    };
+    let mut start_state: serde_json::Value =
+        serde_json::from_str(&hook_state).unwrap_or_default();
+    start_state["status"] = serde_json::json!(Status::Created.as_str());
+    if let Err(e) = hooks::run_all(
+        HookKind::StartContainer,
+        &HookKind::StartContainer.of(spec),
+        start_state.to_string().as_bytes(),
+    ) {
+        fail(conn, e);
+    }
+    if nnp {
+        if let Some(f) = &seccomp {
+            if let Err(e) = security::load_seccomp(f) {
+                fail(conn, e);
+            }
+        }
+    }
+    let e = super::execve(&exe, &args, &env);
+    fail(conn, e)
+}

@@ -1,0 +1,159 @@
+//! The child side of `exec`: a tenant process joins a running container.
+//!
+//! It opens every `/proc/<init>/ns/*` that differs from its own *before* joining any (after the
+//! mount namespace switch, the host's `/proc/<init>` is out of sight), joins the user namespace
+//! first, then ipc, uts, net, pid, cgroup and mount (which also moves its root and cwd to the
+//! container's root). A pid namespace only applies to children, so the tenant forks once more
+//! and the grandchild becomes the tenant process; the intermediate reports its pid and exits.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxSeccomp, Process};
+
+use super::sync::{self, SyncMsg};
+use crate::runtime::console;
+use crate::runtime::error::{Context as _, Error, Result};
+use crate::runtime::security;
+
+/// What the tenant needs, prepared before the fork.
+pub struct TenantConfig<'a> {
+    /// The process to run (from `--process` or built from the flags).
+    pub process: &'a Process,
+    /// Host pid of the container's init.
+    pub init_pid: i32,
+    /// The container's seccomp profile, applied to tenants too.
+    pub seccomp: Option<&'a LinuxSeccomp>,
+    /// `--preserve-fds N`.
+    pub preserve_fds: u32,
+}
+
+const ORDER: [CloneFlags; 7] = [
+    CloneFlags::CLONE_NEWUSER,
+    CloneFlags::CLONE_NEWIPC,
+    CloneFlags::CLONE_NEWUTS,
+    CloneFlags::CLONE_NEWNET,
+    CloneFlags::CLONE_NEWPID,
+    CloneFlags::CLONE_NEWCGROUP,
+    CloneFlags::CLONE_NEWNS,
+];
+
+/// The child entry. Never returns.
+pub fn run(cfg: &TenantConfig<'_>, sock: OwnedFd) -> ! {
+    super::reset_signals();
+    match join_and_exec(cfg, &sock) {
+        Ok(()) => {
+            // Intermediate process after the extra fork.
+            // SAFETY: _exit in the child.
+            unsafe { libc::_exit(0) }
+        }
+        Err(e) => sync::die(&sock, &e),
+    }
+}
+
+fn join_and_exec(cfg: &TenantConfig<'_>, sock: &OwnedFd) -> Result<()> {
+    let s = sock.as_raw_fd();
+    let mut to_join = Vec::new();
+    for flag in ORDER {
+        let name = super::ns_name(flag);
+        let theirs = format!("/proc/{}/ns/{name}", cfg.init_pid);
+        let ours = format!("/proc/self/ns/{name}");
+        let (Ok(t), Ok(o)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue;
+        };
+        if t.ino() != o.ino() || t.dev() != o.dev() {
+            let f = std::fs::File::open(&theirs).ctx(|| format!("open {theirs}"))?;
+            to_join.push((flag, f, theirs));
+        }
+    }
+    let setgroups = std::fs::read_to_string(format!("/proc/{}/setgroups", cfg.init_pid))
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true);
+    let mut pid_joined = false;
+    for (flag, f, path) in &to_join {
+        setns(f, *flag).ctx(|| format!("setns {path}"))?;
+        pid_joined |= *flag == CloneFlags::CLONE_NEWPID;
+    }
+    if pid_joined {
+        // SAFETY: single-threaded child.
+        if let nix::unistd::ForkResult::Parent { child } = unsafe { super::fork() }? {
+            sync::send(s, &SyncMsg::InitPid { pid: child.as_raw() }, None)?;
+            return Ok(());
+        }
+    } else {
+        sync::send(
+            s,
+            &SyncMsg::InitPid {
+                pid: nix::unistd::getpid().as_raw(),
+            },
+            None,
+        )?;
+    }
+    if let Err(e) = tenant(cfg, s, setgroups) {
+        sync::die(sock, &e);
+    }
+    unreachable!("tenant returns only through exec or an error");
+}
+
+fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool) -> Result<()> {
+    let process = cfg.process;
+    sync::expect(s, &SyncMsg::CgroupsDone, "cgroup join")?;
+    if process.terminal().unwrap_or(false) {
+        let pty = console::open_pty()?;
+        if let Some(sz) = process.console_size() {
+            console::set_size(pty.master.as_raw_fd(), sz.height() as u16, sz.width() as u16);
+        }
+        sync::send(
+            s,
+            &SyncMsg::Console {
+                name: pty.slave_path.clone(),
+            },
+            Some(pty.master.as_raw_fd()),
+        )?;
+        sync::expect(s, &SyncMsg::ConsoleDone, "console hand-over")?;
+        console::attach_slave(&pty.slave_path)?;
+    }
+    let cwd = process.cwd();
+    if !cwd.as_os_str().is_empty() {
+        nix::unistd::chdir(cwd).ctx(|| format!("chdir to {}", cwd.display()))?;
+    }
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(Error::Child("exec: no command given (process.args is empty)".into()));
+    }
+    let env = process.env().clone().unwrap_or_default();
+    let exe = super::resolve_executable(&args[0], &env)?;
+    if let Some(u) = process.user().umask() {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
+    }
+    if let Some(p) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+        security::apply_apparmor(p)?;
+    }
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let seccomp = match cfg.seccomp {
+        Some(sc) => Some(security::build_seccomp(sc)?),
+        None => None,
+    };
+    if let Some(c) = process.capabilities() {
+        security::drop_bounding(c)?;
+    }
+    if !nnp {
+        if let Some(f) = &seccomp {
+            security::load_seccomp(f)?;
+        }
+    }
+    security::switch_user(process, setgroups)?;
+    if let Some(c) = process.capabilities() {
+        security::set_capabilities(c)?;
+    }
+    if nnp {
+        security::set_no_new_privs()?;
+        if let Some(f) = &seccomp {
+            security::load_seccomp(f)?;
+        }
+    }
+    super::keep_preserved(cfg.preserve_fds);
+    super::cloexec_from(3 + cfg.preserve_fds);
+    Err(super::execve(&exe, &args, &env))
+}
