@@ -71,12 +71,7 @@ fn format_line(format: LogFormat, level: Level, msg: &str) -> String {
             "time": now(),
         })
         .to_string(),
-        LogFormat::Text => format!(
-            "time={:?} level={} msg={:?}",
-            now(),
-            level_name(level),
-            msg
-        ),
+        LogFormat::Text => format!("time={:?} level={} msg={:?}", now(), level_name(level), msg),
     }
 }
 
@@ -148,7 +143,12 @@ impl<S: Subscriber> Layer<S> for RuncLayer {
 ///
 /// # Errors
 /// The I/O error of opening `file`.
-pub fn init(file: Option<&Path>, format: LogFormat, debug: bool, style: Style) -> std::io::Result<()> {
+pub fn init(
+    file: Option<&Path>,
+    format: LogFormat,
+    debug: bool,
+    style: Style,
+) -> std::io::Result<()> {
     let f = match file {
         Some(p) => Some(OpenOptions::new().create(true).append(true).open(p)?),
         None => None,
@@ -164,7 +164,12 @@ pub fn init(file: Option<&Path>, format: LogFormat, debug: bool, style: Style) -
     // Our own warnings count; libraries' (libcgroups notes missing controllers) are debug noise.
     let filter = tracing_subscriber::filter::filter_fn(move |m| {
         let ours = m.target().starts_with("singlet");
-        *m.level() <= if ours { max } else { Level::ERROR.max(if debug { Level::DEBUG } else { Level::ERROR }) }
+        *m.level()
+            <= if ours {
+                max
+            } else {
+                Level::ERROR.max(if debug { Level::DEBUG } else { Level::ERROR })
+            }
     });
     let sub = tracing_subscriber::registry().with(RuncLayer.with_filter(filter));
     let _ = tracing::subscriber::set_global_default(sub);

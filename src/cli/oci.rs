@@ -344,7 +344,11 @@ pub fn parse_size(flag: &str, s: &str) -> runtime::Result<i64> {
 }
 
 fn parse_duration(s: &str) -> runtime::Result<Duration> {
-    let bad = || Error::Usage(format!("--interval {s:?}: expected a duration such as 5s or 500ms"));
+    let bad = || {
+        Error::Usage(format!(
+            "--interval {s:?}: expected a duration such as 5s or 500ms"
+        ))
+    };
     let (n, unit) = s
         .find(|c: char| c.is_ascii_alphabetic())
         .map(|i| s.split_at(i))
@@ -597,7 +601,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
             }
             let v = runtime::features::template(rootless);
             let data = serde_json::to_vec_pretty(&v).expect("serializes");
-            std::fs::write(&path, data).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+            std::fs::write(&path, data)
+                .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         }
         OciCommand::Checkpoint { .. } => {
             return Err(Error::Unsupported(
@@ -643,7 +648,11 @@ fn ps_table(pids: &[i32], args: &[String]) -> runtime::Result<()> {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(o, "{header}");
     for l in lines {
-        if let Some(p) = l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()) {
+        if let Some(p) = l
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+        {
             if pids.contains(&p) {
                 let _ = writeln!(o, "{l}");
             }
@@ -676,9 +685,42 @@ mod tests {
     fn cli_parses_client_forms() {
         // Podman's and containerd's argument shapes (clients.md §a).
         for args in [
-            vec!["singlet-oci", "--log-format=json", "--log", "/tmp/l", "create", "--bundle", "/b", "--pid-file", "/p", "id1"],
-            vec!["singlet-oci", "--root", "/r", "--log", "/l", "--log-format", "json", "kill", "--all", "id1", "9"],
-            vec!["singlet-oci", "exec", "--pid-file", "/p", "--process", "/f", "--detach", "--tty", "id1"],
+            vec![
+                "singlet-oci",
+                "--log-format=json",
+                "--log",
+                "/tmp/l",
+                "create",
+                "--bundle",
+                "/b",
+                "--pid-file",
+                "/p",
+                "id1",
+            ],
+            vec![
+                "singlet-oci",
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "kill",
+                "--all",
+                "id1",
+                "9",
+            ],
+            vec![
+                "singlet-oci",
+                "exec",
+                "--pid-file",
+                "/p",
+                "--process",
+                "/f",
+                "--detach",
+                "--tty",
+                "id1",
+            ],
             vec!["singlet-oci", "update", "--resources=-", "id1"],
             vec!["singlet-oci", "exec", "id1", "sh", "-c", "echo hi"],
             vec!["singlet-oci", "checkpoint", "--help"],

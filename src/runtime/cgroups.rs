@@ -41,8 +41,15 @@ pub fn path_for(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf> {
         if let Some(s) = p.as_ref().and_then(|p| p.to_str()) {
             let parts: Vec<&str> = s.split(':').collect();
             if parts.len() == 3 {
-                let slice = if parts[0].is_empty() { "system.slice" } else { parts[0] };
-                return Ok(PathBuf::from(format!("/{slice}/{}-{}.scope", parts[1], parts[2])));
+                let slice = if parts[0].is_empty() {
+                    "system.slice"
+                } else {
+                    parts[0]
+                };
+                return Ok(PathBuf::from(format!(
+                    "/{slice}/{}-{}.scope",
+                    parts[1], parts[2]
+                )));
             }
         }
         return Ok(PathBuf::from(format!("/system.slice/singlet-{id}.scope")));
@@ -85,7 +92,10 @@ pub fn writable(rootless: bool) -> bool {
     }
     let own = std::fs::read_to_string("/proc/self/cgroup")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("0::").map(str::to_string)))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+        })
         .unwrap_or_default();
     let dir = Path::new(CGROUP_ROOT).join(own.trim_start_matches('/'));
     nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok()
@@ -190,7 +200,10 @@ pub fn freeze(path: &Path, id: &str, frozen: bool) -> Result<()> {
 /// `true` when the container's freezer says `FROZEN` (v1) or `cgroup.freeze` is 1 (v2).
 pub fn is_frozen(path: &Path) -> bool {
     let rel = path.strip_prefix("/").unwrap_or(path);
-    let v1 = Path::new(CGROUP_ROOT).join("freezer").join(rel).join("freezer.state");
+    let v1 = Path::new(CGROUP_ROOT)
+        .join("freezer")
+        .join(rel)
+        .join("freezer.state");
     if let Ok(s) = std::fs::read_to_string(&v1) {
         return s.trim() == "FROZEN";
     }

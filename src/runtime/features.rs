@@ -7,15 +7,47 @@ use super::state::OCI_VERSION;
 
 /// Every capability name the runtime knows (runc 1.1 lists 41).
 pub const CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-    "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-    "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
 ];
 
 fn libseccomp_version() -> String {
@@ -76,27 +108,37 @@ pub fn template(rootless: bool) -> Value {
         json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
         json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-               "options": if rootless {
-                   json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"])
-               } else {
-                   json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])
-               }}),
+        "options": if rootless {
+            json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"])
+        } else {
+            json!(["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])
+        }}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
                "options": ["nosuid", "noexec", "nodev"]}),
     ];
     if rootless {
-        mounts.push(json!({"destination": "/sys", "type": "none", "source": "/sys",
-                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "none", "source": "/sys",
+                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+        );
     } else {
-        mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-                           "options": ["nosuid", "noexec", "nodev", "ro"]}));
-        mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+        mounts.push(
+            json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                           "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        );
+        mounts.push(
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        );
     }
-    let mut namespaces = vec![json!({"type": "pid"}), json!({"type": "ipc"}),
-                              json!({"type": "uts"}), json!({"type": "mount"})];
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
     if !rootless {
         namespaces.insert(1, json!({"type": "network"}));
         namespaces.push(json!({"type": "cgroup"}));
@@ -146,7 +188,10 @@ mod tests {
         for rootless in [false, true] {
             let v = template(rootless);
             let s: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
-            assert_eq!(s.root().as_ref().unwrap().path(), std::path::Path::new("rootfs"));
+            assert_eq!(
+                s.root().as_ref().unwrap().path(),
+                std::path::Path::new("rootfs")
+            );
         }
     }
 
@@ -155,6 +200,9 @@ mod tests {
         let f = features();
         assert_eq!(f["ociVersionMax"], OCI_VERSION);
         assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
-        assert!(f["linux"]["namespaces"].as_array().unwrap().contains(&json!("user")));
+        assert!(f["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("user")));
     }
 }

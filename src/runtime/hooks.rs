@@ -91,9 +91,11 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
             cmd.env(k, v);
         }
     }
+    // Its own process group, so a timeout kills the hook's children too.
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .process_group(0);
     let mut child = cmd.spawn().map_err(|e| fail(format!("cannot run: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(state);
@@ -109,6 +111,10 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
         }
         if let Some(t) = timeout {
             if start.elapsed() >= t {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(fail(format!("timed out after {}s", t.as_secs())));
@@ -123,7 +129,11 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
         let _ = e.read_to_string(&mut stderr);
     }
     let tail = stderr.trim();
-    let tail = if tail.len() > 1000 { &tail[tail.len() - 1000..] } else { tail };
+    let tail = if tail.len() > 1000 {
+        &tail[tail.len() - 1000..]
+    } else {
+        tail
+    };
     if status.success() {
         return Ok(());
     }
@@ -177,17 +187,27 @@ mod tests {
             out.display()
         ));
         run_hook(HookKind::Prestart, &h, b"{\"id\":\"x\"}").unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"}bar\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"x\"}bar\n"
+        );
         let bad = hook(r#"{"path":"/bin/sh","args":["sh","-c","echo nope >&2; exit 3"]}"#);
-        let e = run_hook(HookKind::CreateRuntime, &bad, b"{}").unwrap_err().to_string();
-        assert!(e.contains("createRuntime") && e.contains("exit status 3") && e.contains("nope"), "{e}");
+        let e = run_hook(HookKind::CreateRuntime, &bad, b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("createRuntime") && e.contains("exit status 3") && e.contains("nope"),
+            "{e}"
+        );
     }
 
     #[test]
     fn timeout_kills() {
         let h = hook(r#"{"path":"/bin/sh","args":["sh","-c","sleep 10"],"timeout":1}"#);
         let t = Instant::now();
-        let e = run_hook(HookKind::Poststart, &h, b"{}").unwrap_err().to_string();
+        let e = run_hook(HookKind::Poststart, &h, b"{}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("timed out"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(5));
     }

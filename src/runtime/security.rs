@@ -11,7 +11,9 @@
 use std::str::FromStr;
 
 use caps::{CapSet, Capability as Cap, CapsHashSet};
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{
     Capabilities, LinuxCapabilities, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator,
@@ -57,7 +59,9 @@ pub fn drop_bounding(caps: &LinuxCapabilities) -> Result<()> {
 /// # Errors
 /// [`Error::Usage`] carrying the caps crate's message.
 pub fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
-    let err = |what: &str, e: caps::errors::CapsError| Error::Usage(format!("set {what} capabilities: {e}"));
+    let err = |what: &str, e: caps::errors::CapsError| {
+        Error::Usage(format!("set {what} capabilities: {e}"))
+    };
     let permitted = to_caps(caps.permitted());
     let effective = to_caps(caps.effective());
     let inheritable = to_caps(caps.inheritable());
@@ -65,9 +69,13 @@ pub fn set_capabilities(caps: &LinuxCapabilities) -> Result<()> {
     // Order matters: permitted must first hold what effective and inheritable name.
     let mut perm_plus = permitted.clone();
     perm_plus.extend(effective.iter().copied());
-    caps::set(None, CapSet::Effective, &perm_plus.intersection(&permitted).copied().collect())
-        .or_else(|_| caps::set(None, CapSet::Effective, &CapsHashSet::new()))
-        .map_err(|e| err("effective", e))?;
+    caps::set(
+        None,
+        CapSet::Effective,
+        &perm_plus.intersection(&permitted).copied().collect(),
+    )
+    .or_else(|_| caps::set(None, CapSet::Effective, &CapsHashSet::new()))
+    .map_err(|e| err("effective", e))?;
     caps::set(None, CapSet::Permitted, &permitted).map_err(|e| err("permitted", e))?;
     caps::set(None, CapSet::Inheritable, &inheritable).map_err(|e| err("inheritable", e))?;
     caps::set(None, CapSet::Effective, &effective).map_err(|e| err("effective", e))?;
@@ -99,7 +107,12 @@ pub fn switch_user(process: &Process, setgroups_allowed: bool) -> Result<()> {
         .map(|g| Gid::from_raw(*g))
         .collect();
     if setgroups_allowed {
-        nix::unistd::setgroups(&extra).ctx(|| format!("setgroups {:?}", user.additional_gids()))?;
+        match nix::unistd::setgroups(&extra) {
+            Ok(()) => {}
+            // Clearing the list is only hygiene; a namespace that denies setgroups has none.
+            Err(nix::errno::Errno::EPERM) if extra.is_empty() => {}
+            Err(e) => return Err(Error::sys(format!("setgroups {:?}", extra), e)),
+        }
     } else if !extra.is_empty() {
         return Err(Error::Usage(format!(
             "process.user.additionalGids {:?} cannot be set: setgroups is denied in this user \
@@ -166,12 +179,16 @@ pub fn set_rlimits(pid: i32, limits: &[PosixRlimit]) -> Result<()> {
             rlim_max: l.hard(),
         };
         // SAFETY: `new` is a valid rlimit and the old-value pointer may be null.
-        let r = unsafe {
-            libc::prlimit(pid, rlimit_resource(l.typ()), &new, std::ptr::null_mut())
-        };
+        let r = unsafe { libc::prlimit(pid, rlimit_resource(l.typ()), &new, std::ptr::null_mut()) };
         if r != 0 {
             return Err(Error::sys(
-                format!("setrlimit {}", serde_json::to_value(l.typ()).unwrap_or_default().as_str().unwrap_or("?")),
+                format!(
+                    "setrlimit {}",
+                    serde_json::to_value(l.typ())
+                        .unwrap_or_default()
+                        .as_str()
+                        .unwrap_or("?")
+                ),
                 nix::errno::Errno::last(),
             ));
         }
@@ -243,7 +260,11 @@ pub fn set_personality(domain: &oci_spec::runtime::LinuxPersonalityDomain) -> Re
     Ok(())
 }
 
-fn action(a: LinuxSeccompAction, errno: Option<u32>, default_errno: Option<u32>) -> Result<ScmpAction> {
+fn action(
+    a: LinuxSeccompAction,
+    errno: Option<u32>,
+    default_errno: Option<u32>,
+) -> Result<ScmpAction> {
     use LinuxSeccompAction::*;
     let e = errno.or(default_errno).unwrap_or(libc::EPERM as u32);
     Ok(match a {
@@ -284,8 +305,9 @@ pub fn build_seccomp(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        let a = ScmpArch::from_str(&name)
-            .map_err(|_| Error::Seccomp(format!("linux.seccomp.architectures: unknown {name:?}")))?;
+        let a = ScmpArch::from_str(&name).map_err(|_| {
+            Error::Seccomp(format!("linux.seccomp.architectures: unknown {name:?}"))
+        })?;
         ctx.add_arch(a)
             .map_err(|e| Error::Seccomp(format!("add architecture {name}: {e}")))?;
     }
@@ -337,9 +359,7 @@ pub fn build_seccomp(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             } else {
                 ctx.add_rule_conditional(act, sc, &conds)
             };
-            res.map_err(|e| {
-                Error::Seccomp(format!("linux.seccomp.syscalls[{i}] ({name}): {e}"))
-            })?;
+            res.map_err(|e| Error::Seccomp(format!("linux.seccomp.syscalls[{i}] ({name}): {e}")))?;
         }
     }
     Ok(ctx)
@@ -364,7 +384,11 @@ pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
         return Signal::try_from(n).map_err(|_| Error::Usage(format!("invalid signal {s:?}")));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     Signal::from_str(&name).map_err(|_| Error::Usage(format!("invalid signal {s:?}")))
 }
 
@@ -390,7 +414,10 @@ mod tests {
         )
         .unwrap();
         let e = build_seccomp(&s).err().unwrap().to_string();
-        assert!(e.contains("no_such_call") && e.contains("syscalls[1]"), "{e}");
+        assert!(
+            e.contains("no_such_call") && e.contains("syscalls[1]"),
+            "{e}"
+        );
     }
 
     #[test]

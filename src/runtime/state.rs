@@ -343,7 +343,6 @@ impl Container {
         atomic_write(&self.dir.join(STATE_FILE), &data, 0o600)
     }
 
-
     /// Path of the saved config copy.
     pub fn config_path(&self) -> PathBuf {
         self.dir.join(CONFIG_FILE)
@@ -448,7 +447,11 @@ pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
     };
     for entry in rd.flatten() {
         if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            if let Some(id) = entry.file_name().to_str().and_then(|s| ContainerId::new(s).ok()) {
+            if let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| ContainerId::new(s).ok())
+            {
                 ids.push(id);
             }
         }
@@ -464,7 +467,10 @@ pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
 /// [`Error::Io`] naming the file; the temp file is removed on failure.
 pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let res = (|| {
         let mut f = fs::OpenOptions::new()

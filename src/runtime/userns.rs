@@ -179,9 +179,7 @@ fn run_helper(name: &str, pid: i32, maps: &[LinuxIdMapping]) -> Result<()> {
             .arg(m.host_id().to_string())
             .arg(m.size().to_string());
     }
-    let out = cmd
-        .output()
-        .ctx(|| format!("run {}", helper.display()))?;
+    let out = cmd.output().ctx(|| format!("run {}", helper.display()))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
         return Err(Error::Child(format!(

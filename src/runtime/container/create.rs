@@ -96,8 +96,12 @@ impl Children {
 /// Binds the notify socket inside the container directory, going through
 /// `/proc/self/fd/<dir>` so long state roots do not hit the 108-byte `sun_path` limit.
 fn bind_notify(dir: &Path) -> Result<UnixListener> {
-    let dirf = std::fs::File::open(dir).map_err(|e| Error::io(format!("open {}", dir.display()), e))?;
-    let short = PathBuf::from(format!("/proc/self/fd/{}/{NOTIFY_SOCKET}", dirf.as_raw_fd()));
+    let dirf =
+        std::fs::File::open(dir).map_err(|e| Error::io(format!("open {}", dir.display()), e))?;
+    let short = PathBuf::from(format!(
+        "/proc/self/fd/{}/{NOTIFY_SOCKET}",
+        dirf.as_raw_fd()
+    ));
     UnixListener::bind(&short)
         .map_err(|e| Error::io(format!("bind {}", dir.join(NOTIFY_SOCKET).display()), e))
 }
@@ -183,7 +187,12 @@ fn create_in(
     c.saved.bundle = bundle.path.clone();
     c.saved.rootfs = bundle.rootfs.clone();
     c.saved.created = state::now_rfc3339();
-    c.saved.annotations = spec.annotations().clone().unwrap_or_default().into_iter().collect();
+    c.saved.annotations = spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     c.saved.owner = state::owner_name();
     c.saved.rootless = rootless;
     c.saved.own_pid_ns = namespaces.new.contains(CloneFlags::CLONE_NEWPID);
@@ -248,7 +257,9 @@ fn create_in(
     c.saved.pid_start_time = state::proc_stat(pid).map(|s| s.1).unwrap_or(0);
     let ns_ino = |name: &str| {
         use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| m.ino()).unwrap_or(0)
+        std::fs::metadata(format!("/proc/{pid}/ns/{name}"))
+            .map(|m| m.ino())
+            .unwrap_or(0)
     };
     if namespaces.new.contains(CloneFlags::CLONE_NEWPID) {
         c.saved.pid_ns = ns_ino("pid");
@@ -278,8 +289,16 @@ fn create_in(
 
     sync::expect(s, &SyncMsg::RunHooks, "rootfs set-up")?;
     let hook_state = serde_json::to_vec(&c.hook_state(Status::Creating)).expect("serializes");
-    hooks::run_all(HookKind::Prestart, &HookKind::Prestart.of(&spec), &hook_state)?;
-    hooks::run_all(HookKind::CreateRuntime, &HookKind::CreateRuntime.of(&spec), &hook_state)?;
+    hooks::run_all(
+        HookKind::Prestart,
+        &HookKind::Prestart.of(&spec),
+        &hook_state,
+    )?;
+    hooks::run_all(
+        HookKind::CreateRuntime,
+        &HookKind::CreateRuntime.of(&spec),
+        &hook_state,
+    )?;
     sync::send(
         s,
         &SyncMsg::HooksDone {
@@ -301,14 +320,8 @@ fn create_in(
             }
             Some((SyncMsg::Ready, _)) => break,
             Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
-            Some((m, _)) => {
-                return Err(Error::Child(format!("sync protocol: unexpected {m:?}")))
-            }
-            None => {
-                return Err(Error::Child(
-                    "container init exited during set-up".into(),
-                ))
-            }
+            Some((m, _)) => return Err(Error::Child(format!("sync protocol: unexpected {m:?}"))),
+            None => return Err(Error::Child("container init exited during set-up".into())),
         }
     }
     c.saved.created_done = true;

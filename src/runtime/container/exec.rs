@@ -54,7 +54,9 @@ fn build_process(c: &Container, opts: &ExecOpts) -> Result<Process> {
         return Ok(p);
     }
     if opts.args.is_empty() {
-        return Err(Error::Usage("exec: no command given after the container id".into()));
+        return Err(Error::Usage(
+            "exec: no command given after the container id".into(),
+        ));
     }
     let spec = c.spec()?;
     let mut p = spec.process().clone().unwrap_or_default();
@@ -81,7 +83,8 @@ fn build_process(c: &Container, opts: &ExecOpts) -> Result<Process> {
         }
     }
     if !opts.additional_gids.is_empty() {
-        p.user_mut().set_additional_gids(Some(opts.additional_gids.clone()));
+        p.user_mut()
+            .set_additional_gids(Some(opts.additional_gids.clone()));
     }
     if !opts.caps.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();
@@ -174,7 +177,11 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     let pid = match sync::recv(s).map_err(fail)? {
         Some((SyncMsg::InitPid { pid }, _)) => pid,
         Some((SyncMsg::Error { msg }, _)) => return Err(fail(Error::Child(msg))),
-        _ => return Err(fail(Error::Child("exec: the new process exited early".into()))),
+        _ => {
+            return Err(fail(Error::Child(
+                "exec: the new process exited early".into(),
+            )))
+        }
     };
     if pid != first {
         let _ = waitpid(Pid::from_raw(first), Some(WaitPidFlag::__WALL));
@@ -208,7 +215,9 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
                 let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
                 return Err(Error::Child(msg));
             }
-            Some((m, _)) => return Err(kill_tenant(Error::Child(format!("exec: unexpected {m:?}")))),
+            Some((m, _)) => {
+                return Err(kill_tenant(Error::Child(format!("exec: unexpected {m:?}"))))
+            }
             None => break,
         }
     }

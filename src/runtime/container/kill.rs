@@ -54,12 +54,18 @@ pub fn signal_pid(pid: i32, start_time: u64, signal: Signal) -> Result<()> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
-        return Err(Error::sys(format!("pidfd_open {pid}"), nix::errno::Errno::last()));
+        return Err(Error::sys(
+            format!("pidfd_open {pid}"),
+            nix::errno::Errno::last(),
+        ));
     }
     // SAFETY: a fresh descriptor from the kernel.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     if !state::process_alive(pid, start_time) {
-        return Err(Error::sys(format!("signal {pid}"), nix::errno::Errno::ESRCH));
+        return Err(Error::sys(
+            format!("signal {pid}"),
+            nix::errno::Errno::ESRCH,
+        ));
     }
     // SAFETY: valid pidfd, signal number, null siginfo, no flags.
     let r = unsafe {
@@ -72,7 +78,10 @@ pub fn signal_pid(pid: i32, start_time: u64, signal: Signal) -> Result<()> {
         )
     };
     if r < 0 {
-        return Err(Error::sys(format!("send {signal} to {pid}"), nix::errno::Errno::last()));
+        return Err(Error::sys(
+            format!("send {signal} to {pid}"),
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -91,7 +100,11 @@ pub fn container_pids(c: &Container) -> Vec<i32> {
         ("mnt", c.saved.mnt_ns)
     };
     if ino == 0 {
-        return if c.init_alive() { vec![c.saved.pid] } else { vec![] };
+        return if c.init_alive() {
+            vec![c.saved.pid]
+        } else {
+            vec![]
+        };
     }
     let own = std::fs::metadata(format!("/proc/self/ns/{name}"))
         .map(|m| m.ino())

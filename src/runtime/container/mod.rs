@@ -88,7 +88,10 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
         .as_ref()
         .ok_or_else(|| Error::config(&config_path, "process is required"))?;
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(Error::config(&config_path, "process.args must not be empty"));
+        return Err(Error::config(
+            &config_path,
+            "process.args must not be empty",
+        ));
     }
     super::process::Namespaces::from_spec(&spec, &config_path)?;
     super::rootfs::Rootfs::validate(&spec, &config_path)?;

@@ -23,7 +23,12 @@ pub struct RunOpts {
 pub fn run(ctx: &Context, id: &str, opts: &RunOpts) -> Result<i32> {
     if opts.detach && opts.create.console_socket.is_none() {
         if let Ok(b) = super::load_bundle(&opts.create.bundle) {
-            if b.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false) {
+            if b.spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.terminal())
+                .unwrap_or(false)
+            {
                 return Err(Error::Usage(
                     "cannot allocate a terminal for a detached container without \
                      --console-socket"

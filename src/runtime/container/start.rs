@@ -45,7 +45,10 @@ pub(super) fn start_loaded(c: &Container) -> Result<()> {
     let path = PathBuf::from(format!("/proc/self/fd/{}/{NOTIFY_SOCKET}", dir.as_raw_fd()));
     let mut conn = UnixStream::connect(&path).map_err(|e| {
         Error::io(
-            format!("signal the container init through {}", c.dir.join(NOTIFY_SOCKET).display()),
+            format!(
+                "signal the container init through {}",
+                c.dir.join(NOTIFY_SOCKET).display()
+            ),
             e,
         )
     })?;

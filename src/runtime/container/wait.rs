@@ -99,10 +99,17 @@ pub fn wait_forward(pid: i32, master: Option<OwnedFd>) -> Result<i32> {
             if stdin_open && exit.is_none() {
                 idx_stdin = Some(fds.len());
                 // SAFETY: fd 0 stays open for the life of the process.
-                fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(0) }, PollFlags::POLLIN));
+                fds.push(PollFd::new(
+                    unsafe { BorrowedFd::borrow_raw(0) },
+                    PollFlags::POLLIN,
+                ));
             }
         }
-        let timeout = if exit.is_some() { PollTimeout::from(200u16) } else { PollTimeout::NONE };
+        let timeout = if exit.is_some() {
+            PollTimeout::from(200u16)
+        } else {
+            PollTimeout::NONE
+        };
         match poll(&mut fds, timeout) {
             Ok(0) if exit.is_some() => master_open = false,
             Ok(_) => {}
@@ -156,7 +163,10 @@ pub fn wait_forward(pid: i32, master: Option<OwnedFd>) -> Result<i32> {
             }
             // Reap everything that exited (orphans reparented to us included).
             loop {
-                match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL)) {
+                match waitpid(
+                    Pid::from_raw(-1),
+                    Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+                ) {
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
                     Ok(ws) => {
                         if ws.pid() == Some(Pid::from_raw(pid)) {

@@ -86,10 +86,17 @@ fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
         sync::send(s, &SyncMsg::UsernsReady, None)?;
         match sync::recv(s)? {
             Some((SyncMsg::MapsDone { setgroups: sg }, _)) => setgroups = sg,
-            _ => return Err(Error::Child("parent went away while writing id maps".into())),
+            _ => {
+                return Err(Error::Child(
+                    "parent went away while writing id maps".into(),
+                ))
+            }
         }
         become_root_in_userns();
     } else if ns.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER) {
+        setgroups = std::fs::read_to_string("/proc/self/setgroups")
+            .map(|s| s.trim() != "deny")
+            .unwrap_or(true);
         become_root_in_userns();
     }
     let later = CloneFlags::CLONE_NEWCGROUP;
@@ -103,7 +110,13 @@ fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
         // SAFETY: single-threaded child.
         match unsafe { super::fork() }? {
             nix::unistd::ForkResult::Parent { child } => {
-                sync::send(s, &SyncMsg::InitPid { pid: child.as_raw() }, None)?;
+                sync::send(
+                    s,
+                    &SyncMsg::InitPid {
+                        pid: child.as_raw(),
+                    },
+                    None,
+                )?;
                 return Ok(());
             }
             nix::unistd::ForkResult::Child => {}
@@ -123,7 +136,11 @@ fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
     }
 }
 
-fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std::convert::Infallible> {
+fn run_init(
+    cfg: &InitConfig<'_>,
+    sock: &OwnedFd,
+    setgroups: bool,
+) -> Result<std::convert::Infallible> {
     let s = sock.as_raw_fd();
     let spec = cfg.spec;
     let ns = cfg.namespaces;
@@ -155,7 +172,11 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
     let hook_state = match sync::recv(s)? {
         Some((SyncMsg::HooksDone { state }, _)) => state,
         Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
-        _ => return Err(Error::Child("parent went away during the runtime hooks".into())),
+        _ => {
+            return Err(Error::Child(
+                "parent went away during the runtime hooks".into(),
+            ))
+        }
     };
     hooks::run_all(
         HookKind::CreateContainer,
@@ -186,7 +207,10 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
             // SAFETY: valid pointer and length of the name.
             let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
             if r != 0 {
-                return Err(Error::sys(format!("setdomainname {d:?}"), nix::errno::Errno::last()));
+                return Err(Error::sys(
+                    format!("setdomainname {d:?}"),
+                    nix::errno::Errno::last(),
+                ));
             }
         }
         for (k, v) in linux.sysctl().iter().flatten() {
@@ -198,7 +222,11 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
     if terminal {
         let pty = console::open_pty()?;
         if let Some(sz) = process.console_size() {
-            console::set_size(pty.master.as_raw_fd(), sz.height() as u16, sz.width() as u16);
+            console::set_size(
+                pty.master.as_raw_fd(),
+                sz.height() as u16,
+                sz.width() as u16,
+            );
         }
         if new_mnt && Path::new("/dev/console").exists() {
             let _ = nix::mount::mount(
@@ -232,7 +260,9 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
     }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
-        return Err(Error::Child("config.json: process.args must not be empty".into()));
+        return Err(Error::Child(
+            "config.json: process.args must not be empty".into(),
+        ));
     }
     let env = process.env().clone().unwrap_or_default();
     let exe = super::resolve_executable(&args[0], &env)?;
@@ -242,7 +272,11 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
     if let Some(u) = process.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
     }
-    if let Some(p) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         security::apply_apparmor(p)?;
     }
     if let Some(l) = process.selinux_label().as_deref().filter(|p| !p.is_empty()) {
@@ -280,7 +314,10 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
     // SAFETY: notify_fd was inherited from the parent and is owned by this process now.
     let listener = unsafe { OwnedFd::from_raw_fd(cfg.notify_fd) };
     let conn = loop {
-        match nix::sys::socket::accept4(listener.as_raw_fd(), nix::sys::socket::SockFlag::SOCK_CLOEXEC) {
+        match nix::sys::socket::accept4(
+            listener.as_raw_fd(),
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        ) {
             Ok(fd) => break fd,
             Err(nix::errno::Errno::EINTR) => continue,
             // SAFETY: _exit in the child.
@@ -301,8 +338,7 @@ fn run_init(cfg: &InitConfig<'_>, sock: &OwnedFd, setgroups: bool) -> Result<std
         // SAFETY: _exit in the child.
         unsafe { libc::_exit(127) }
     };
-    let mut start_state: serde_json::Value =
-        serde_json::from_str(&hook_state).unwrap_or_default();
+    let mut start_state: serde_json::Value = serde_json::from_str(&hook_state).unwrap_or_default();
     start_state["status"] = serde_json::json!(Status::Created.as_str());
     if let Err(e) = hooks::run_all(
         HookKind::StartContainer,

@@ -86,7 +86,10 @@ impl Namespaces {
             if seen.contains(f) {
                 return Err(Error::config(
                     config,
-                    format!("linux.namespaces[{i}]: namespace {:?} listed twice", n.typ()),
+                    format!(
+                        "linux.namespaces[{i}]: namespace {:?} listed twice",
+                        n.typ()
+                    ),
                 ));
             }
             seen |= f;
@@ -152,7 +155,10 @@ pub fn cloexec_from(from: u32) {
                 .filter(|fd| *fd >= from as i32)
                 .collect();
             for fd in fds {
-                let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+                let _ = nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                );
             }
         }
     }
@@ -161,7 +167,10 @@ pub fn cloexec_from(from: u32) {
 /// Clears close-on-exec on the preserved fds `3 .. 3+n`.
 pub fn keep_preserved(n: u32) {
     for fd in 3..3 + n as i32 {
-        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        );
     }
 }
 
@@ -177,7 +186,9 @@ pub fn resolve_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
             format!(
                 "stat {}: {}",
                 p.display(),
-                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT)).desc().to_lowercase()
+                nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT))
+                    .desc()
+                    .to_lowercase()
             )
         })?;
         if meta.is_dir() {
@@ -214,7 +225,10 @@ pub fn resolve_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
         }
     }
     if let Some(p) = denied {
-        return Err(Error::Child(format!("exec: {:?}: permission denied", p.display().to_string())));
+        return Err(Error::Child(format!(
+            "exec: {:?}: permission denied",
+            p.display().to_string()
+        )));
     }
     Err(Error::Child(format!(
         "exec: {arg0:?}: executable file not found in $PATH"
@@ -291,11 +305,23 @@ mod tests {
     fn lookpath_messages() {
         let env = vec!["PATH=/usr/bin:/bin".to_string()];
         assert!(resolve_executable("sh", &env).unwrap().ends_with("sh"));
-        let e = resolve_executable("no-such-cmd-xyz", &env).unwrap_err().to_string();
-        assert_eq!(e, "exec: \"no-such-cmd-xyz\": executable file not found in $PATH");
-        let e = resolve_executable("/nonexistent", &env).unwrap_err().to_string();
-        assert_eq!(e, "exec: \"/nonexistent\": stat /nonexistent: no such file or directory");
-        let e = resolve_executable("/etc/passwd", &env).unwrap_err().to_string();
+        let e = resolve_executable("no-such-cmd-xyz", &env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "exec: \"no-such-cmd-xyz\": executable file not found in $PATH"
+        );
+        let e = resolve_executable("/nonexistent", &env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "exec: \"/nonexistent\": stat /nonexistent: no such file or directory"
+        );
+        let e = resolve_executable("/etc/passwd", &env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("permission denied"), "{e}");
     }
 }

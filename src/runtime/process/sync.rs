@@ -138,15 +138,13 @@ pub fn recv(sock: RawFd) -> Result<Option<(SyncMsg, Option<OwnedFd>)>> {
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
     let (n, fd) = loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
-        match recvmsg::<()>(
-            sock,
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
+        match recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
             Ok(r) => {
                 let mut fd = None;
-                for c in r.cmsgs().map_err(|e| Error::sys("read control message", e))? {
+                for c in r
+                    .cmsgs()
+                    .map_err(|e| Error::sys("read control message", e))?
+                {
                     if let ControlMessageOwned::ScmRights(fds) = c {
                         for (i, f) in fds.into_iter().enumerate() {
                             // SAFETY: the kernel just installed `f` in our table for us.
@@ -211,10 +209,22 @@ mod tests {
     fn roundtrip_with_fd() {
         let (a, b) = pair().unwrap();
         let f = std::fs::File::open("/dev/null").unwrap();
-        send(a.as_raw_fd(), &SyncMsg::Console { name: "/dev/pts/0".into() }, Some(f.as_raw_fd())).unwrap();
+        send(
+            a.as_raw_fd(),
+            &SyncMsg::Console {
+                name: "/dev/pts/0".into(),
+            },
+            Some(f.as_raw_fd()),
+        )
+        .unwrap();
         send(a.as_raw_fd(), &SyncMsg::InitPid { pid: 42 }, None).unwrap();
         let (m, fd) = recv(b.as_raw_fd()).unwrap().unwrap();
-        assert_eq!(m, SyncMsg::Console { name: "/dev/pts/0".into() });
+        assert_eq!(
+            m,
+            SyncMsg::Console {
+                name: "/dev/pts/0".into()
+            }
+        );
         assert!(fd.is_some());
         assert_eq!(
             expect(b.as_raw_fd(), &SyncMsg::InitPid { pid: 42 }, "t").unwrap(),
@@ -227,14 +237,7 @@ mod tests {
     #[test]
     fn error_message_surfaces() {
         let (a, b) = pair().unwrap();
-        send(
-            a.as_raw_fd(),
-            &SyncMsg::Error {
-                msg: "boom".into(),
-            },
-            None,
-        )
-        .unwrap();
+        send(a.as_raw_fd(), &SyncMsg::Error { msg: "boom".into() }, None).unwrap();
         let e = expect(b.as_raw_fd(), &SyncMsg::Ready, "t").unwrap_err();
         assert_eq!(e.to_string(), "boom");
     }

@@ -78,7 +78,13 @@ fn join_and_exec(cfg: &TenantConfig<'_>, sock: &OwnedFd) -> Result<()> {
     if pid_joined {
         // SAFETY: single-threaded child.
         if let nix::unistd::ForkResult::Parent { child } = unsafe { super::fork() }? {
-            sync::send(s, &SyncMsg::InitPid { pid: child.as_raw() }, None)?;
+            sync::send(
+                s,
+                &SyncMsg::InitPid {
+                    pid: child.as_raw(),
+                },
+                None,
+            )?;
             return Ok(());
         }
     } else {
@@ -102,7 +108,11 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool) -> Result<()> {
     if process.terminal().unwrap_or(false) {
         let pty = console::open_pty()?;
         if let Some(sz) = process.console_size() {
-            console::set_size(pty.master.as_raw_fd(), sz.height() as u16, sz.width() as u16);
+            console::set_size(
+                pty.master.as_raw_fd(),
+                sz.height() as u16,
+                sz.width() as u16,
+            );
         }
         sync::send(
             s,
@@ -120,14 +130,20 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool) -> Result<()> {
     }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
-        return Err(Error::Child("exec: no command given (process.args is empty)".into()));
+        return Err(Error::Child(
+            "exec: no command given (process.args is empty)".into(),
+        ));
     }
     let env = process.env().clone().unwrap_or_default();
     let exe = super::resolve_executable(&args[0], &env)?;
     if let Some(u) = process.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
     }
-    if let Some(p) = process.apparmor_profile().as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = process
+        .apparmor_profile()
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         security::apply_apparmor(p)?;
     }
     let nnp = process.no_new_privileges().unwrap_or(false);

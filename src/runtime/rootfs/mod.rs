@@ -157,8 +157,15 @@ impl Rootfs<'_> {
             .and_then(|l| l.rootfs_propagation().as_deref())
         {
             let ok = [
-                "shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable",
-                "runbindable", "",
+                "shared",
+                "rshared",
+                "slave",
+                "rslave",
+                "private",
+                "rprivate",
+                "unbindable",
+                "runbindable",
+                "",
             ];
             if !ok.contains(&p) {
                 return Err(Error::config(
@@ -319,7 +326,8 @@ impl Rootfs<'_> {
             None,
             || format!("bind {} on {}", host.display(), dest.display()),
         )?;
-        let want = flags & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+        let want = flags
+            & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
         if !want.is_empty() {
             let (_fd, p) = reopen(root_fd, dest)?;
             remount_bind(&p, want, dest)?;
@@ -382,8 +390,22 @@ impl Rootfs<'_> {
             .iter()
             .any(|h| h.fstype == "cgroup2" && h.mountpoint == Path::new("/sys/fs/cgroup"));
         if unified_only {
-            if mount(Some("cgroup2"), &tpath, Some("cgroup2"), base | ro, None::<&str>).is_err() {
-                self.fallback_bind(root_fd, Path::new("/sys/fs/cgroup"), &tpath, base | ro, dest)?;
+            if mount(
+                Some("cgroup2"),
+                &tpath,
+                Some("cgroup2"),
+                base | ro,
+                None::<&str>,
+            )
+            .is_err()
+            {
+                self.fallback_bind(
+                    root_fd,
+                    Path::new("/sys/fs/cgroup"),
+                    &tpath,
+                    base | ro,
+                    dest,
+                )?;
             }
             return Ok(());
         }
@@ -397,7 +419,12 @@ impl Rootfs<'_> {
             || format!("mount tmpfs on {}", dest.display()),
         )?;
         for h in &hosts {
-            let Some(name) = h.mountpoint.strip_prefix("/sys/fs/cgroup").ok().filter(|n| !n.as_os_str().is_empty()) else {
+            let Some(name) = h
+                .mountpoint
+                .strip_prefix("/sys/fs/cgroup")
+                .ok()
+                .filter(|n| !n.as_os_str().is_empty())
+            else {
                 continue;
             };
             let membership = self.cgroup_membership.iter().find(|(ctrls, _)| {
@@ -407,7 +434,9 @@ impl Rootfs<'_> {
                     ctrls.split(',').any(|c| h.opts.iter().any(|o| o == c))
                 }
             });
-            let sub = membership.map(|(_, p)| p.trim_start_matches('/')).unwrap_or("");
+            let sub = membership
+                .map(|(_, p)| p.trim_start_matches('/'))
+                .unwrap_or("");
             let src = h.mountpoint.join(sub);
             if !src.is_dir() {
                 continue;
@@ -415,7 +444,15 @@ impl Rootfs<'_> {
             let inner = dest.join(name);
             let t = path::mkdir_all(root_fd, &inner)?;
             let tp = path::fd_path(&t);
-            if mount(Some(&src), &tp, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).is_err() {
+            if mount(
+                Some(&src),
+                &tp,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .is_err()
+            {
                 tracing::debug!("skipping cgroup hierarchy {}", src.display());
                 continue;
             }
@@ -535,7 +572,10 @@ impl Rootfs<'_> {
         }
         // In a user namespace mknod is refused: bind the host's node instead.
         if !dest.exists() {
-            tracing::debug!("device {} does not exist on the host; skipped", dest.display());
+            tracing::debug!(
+                "device {} does not exist on the host; skipped",
+                dest.display()
+            );
             return Ok(());
         }
         let target = path::touch(root_fd, dest)?;
@@ -556,20 +596,31 @@ impl Rootfs<'_> {
     pub fn pivot(&self) -> Result<()> {
         nix::unistd::chdir(&self.rootfs).ctx(|| format!("chdir {}", self.rootfs.display()))?;
         if self.no_pivot {
-            do_mount(Some(&self.rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None, || {
-                "move rootfs to / (--no-pivot)".into()
-            })?;
+            do_mount(
+                Some(&self.rootfs),
+                Path::new("/"),
+                None,
+                MsFlags::MS_MOVE,
+                None,
+                || "move rootfs to / (--no-pivot)".into(),
+            )?;
             nix::unistd::chroot(".").ctx(|| "chroot into the rootfs".into())?;
             nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
             return Ok(());
         }
         let old_root = fs::File::open("/").ctx(|| "open old /".into())?;
-        nix::unistd::pivot_root(".", ".").ctx(|| format!("pivot_root into {}", self.rootfs.display()))?;
+        nix::unistd::pivot_root(".", ".")
+            .ctx(|| format!("pivot_root into {}", self.rootfs.display()))?;
         nix::unistd::fchdir(old_root.as_raw_fd()).ctx(|| "fchdir old root".into())?;
         // The old root is stacked on the new one; detach it without propagating to the host.
-        do_mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None, || {
-            "make the old root a slave".into()
-        })?;
+        do_mount(
+            None,
+            Path::new("."),
+            None,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None,
+            || "make the old root a slave".into(),
+        )?;
         umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root".into())?;
         nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
         Ok(())
@@ -588,7 +639,13 @@ impl Rootfs<'_> {
                 mask_path(Path::new(p))?;
             }
         }
-        if self.spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        if self
+            .spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false)
+        {
             remount_bind(Path::new("/"), MsFlags::MS_RDONLY, Path::new("/"))?;
         }
         if let Some(p) = self.propagation() {
@@ -649,7 +706,13 @@ fn current_flags(p: &Path) -> MsFlags {
 /// the mount's current flags added (runc does the same).
 fn remount_bind(target: &Path, flags: MsFlags, dest: &Path) -> Result<()> {
     let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
-    match mount(None::<&str>, target, None::<&str>, base | flags, None::<&str>) {
+    match mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        base | flags,
+        None::<&str>,
+    ) {
         Ok(()) => Ok(()),
         Err(Errno::EPERM) => {
             let cur = current_flags(target);
@@ -657,7 +720,10 @@ fn remount_bind(target: &Path, flags: MsFlags, dest: &Path) -> Result<()> {
                 format!("remount {} with {:?}", dest.display(), flags)
             })
         }
-        Err(e) => Err(Error::sys(format!("remount {} with {:?}", dest.display(), flags), e)),
+        Err(e) => Err(Error::sys(
+            format!("remount {} with {:?}", dest.display(), flags),
+            e,
+        )),
     }
 }
 
@@ -699,7 +765,13 @@ fn set_recursive_ro(fd: &OwnedFd, dest: &Path) -> Result<()> {
 }
 
 fn readonly_path(p: &Path) -> Result<()> {
-    match mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+    match mount(
+        Some(p),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
         Ok(()) => {}
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(Error::sys(format!("bind readonly path {}", p.display()), e)),
@@ -712,7 +784,13 @@ fn readonly_path(p: &Path) -> Result<()> {
 }
 
 fn mask_path(p: &Path) -> Result<()> {
-    let r = mount(Some("/dev/null"), p, None::<&str>, MsFlags::MS_BIND, None::<&str>);
+    let r = mount(
+        Some("/dev/null"),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    );
     match r {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
         Err(Errno::ENOTDIR) => do_mount(

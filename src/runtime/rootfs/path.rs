@@ -138,9 +138,13 @@ pub fn touch(root_fd: RawFd, path: &Path) -> Result<OwnedFd> {
     let name = rel
         .file_name()
         .ok_or_else(|| Error::sys(format!("create {}", path.display()), Errno::EINVAL))?;
-    let dir_real =
-        nix::fcntl::openat(Some(dir.as_raw_fd()), ".", OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| Error::sys(format!("open parent of {}", path.display()), e))?;
+    let dir_real = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        ".",
+        OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open parent of {}", path.display()), e))?;
     // SAFETY: openat returned a fresh descriptor.
     let dir_real = unsafe { OwnedFd::from_raw_fd(dir_real) };
     match nix::fcntl::openat(
