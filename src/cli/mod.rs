@@ -79,7 +79,7 @@ fn basename(argv0: &OsString) -> String {
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let name = args.first().map(basename).unwrap_or_default();
-    if name.starts_with("singlet-oci") {
+    if name.contains("-oci") {
         return oci_main(OciCli::parse_from(args), "singlet-oci");
     }
     let cli = Cli::parse_from(args);

@@ -1,5 +1,4 @@
-//! Cgroups: placement and resource limits through youki's `libcgroups` managers (cgroupfs, v1
-//! and v2; hybrid hosts use the v1 hierarchies).
+//! Cgroups: placement of the container's processes and its resource limits.
 //!
 //! Policy (design.md decision 3): cgroups never block a rootless run. When the caller is
 //! rootless and the hierarchy is not writable (cgroup v1 without delegation, v2 without a
@@ -9,15 +8,29 @@
 //! (absolute paths are relative to each hierarchy's root; a missing path means
 //! `/singlet/<id>`); systemd-style `slice:prefix:name` paths need `--systemd-cgroup` and a
 //! running systemd, which is refused with runc's message otherwise.
+//!
+//! Division of labour with youki's `libcgroups`:
+//!
+//! * on cgroup v1 and hybrid hosts, *placement* (discovering the hierarchies from one read of
+//!   `/proc/self/mountinfo`, `mkdir`, `cgroup.procs`, seeding `cpuset`, removal), the
+//!   `devices` allow/deny rules, the freezer and pid listing are done here: they are a few
+//!   file writes, and `libcgroups::v1::Manager::new` spends ~8 ms per call on this host
+//!   discovering the same hierarchies (one private procfs handle per controller), which a
+//!   runtime that is started for every container cannot afford twice per `run`;
+//! * every other controller's resource semantics (memory, cpu, cpuset values, pids limit,
+//!   blkio, hugetlb) and statistics go through `libcgroups`, whose manager is only built when
+//!   the config actually sets such a limit;
+//! * on a pure cgroup v2 host, `libcgroups`' v2 manager does everything.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use libcgroups::common::{
     create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
     FreezerState,
 };
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxResources, Spec};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 
 use super::error::{Error, Result};
 
@@ -26,7 +39,7 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The cgroup path for a container: `linux.cgroupsPath`, or `/singlet/<id>`.
 ///
 /// # Errors
-/// [`Error::Cgroup`] for a systemd-style path without `--systemd-cgroup`-capable host.
+/// [`Error::Cgroup`] for a systemd-style path on a host without systemd.
 pub fn path_for(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf> {
     let p = spec
         .linux()
@@ -61,7 +74,8 @@ pub fn path_for(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf> {
     })
 }
 
-/// `true` when the config asks for any resource limit.
+/// `true` when the config sets a limit handled by a `libcgroups` controller (anything but
+/// device rules).
 pub fn has_limits(r: &LinuxResources) -> bool {
     r.memory().is_some()
         || r.cpu().is_some()
@@ -69,6 +83,96 @@ pub fn has_limits(r: &LinuxResources) -> bool {
         || r.block_io().is_some()
         || r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty())
         || r.unified().as_ref().is_some_and(|v| !v.is_empty())
+        || r.network().is_some()
+}
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone)]
+struct Hierarchy {
+    mountpoint: PathBuf,
+    /// Controllers (`cpu`, `memory`, `name=systemd` …); empty for the v2 hierarchy.
+    controllers: Vec<String>,
+}
+
+/// The host's layout, read from one pass over `/proc/self/mountinfo`.
+#[derive(Debug, Clone)]
+struct Layout {
+    v1: Vec<Hierarchy>,
+    unified: Option<PathBuf>,
+}
+
+impl Layout {
+    fn read() -> Layout {
+        let mut v1 = Vec::new();
+        let mut unified = None;
+        for line in std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+        {
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mp = left.split(' ').nth(4).unwrap_or("");
+            let mut rf = right.split(' ');
+            let fstype = rf.next().unwrap_or("");
+            let superopts = rf.nth(1).unwrap_or("");
+            if !mp.starts_with(CGROUP_ROOT) {
+                continue;
+            }
+            match fstype {
+                "cgroup" => v1.push(Hierarchy {
+                    mountpoint: PathBuf::from(mp),
+                    controllers: superopts
+                        .split(',')
+                        .filter(|o| {
+                            !matches!(
+                                *o,
+                                "rw" | "ro"
+                                    | "nosuid"
+                                    | "nodev"
+                                    | "noexec"
+                                    | "relatime"
+                                    | "clone_children"
+                                    | "noprefix"
+                                    | "xattr"
+                            )
+                        })
+                        .filter(|o| !o.starts_with("release_agent"))
+                        .map(str::to_string)
+                        .collect(),
+                }),
+                "cgroup2" => unified = Some(PathBuf::from(mp)),
+                _ => {}
+            }
+        }
+        Layout { v1, unified }
+    }
+
+    fn is_v2_only(&self) -> bool {
+        self.v1.is_empty() && self.unified.is_some()
+    }
+
+    /// Every directory of the container's cgroup (one per hierarchy, v2 included in hybrid).
+    fn dirs(&self, path: &Path) -> Vec<(Option<&Hierarchy>, PathBuf)> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let mut out: Vec<(Option<&Hierarchy>, PathBuf)> = self
+            .v1
+            .iter()
+            .map(|h| (Some(h), h.mountpoint.join(rel)))
+            .collect();
+        if let Some(u) = &self.unified {
+            out.push((None, u.join(rel)));
+        }
+        out
+    }
+
+    fn dir_of(&self, controller: &str, path: &Path) -> Option<PathBuf> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        self.v1
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller))
+            .map(|h| h.mountpoint.join(rel))
+    }
 }
 
 fn manager(path: &Path, id: &str) -> Result<AnyCgroupManager> {
@@ -101,13 +205,142 @@ pub fn writable(rootless: bool) -> bool {
     nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
+fn write(path: &Path, data: &str) -> Result<()> {
+    std::fs::write(path, data)
+        .map_err(|e| Error::Cgroup(format!("write {data:?} to {}: {e}", path.display())))
+}
+
+/// Creates `dir` and its missing parents; in the cpuset hierarchy each new level gets its
+/// parent's `cpuset.cpus`/`cpuset.mems` (an empty cpuset refuses tasks).
+fn mkdir_cgroup(h: Option<&Hierarchy>, dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        if parent != h.map(|h| h.mountpoint.as_path()).unwrap_or(Path::new("/")) {
+            mkdir_cgroup(h, parent)?;
+        }
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::Cgroup(format!("create {}: {e}", dir.display()))),
+    }
+    if h.is_some_and(|h| h.controllers.iter().any(|c| c == "cpuset")) {
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let mine = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            if mine.trim().is_empty() {
+                if let Some(p) = dir.parent() {
+                    let theirs = std::fs::read_to_string(p.join(f)).unwrap_or_default();
+                    write(&dir.join(f), theirs.trim())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn device_rule(d: &LinuxDeviceCgroup) -> String {
+    let t = match d.typ() {
+        Some(LinuxDeviceType::C) => "c",
+        Some(LinuxDeviceType::B) => "b",
+        _ => "a",
+    };
+    let n = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "*".into());
+    format!(
+        "{t} {}:{} {}",
+        n(d.major()),
+        n(d.minor()),
+        d.access().as_deref().unwrap_or("rwm")
+    )
+}
+
+/// Access the container always has, after its own rules (runc's default allow list):
+/// `mknod` of any node, the standard character devices, ptys and `/dev/net/tun`.
+const DEFAULT_ALLOW: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
+
+/// Writes `linux.resources.devices` to a v1 devices cgroup, in order, then the default allow
+/// list and an allow rule for every node listed in `linux.devices`.
+fn apply_devices(
+    dir: &Path,
+    rules: &[LinuxDeviceCgroup],
+    nodes: &[(char, i64, i64)],
+) -> Result<()> {
+    for r in rules {
+        let file = if r.allow() {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(&dir.join(file), &device_rule(r))?;
+    }
+    for rule in DEFAULT_ALLOW {
+        write(&dir.join("devices.allow"), rule)?;
+    }
+    for (t, maj, min) in nodes {
+        write(&dir.join("devices.allow"), &format!("{t} {maj}:{min} rwm"))?;
+    }
+    Ok(())
+}
+
+/// `(type, major, minor)` of every node in `linux.devices`.
+fn listed_nodes(spec: &Spec) -> Vec<(char, i64, i64)> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            let t = if d.typ() == LinuxDeviceType::B {
+                'b'
+            } else {
+                'c'
+            };
+            (t, d.major(), d.minor())
+        })
+        .collect()
+}
+
+fn apply_limits(path: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
+    // Devices are written by `apply_devices`; hand libcgroups only the other controllers.
+    let mut r = resources.clone();
+    r.set_devices(None);
+    let opt = ControllerOpt {
+        resources: &r,
+        disable_oom_killer: r
+            .memory()
+            .as_ref()
+            .and_then(|m| m.disable_oom_killer())
+            .unwrap_or(false),
+        oom_score_adj: None,
+        freezer_state: None,
+    };
+    manager(path, id)?
+        .apply(&opt)
+        .map_err(|e| Error::Cgroup(format!("apply linux.resources to {}: {e}", path.display())))
+}
+
 /// Places `pid` in the container's cgroup and applies `linux.resources`.
 ///
 /// Returns the cgroup path used, or `None` when cgroups were skipped (rootless, not
 /// writable).
 ///
 /// # Errors
-/// [`Error::Cgroup`] as root or with `required` (`--rootless=false`).
+/// [`Error::Cgroup`] as root or with `required` (`--rootless=false`); the half-made cgroup is
+/// removed first.
 pub fn setup(
     spec: &Spec,
     id: &str,
@@ -133,37 +366,86 @@ pub fn setup(
         return Ok(None);
     }
     let path = path_for(spec, id, systemd)?;
-    let m = manager(&path, id)?;
+    let layout = Layout::read();
+    let res = if layout.is_v2_only() {
+        setup_v2(&path, id, pid, &resources)
+    } else {
+        setup_v1(&layout, &path, id, pid, &resources, &listed_nodes(spec))
+    };
+    match res {
+        Ok(()) => Ok(Some(path)),
+        Err(e) => {
+            remove(&path, id);
+            Err(e)
+        }
+    }
+}
+
+fn setup_v1(
+    layout: &Layout,
+    path: &Path,
+    id: &str,
+    pid: i32,
+    r: &LinuxResources,
+    nodes: &[(char, i64, i64)],
+) -> Result<()> {
+    for (h, dir) in layout.dirs(path) {
+        if let Err(e) = mkdir_cgroup(h, &dir) {
+            // A read-only or foreign hierarchy (e.g. name=systemd owned elsewhere) is skipped;
+            // the controllers that carry limits are checked below.
+            tracing::debug!("{e}");
+            continue;
+        }
+        if let Err(e) = write(&dir.join("cgroup.procs"), &pid.to_string()) {
+            tracing::debug!("{e}");
+        }
+    }
+    if let Some(rules) = r.devices() {
+        let dir = layout
+            .dir_of("devices", path)
+            .ok_or_else(|| Error::Cgroup("no devices cgroup hierarchy on this host".into()))?;
+        apply_devices(&dir, rules, nodes)?;
+    }
+    if has_limits(r) {
+        apply_limits(path, id, r)?;
+    }
+    Ok(())
+}
+
+fn setup_v2(path: &Path, id: &str, pid: i32, r: &LinuxResources) -> Result<()> {
+    let m = manager(path, id)?;
     m.add_task(Pid::from_raw(pid))
         .map_err(|e| Error::Cgroup(format!("add pid {pid} to {}: {e}", path.display())))?;
     let opt = ControllerOpt {
-        resources: &resources,
-        disable_oom_killer: resources
-            .memory()
-            .as_ref()
-            .and_then(|m| m.disable_oom_killer())
-            .unwrap_or(false),
+        resources: r,
+        disable_oom_killer: false,
         oom_score_adj: None,
         freezer_state: None,
     };
-    if let Err(e) = m.apply(&opt) {
-        let _ = m.remove();
-        return Err(Error::Cgroup(format!(
-            "apply linux.resources to {}: {e}",
-            path.display()
-        )));
-    }
-    Ok(Some(path))
+    m.apply(&opt)
+        .map_err(|e| Error::Cgroup(format!("apply linux.resources to {}: {e}", path.display())))
 }
 
 /// Adds another process (an `exec` tenant) to an existing cgroup.
 ///
 /// # Errors
 /// [`Error::Cgroup`].
-pub fn join(path: &Path, id: &str, pid: i32) -> Result<()> {
-    manager(path, id)?
-        .add_task(Pid::from_raw(pid))
-        .map_err(|e| Error::Cgroup(format!("add pid {pid} to {}: {e}", path.display())))
+pub fn join(path: &Path, _id: &str, pid: i32) -> Result<()> {
+    let layout = Layout::read();
+    let mut joined = false;
+    for (_, dir) in layout.dirs(path) {
+        if dir.is_dir() && write(&dir.join("cgroup.procs"), &pid.to_string()).is_ok() {
+            joined = true;
+        }
+    }
+    if joined {
+        Ok(())
+    } else {
+        Err(Error::Cgroup(format!(
+            "join {}: no hierarchy accepted pid {pid}",
+            path.display()
+        )))
+    }
 }
 
 /// Applies new resources to a running container (`update`).
@@ -171,8 +453,24 @@ pub fn join(path: &Path, id: &str, pid: i32) -> Result<()> {
 /// # Errors
 /// [`Error::Cgroup`].
 pub fn update(path: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
+    let layout = Layout::read();
+    if layout.is_v2_only() {
+        return setup_v2_update(path, id, resources);
+    }
+    if let Some(rules) = resources.devices() {
+        if let Some(dir) = layout.dir_of("devices", path) {
+            apply_devices(&dir, rules, &[])?;
+        }
+    }
+    if has_limits(resources) {
+        apply_limits(path, id, resources)?;
+    }
+    Ok(())
+}
+
+fn setup_v2_update(path: &Path, id: &str, r: &LinuxResources) -> Result<()> {
     let opt = ControllerOpt {
-        resources,
+        resources: r,
         disable_oom_killer: false,
         oom_score_adj: None,
         freezer_state: None,
@@ -187,14 +485,41 @@ pub fn update(path: &Path, id: &str, resources: &LinuxResources) -> Result<()> {
 /// # Errors
 /// [`Error::Cgroup`].
 pub fn freeze(path: &Path, id: &str, frozen: bool) -> Result<()> {
-    let state = if frozen {
-        FreezerState::Frozen
-    } else {
-        FreezerState::Thawed
-    };
-    manager(path, id)?
-        .freeze(state)
-        .map_err(|e| Error::Cgroup(format!("freezer {}: {e}", path.display())))
+    let layout = Layout::read();
+    if layout.is_v2_only() {
+        let state = if frozen {
+            FreezerState::Frozen
+        } else {
+            FreezerState::Thawed
+        };
+        return manager(path, id)?
+            .freeze(state)
+            .map_err(|e| Error::Cgroup(format!("freezer {}: {e}", path.display())));
+    }
+    let dir = layout
+        .dir_of("freezer", path)
+        .ok_or_else(|| Error::Cgroup("no freezer cgroup hierarchy on this host".into()))?;
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    write(&dir.join("freezer.state"), want)?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = std::fs::read_to_string(dir.join("freezer.state")).unwrap_or_default();
+        if s.trim() == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Cgroup(format!(
+                "{}: freezer state is {} after 5 s, wanted {want}",
+                dir.display(),
+                s.trim()
+            )));
+        }
+        if frozen {
+            // Retry the write: tasks forking while freezing can leave it FREEZING.
+            let _ = write(&dir.join("freezer.state"), want);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// `true` when the container's freezer says `FROZEN` (v1) or `cgroup.freeze` is 1 (v2).
@@ -213,17 +538,41 @@ pub fn is_frozen(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Every pid in the container's cgroup.
+fn collect_pids(dir: &Path, out: &mut Vec<i32>) {
+    if let Ok(s) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        out.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                collect_pids(&e.path(), out);
+            }
+        }
+    }
+}
+
+/// Every pid in the container's cgroup (sub-cgroups included).
 ///
 /// # Errors
-/// [`Error::Cgroup`].
-pub fn pids(path: &Path, id: &str) -> Result<Vec<i32>> {
-    let mut v: Vec<i32> = manager(path, id)?
-        .get_all_pids()
-        .map_err(|e| Error::Cgroup(format!("list pids of {}: {e}", path.display())))?
-        .into_iter()
-        .map(|p| p.as_raw())
-        .collect();
+/// [`Error::Cgroup`] when no hierarchy holds the container's cgroup.
+pub fn pids(path: &Path, _id: &str) -> Result<Vec<i32>> {
+    let layout = Layout::read();
+    let dir = if layout.is_v2_only() {
+        layout
+            .unified
+            .as_ref()
+            .map(|u| u.join(path.strip_prefix("/").unwrap_or(path)))
+    } else {
+        layout
+            .dir_of("pids", path)
+            .or_else(|| layout.dir_of("devices", path))
+            .or_else(|| layout.dir_of("freezer", path))
+    };
+    let dir = dir
+        .filter(|d| d.is_dir())
+        .ok_or_else(|| Error::Cgroup(format!("cgroup {} not found", path.display())))?;
+    let mut v = Vec::new();
+    collect_pids(&dir, &mut v);
     v.sort_unstable();
     v.dedup();
     Ok(v)
@@ -250,11 +599,74 @@ pub fn stats(path: &Path, id: &str) -> Result<serde_json::Value> {
     }))
 }
 
-/// Removes the container's cgroup (killing what is left in it).
+/// Removes the container's cgroup (killing what is left in it). Directories that are still
+/// busy after a short retry are left and logged at debug level.
 pub fn remove(path: &Path, id: &str) {
-    if let Ok(m) = manager(path, id) {
-        if let Err(e) = m.remove() {
-            tracing::debug!("remove cgroup {}: {e}", path.display());
+    let layout = Layout::read();
+    if layout.is_v2_only() {
+        if let Ok(m) = manager(path, id) {
+            if let Err(e) = m.remove() {
+                tracing::debug!("remove cgroup {}: {e}", path.display());
+            }
         }
+        return;
+    }
+    if let Ok(p) = pids(path, id) {
+        for pid in p {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+        }
+    }
+    for (_, dir) in layout.dirs(path) {
+        if !dir.is_dir() {
+            continue;
+        }
+        let deadline = Instant::now() + Duration::from_millis(500);
+        loop {
+            match std::fs::remove_dir(&dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => {
+                    tracing::debug!("remove cgroup {}: {e}", dir.display());
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_rules() {
+        let d: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":false,"access":"rwm"}"#).unwrap();
+        assert_eq!(device_rule(&d), "a *:* rwm");
+        let d: LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"c","major":136,"access":"rwm"}"#)
+                .unwrap();
+        assert_eq!(device_rule(&d), "c 136:* rwm");
+    }
+
+    #[test]
+    fn paths() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "linux": {"cgroupsPath": "/kubepods/pod1/c1"}
+        }))
+        .unwrap();
+        assert_eq!(
+            path_for(&spec, "c1", false).unwrap(),
+            PathBuf::from("/kubepods/pod1/c1")
+        );
+        let spec: Spec =
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.0.2"})).unwrap();
+        assert_eq!(
+            path_for(&spec, "x", false).unwrap(),
+            PathBuf::from("/singlet/x")
+        );
     }
 }

@@ -334,13 +334,16 @@ impl Container {
         })
     }
 
-    /// Writes `state.json` atomically (temp file in the same directory, fsync, rename).
+    /// Writes `state.json` atomically (temp file in the same directory, then rename). No
+    /// fsync: the state root is a tmpfs (`/run`, `$XDG_RUNTIME_DIR`) whose content does not
+    /// outlive a reboot anyway, and rename alone already keeps readers from seeing a partial
+    /// file.
     ///
     /// # Errors
     /// [`Error::Io`] naming the file.
     pub fn save(&self) -> Result<()> {
         let data = serde_json::to_vec(&self.saved).expect("state serializes");
-        atomic_write(&self.dir.join(STATE_FILE), &data, 0o600)
+        write_replace(&self.dir.join(STATE_FILE), &data, 0o600, false)
     }
 
     /// Path of the saved config copy.
@@ -460,12 +463,20 @@ pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
     Ok(ids)
 }
 
-/// Writes `data` to `path` atomically: a temp file in the same directory with `mode`, fsync,
-/// then rename over `path`.
+/// Writes `data` to `path` atomically and durably: a temp file in the same directory with
+/// `mode`, fsync, then rename over `path`.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file; the temp file is removed on failure.
 pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_replace(path, data, mode, true)
+}
+
+/// Temp file + rename, with an fsync before the rename when `durable`.
+///
+/// # Errors
+/// [`Error::Io`] naming the file; the temp file is removed on failure.
+pub fn write_replace(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -481,7 +492,9 @@ pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if let Err(e) = res {

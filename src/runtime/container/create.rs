@@ -179,7 +179,7 @@ fn create_in(
     let in_userns = namespaces.has(CloneFlags::CLONE_NEWUSER) || !userns::in_initial_userns();
 
     // State first, so a killed create leaves something delete --force can find.
-    state::atomic_write(&c.config_path(), &bundle.raw, 0o600)?;
+    state::write_replace(&c.config_path(), &bundle.raw, 0o600, false)?;
     let me = std::process::id() as i32;
     c.saved.oci_version = spec.version().clone();
     c.saved.creator_pid = me;
@@ -267,7 +267,6 @@ fn create_in(
     if namespaces.new.contains(CloneFlags::CLONE_NEWNS) {
         c.saved.mnt_ns = ns_ino("mnt");
     }
-    c.save()?;
 
     let process = spec.process().as_ref().expect("validated");
     if let Some(r) = process.rlimits() {

@@ -133,7 +133,7 @@ pub fn validate_version(v: &str, config: &Path) -> Result<()> {
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = std::path::absolute(path)
         .map_err(|e| Error::io(format!("pid file {}", path.display()), e))?;
-    super::state::atomic_write(&abs, pid.to_string().as_bytes(), 0o644)
+    super::state::write_replace(&abs, pid.to_string().as_bytes(), 0o644, false)
 }
 
 #[cfg(test)]
