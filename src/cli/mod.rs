@@ -56,7 +56,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The runc-compatible OCI runtime verbs (same as the singlet-oci command)
-    Oci(OciCli),
+    Oci(Box<OciCli>),
     /// Write man pages or shell completions (packaging)
     #[command(hide = true)]
     Generate {
@@ -84,7 +84,7 @@ pub fn main() -> ExitCode {
     }
     let cli = Cli::parse_from(args);
     match cli.cmd {
-        Command::Oci(o) => oci_main(o, "singlet"),
+        Command::Oci(o) => oci_main(*o, "singlet"),
         Command::Generate { what, dir } => match generate(&what, &dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

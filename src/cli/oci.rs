@@ -547,8 +547,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
             } else {
                 let _ = writeln!(
                     out,
-                    "{:<12}{:<10}{:<10}{:<40}{:<32}{}",
-                    "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
+                    "{:<12}{:<10}{:<10}{:<40}{:<32}OWNER",
+                    "ID", "PID", "STATUS", "BUNDLE", "CREATED"
                 );
                 for s in &all {
                     let _ = writeln!(

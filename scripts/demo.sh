@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The main job on a fresh Debian 12 machine, as root: install what is needed, build and install
+# singlet (with the singlet-oci link), then, as an unprivileged user, build a busybox bundle
+# from the host's busybox-static and run it rootless through `singlet-oci run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/deps.sh
+[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+cargo build --release
+install -m 0755 target/release/singlet /usr/local/bin/singlet
+ln -sf singlet /usr/local/bin/singlet-oci
+/usr/local/bin/singlet generate man /usr/local/share/man/man1 >/dev/null 2>&1 || true
+
+USER_NAME=${SINGLET_TEST_USER:-singlet-test}
+WORK=$(mktemp -d /tmp/singlet-demo.XXXXXX)
+chmod 755 "$WORK"
+chown "$USER_NAME:" "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+
+setpriv --reuid="$(id -u "$USER_NAME")" --regid="$(id -g "$USER_NAME")" --init-groups \
+  env -i HOME="/home/$USER_NAME" PATH=/usr/local/bin:/usr/bin:/bin WORK="$WORK" sh -eu -c '
+  cd "$WORK"
+  mkdir -p bundle/rootfs/bin bundle/rootfs/proc bundle/rootfs/dev bundle/rootfs/sys bundle/rootfs/tmp bundle/rootfs/etc
+  cp /bin/busybox bundle/rootfs/bin/
+  for a in $(/bin/busybox --list); do ln -sf busybox "bundle/rootfs/bin/$a" 2>/dev/null || true; done
+  echo "root:x:0:0:root:/root:/bin/sh" > bundle/rootfs/etc/passwd
+  cd bundle
+  singlet-oci spec --rootless
+  python3 - <<PY
+import json
+c = json.load(open("config.json"))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["sh", "-c", "echo \"hello from a rootless singlet container: uid $(id -u) in $(cat /proc/self/uid_map | tr -s \" \")\""]
+json.dump(c, open("config.json", "w"), indent=2)
+PY
+  echo "running as $(id -un) (uid $(id -u)):"
+  singlet-oci run demo
+'

@@ -1,0 +1,5 @@
+//! One integration-test binary (nextest/ripgrep style): real containers, as root and as the
+//! unprivileged users `.ci/run` creates.
+
+mod common;
+mod runtime;
