@@ -23,15 +23,16 @@ setpriv --reuid="$(id -u "$USER_NAME")" --regid="$(id -g "$USER_NAME")" --init-g
   cd "$WORK"
   mkdir -p bundle/rootfs/bin bundle/rootfs/proc bundle/rootfs/dev bundle/rootfs/sys bundle/rootfs/tmp bundle/rootfs/etc
   cp /bin/busybox bundle/rootfs/bin/
-  for a in $(/bin/busybox --list); do ln -sf busybox "bundle/rootfs/bin/$a" 2>/dev/null || true; done
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "bundle/rootfs/bin/$a"; done
   echo "root:x:0:0:root:/root:/bin/sh" > bundle/rootfs/etc/passwd
   cd bundle
   singlet-oci spec --rootless
-  python3 - <<PY
+  python3 - <<"PY"
 import json
 c = json.load(open("config.json"))
 c["process"]["terminal"] = False
-c["process"]["args"] = ["sh", "-c", "echo \"hello from a rootless singlet container: uid $(id -u) in $(cat /proc/self/uid_map | tr -s \" \")\""]
+c["process"]["args"] = ["sh", "-c",
+    "echo hello from a rootless singlet container: uid $(id -u), uid_map $(cat /proc/self/uid_map)"]
 json.dump(c, open("config.json", "w"), indent=2)
 PY
   echo "running as $(id -un) (uid $(id -u)):"
