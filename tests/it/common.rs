@@ -27,7 +27,9 @@ impl Who {
     pub fn name(self) -> Option<String> {
         match self {
             Who::Root => None,
-            Who::User => Some(std::env::var("SINGLET_TEST_USER").unwrap_or_else(|_| "singlet-test".into())),
+            Who::User => {
+                Some(std::env::var("SINGLET_TEST_USER").unwrap_or_else(|_| "singlet-test".into()))
+            }
             Who::UserNoSub => Some(
                 std::env::var("SINGLET_TEST_USER_NOSUB").unwrap_or_else(|_| "singlet-nosub".into()),
             ),
@@ -37,9 +39,14 @@ impl Who {
     /// uid and gid of this identity.
     pub fn ids(self) -> (u32, u32) {
         match self.name() {
-            None => (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()),
+            None => (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ),
             Some(n) => {
-                let u = nix::unistd::User::from_name(&n).unwrap().expect("test user exists");
+                let u = nix::unistd::User::from_name(&n)
+                    .unwrap()
+                    .expect("test user exists");
                 (u.uid.as_raw(), u.gid.as_raw())
             }
         }
@@ -62,7 +69,10 @@ impl Who {
 macro_rules! need {
     ($who:expr) => {
         if !$who.available() {
-            eprintln!("skipped: {:?} not available (run as root with the CI test users)", $who);
+            eprintln!(
+                "skipped: {:?} not available (run as root with the CI test users)",
+                $who
+            );
             return;
         }
     };
@@ -81,7 +91,10 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(who: Who) -> Scratch {
-        let dir = tempfile::Builder::new().prefix("singlet-it-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("singlet-it-")
+            .tempdir()
+            .unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let s = Scratch { dir, who };
         s.own(s.path());
@@ -105,7 +118,12 @@ impl Scratch {
     /// Gives the test identity ownership of `p` (recursively).
     pub fn own(&self, p: &Path) {
         if let Some(n) = self.who.name() {
-            let st = Command::new("chown").arg("-R").arg(format!("{n}:")).arg(p).status().unwrap();
+            let st = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{n}:"))
+                .arg(p)
+                .status()
+                .unwrap();
             assert!(st.success());
         }
     }
@@ -182,7 +200,11 @@ impl Scratch {
             if s["status"] == want {
                 return;
             }
-            assert!(t.elapsed() < Duration::from_secs(10), "status {} != {want}", s["status"]);
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "status {} != {want}",
+                s["status"]
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -218,7 +240,11 @@ pub struct BundleDir {
 
 impl BundleDir {
     pub fn write(&self) {
-        fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
     pub fn path(&self) -> &str {
         self.dir.to_str().unwrap()
@@ -243,7 +269,9 @@ pub fn busybox() -> PathBuf {
 
 /// A busybox rootfs: /bin/busybox plus one symlink per applet, /etc/passwd and group.
 pub fn make_busybox_rootfs(rootfs: &Path) {
-    for d in ["bin", "dev", "proc", "sys", "tmp", "etc", "root", "out", "mnt"] {
+    for d in [
+        "bin", "dev", "proc", "sys", "tmp", "etc", "root", "out", "mnt",
+    ] {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
@@ -254,7 +282,11 @@ pub fn make_busybox_rootfs(rootfs: &Path) {
             let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
         }
     }
-    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+    fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    )
+    .unwrap();
     fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
 }
 
@@ -262,13 +294,24 @@ pub fn make_busybox_rootfs(rootfs: &Path) {
 /// themselves (what `singlet-oci spec --rootless` writes).
 pub fn base_config(args: &[&str], dir: &Path, who: Who) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    let mut ns = vec![json!({"type": "pid"}), json!({"type": "ipc"}), json!({"type": "uts"}),
-                      json!({"type": "mount"}), json!({"type": "network"})];
+    let mut ns = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "network"}),
+    ];
     let mut linux = json!({
         "maskedPaths": ["/proc/keys", "/proc/timer_list", "/sys/firmware"],
         "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger", "/proc/bus"]
     });
-    let mut devpts = vec!["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"];
+    let mut devpts = vec![
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+    ];
     if who != Who::Root {
         let (uid, gid) = who.ids();
         ns.push(json!({"type": "user"}));

@@ -19,7 +19,14 @@ fn lifecycle(who: Who) {
     let b = s.bundle("b", &["sh", "-c", "echo started > /out/started; sleep 30"]);
     let pidfile = s.path().join("pid");
     s.own(s.path());
-    s.ok(&["create", "--bundle", b.path(), "--pid-file", pidfile.to_str().unwrap(), "c1"]);
+    s.ok(&[
+        "create",
+        "--bundle",
+        b.path(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "c1",
+    ]);
     let st = s.state("c1");
     assert_eq!(st["status"], "created");
     let pid = fs::read_to_string(&pidfile).unwrap();
@@ -41,7 +48,17 @@ fn lifecycle(who: Who) {
     let ps: Vec<i32> = serde_json::from_str(&s.ok(&["ps", "--format", "json", "c1"])).unwrap();
     assert!(ps.contains(&pid.parse().unwrap()), "{ps:?}");
     assert!(s.ok(&["ps", "c1"]).contains("sleep 30"));
-    let out = s.ok(&["exec", "--env", "X=42", "--cwd", "/tmp", "c1", "sh", "-c", "echo $X $(pwd) $(hostname)"]);
+    let out = s.ok(&[
+        "exec",
+        "--env",
+        "X=42",
+        "--cwd",
+        "/tmp",
+        "c1",
+        "sh",
+        "-c",
+        "echo $X $(pwd) $(hostname)",
+    ]);
     assert_eq!(out, "42 /tmp itest\n");
     // exec exit status passes through
     let o = s.oci_run(&["exec", "c1", "sh", "-c", "exit 7"]);
@@ -82,10 +99,19 @@ fn run_foreground_status(who: Who) {
     let b = s.bundle("b", &["sh", "-c", "exit 42"]);
     let o = s.oci_run(&["run", "--bundle", b.path(), "r1"]);
     assert_eq!(o.status.code(), Some(42));
-    assert!(!s.root().join("r1").exists(), "foreground run left state behind");
+    assert!(
+        !s.root().join("r1").exists(),
+        "foreground run left state behind"
+    );
     // A signal ends the container with 128+N (no pid namespace: a pid 1 would ignore it).
     let mut b2 = s.bundle("b2", &["sh", "-c", "kill -USR1 $$; sleep 5"]);
-    let ns: Vec<Value> = b2.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+    let ns: Vec<Value> = b2.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "pid")
+        .cloned()
+        .collect();
     b2.config["linux"]["namespaces"] = json!(ns);
     b2.write();
     let o = s.oci_run(&["run", "--bundle", b2.path(), "r2"]);
@@ -116,7 +142,11 @@ fn run_forwards_signals() {
     while !b.out("ready").exists() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
     let st = child.wait().unwrap();
     assert_eq!(st.code(), Some(3));
     assert_eq!(b.read_out("t"), "term\n");
@@ -130,27 +160,62 @@ fn run_detach_and_exec_detach_pid_file() {
     s.ok(&["run", "--detach", "--bundle", b.path(), "d1"]);
     assert_eq!(s.state("d1")["status"], "running");
     let pf = s.path().join("exec.pid");
-    s.ok(&["exec", "--detach", "--pid-file", pf.to_str().unwrap(), "d1", "sleep", "20"]);
+    s.ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pf.to_str().unwrap(),
+        "d1",
+        "sleep",
+        "20",
+    ]);
     let pid: i32 = fs::read_to_string(&pf).unwrap().parse().unwrap();
     let ps: Vec<i32> = serde_json::from_str(&s.ok(&["ps", "--format", "json", "d1"])).unwrap();
     assert!(ps.contains(&pid), "exec'd pid {pid} not in {ps:?}");
     // --process file
     let proc_file = s.path().join("process.json");
     fs::write(&proc_file, json!({"user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "echo from-process-file"], "env": ["PATH=/bin"], "cwd": "/"}).to_string()).unwrap();
-    assert_eq!(s.ok(&["exec", "--process", proc_file.to_str().unwrap(), "d1"]), "from-process-file\n");
+    assert_eq!(
+        s.ok(&["exec", "--process", proc_file.to_str().unwrap(), "d1"]),
+        "from-process-file\n"
+    );
     // --user, --additional-gids, --cap, --no-new-privs
-    let out = s.ok(&["exec", "--user", "65534:65534", "--additional-gids", "5", "d1", "id"]);
-    assert!(out.starts_with("uid=65534(nobody) gid=65534(nogroup)"), "{out}");
+    let out = s.ok(&[
+        "exec",
+        "--user",
+        "65534:65534",
+        "--additional-gids",
+        "5",
+        "d1",
+        "id",
+    ]);
+    assert!(
+        out.starts_with("uid=65534(nobody) gid=65534(nogroup)"),
+        "{out}"
+    );
     assert!(out.contains("groups=5") || out.contains(",5"), "{out}");
-    let caps = s.ok(&["exec", "--cap", "CAP_SYS_ADMIN", "d1", "grep", "CapEff", "/proc/self/status"]);
-    assert!(caps.contains("00000000202004"), "CAP_SYS_ADMIN not added: {caps}");
+    let caps = s.ok(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        "d1",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(
+        caps.contains("00000000202004"),
+        "CAP_SYS_ADMIN not added: {caps}"
+    );
     // exec of a missing binary: runc's 255
     let o = s.oci_run(&["exec", "d1", "/no/such/binary"]);
     assert_eq!(o.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such file or directory"));
     s.ok(&["delete", "--force", "d1"]);
     assert!(processes_matching("sleep 20").iter().all(|p| {
-        fs::read_to_string(format!("/proc/{p}/stat")).map(|s| s.contains(" Z ")).unwrap_or(true)
+        fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|s| s.contains(" Z "))
+            .unwrap_or(true)
     }));
 }
 
@@ -168,18 +233,41 @@ fn pause_resume_update_events_as_root() {
     s.ok(&["resume", "p1"]);
     assert_eq!(s.state("p1")["status"], "running");
     let cg = format!("/sys/fs/cgroup/memory/singlet-it/{}", std::process::id());
-    assert_eq!(fs::read_to_string(format!("{cg}/memory.limit_in_bytes")).unwrap().trim(), "67108864");
+    assert_eq!(
+        fs::read_to_string(format!("{cg}/memory.limit_in_bytes"))
+            .unwrap()
+            .trim(),
+        "67108864"
+    );
     s.ok(&["update", "--memory", "128m", "p1"]);
-    assert_eq!(fs::read_to_string(format!("{cg}/memory.limit_in_bytes")).unwrap().trim(), "134217728");
+    assert_eq!(
+        fs::read_to_string(format!("{cg}/memory.limit_in_bytes"))
+            .unwrap()
+            .trim(),
+        "134217728"
+    );
     // --resources from stdin (containerd's form)
     let mut c = s.oci_cmd(&["update", "--resources", "-", "p1"]);
     c.stdin(std::process::Stdio::piped());
     let mut ch = c.spawn().unwrap();
     use std::io::Write;
-    ch.stdin.take().unwrap().write_all(br#"{"pids":{"limit":50}}"#).unwrap();
+    ch.stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids":{"limit":50}}"#)
+        .unwrap();
     assert!(ch.wait().unwrap().success());
-    assert_eq!(fs::read_to_string(format!("/sys/fs/cgroup/pids/singlet-it/{}/pids.max", std::process::id())).unwrap().trim(), "50");
-    let ev: Value = serde_json::from_str(s.ok(&["events", "--stats", "p1"]).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        fs::read_to_string(format!(
+            "/sys/fs/cgroup/pids/singlet-it/{}/pids.max",
+            std::process::id()
+        ))
+        .unwrap()
+        .trim(),
+        "50"
+    );
+    let ev: Value =
+        serde_json::from_str(s.ok(&["events", "--stats", "p1"]).lines().next().unwrap()).unwrap();
     assert_eq!(ev["type"], "stats");
     assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1);
     s.ok(&["delete", "--force", "p1"]);
@@ -194,7 +282,11 @@ fn pause_without_cgroup_is_a_clear_error_rootless() {
     s.ok(&["run", "-d", "--bundle", b.path(), "np"]);
     let o = s.oci_run(&["pause", "np"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no cgroup"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no cgroup"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     s.ok(&["delete", "--force", "np"]);
 }
 
@@ -203,7 +295,13 @@ fn recv_fd(listener: &UnixListener) -> (OwnedFd, String) {
     let mut buf = [0u8; 4096];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = nix::sys::socket::recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::empty()).unwrap();
+    let msg = nix::sys::socket::recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        nix::sys::socket::MsgFlags::empty(),
+    )
+    .unwrap();
     let mut fds = Vec::new();
     for c in msg.cmsgs().unwrap() {
         if let nix::sys::socket::ControlMessageOwned::ScmRights(f) = c {
@@ -227,7 +325,14 @@ fn console_socket(who: Who) {
     let listener = UnixListener::bind(&sock).unwrap();
     s.own(&sock);
     let handle = std::thread::spawn(move || recv_fd(&listener));
-    s.ok(&["create", "--bundle", b.path(), "--console-socket", sock.to_str().unwrap(), "t1"]);
+    s.ok(&[
+        "create",
+        "--bundle",
+        b.path(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "t1",
+    ]);
     let (master, name) = handle.join().unwrap();
     assert!(name.starts_with("/dev/pts/"), "payload {name:?}");
     s.ok(&["start", "t1"]);
@@ -264,7 +369,17 @@ fn exec_tty_through_console_socket() {
     let sock = s.path().join("exec.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let handle = std::thread::spawn(move || recv_fd(&listener));
-    s.ok(&["exec", "--tty", "--detach", "--console-socket", sock.to_str().unwrap(), "et", "sh", "-c", "tty; sleep 1"]);
+    s.ok(&[
+        "exec",
+        "--tty",
+        "--detach",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        "et",
+        "sh",
+        "-c",
+        "tty; sleep 1",
+    ]);
     let (master, _) = handle.join().unwrap();
     let mut f = fs::File::from(master);
     let mut buf = [0u8; 256];
@@ -277,7 +392,10 @@ fn exec_tty_through_console_socket() {
 fn preserve_fds_and_no_leaks() {
     need!(Who::Root);
     let s = Scratch::new(Who::Root);
-    let b = s.bundle("b", &["sh", "-c", "echo via-fd3 >&3; ls /proc/self/fd > /out/fds"]);
+    let b = s.bundle(
+        "b",
+        &["sh", "-c", "echo via-fd3 >&3; ls /proc/self/fd > /out/fds"],
+    );
     let (r, w) = nix::unistd::pipe().unwrap();
     let stray = fs::File::open("/etc/hostname").unwrap();
     let mut c = s.oci_cmd(&["run", "--preserve-fds", "1", "--bundle", b.path(), "pf"]);
@@ -301,20 +419,30 @@ fn preserve_fds_and_no_leaks() {
     assert_eq!(got, "via-fd3\n");
     let fds: Vec<String> = b.read_out("fds").lines().map(str::to_string).collect();
     // 0,1,2, the preserved 3, and the fd ls uses for the directory itself.
-    assert!(!fds.contains(&"9".to_string()), "stray fd 9 leaked: {fds:?}");
+    assert!(
+        !fds.contains(&"9".to_string()),
+        "stray fd 9 leaked: {fds:?}"
+    );
     assert!(fds.len() <= 5, "{fds:?}");
 }
 
 fn security_settings(who: Who) {
     need!(who);
     let s = Scratch::new(who);
-    let mut b = s.bundle("b", &["sh", "-c", "
+    let mut b = s.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "
         ulimit -n > /out/nofile
         mkdir /tmp/denied 2> /out/seccomp; echo $? >> /out/seccomp
         cat /proc/keys > /out/masked 2>&1; wc -c < /proc/keys >> /out/masked
         echo x > /proc/sys/kernel/hostname 2> /out/ro; echo $? >> /out/ro
         touch /newfile 2> /out/rootro; echo $? >> /out/rootro
-    "]);
+    ",
+        ],
+    );
     b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 333, "soft": 222}]);
     b.config["root"]["readonly"] = json!(true);
     b.config["linux"]["seccomp"] = json!({
@@ -326,10 +454,21 @@ fn security_settings(who: Who) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(b.read_out("nofile"), "222\n");
     let sc = b.read_out("seccomp");
-    assert!(sc.contains("Permission denied") && sc.ends_with("1\n"), "{sc}");
-    assert!(b.read_out("masked").ends_with("0\n"), "{}", b.read_out("masked"));
+    assert!(
+        sc.contains("Permission denied") && sc.ends_with("1\n"),
+        "{sc}"
+    );
+    assert!(
+        b.read_out("masked").ends_with("0\n"),
+        "{}",
+        b.read_out("masked")
+    );
     assert!(!b.read_out("ro").ends_with("0\n"), "{}", b.read_out("ro"));
-    assert!(b.read_out("rootro").contains("Read-only"), "{}", b.read_out("rootro"));
+    assert!(
+        b.read_out("rootro").contains("Read-only"),
+        "{}",
+        b.read_out("rootro")
+    );
 }
 
 #[test]
@@ -347,19 +486,46 @@ fn auto_user_namespace_for_unprivileged_callers() {
     need!(Who::User);
     let s = Scratch::new(Who::User);
     // A root-shaped config (no user namespace): the rootless caller gets one automatically.
-    let mut b = s.bundle("b", &["sh", "-c", "cat /proc/self/uid_map > /out/map; id -u >> /out/map"]);
-    let ns: Vec<Value> = b.config["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "user").cloned().collect();
+    let mut b = s.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/uid_map > /out/map; id -u >> /out/map",
+        ],
+    );
+    let ns: Vec<Value> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "user")
+        .cloned()
+        .collect();
     b.config["linux"]["namespaces"] = json!(ns);
-    b.config["linux"].as_object_mut().unwrap().remove("uidMappings");
-    b.config["linux"].as_object_mut().unwrap().remove("gidMappings");
+    b.config["linux"]
+        .as_object_mut()
+        .unwrap()
+        .remove("uidMappings");
+    b.config["linux"]
+        .as_object_mut()
+        .unwrap()
+        .remove("gidMappings");
     b.write();
     let o = s.oci_run(&["run", "--bundle", b.path(), "auto"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let map = b.read_out("map");
     let (uid, _) = Who::User.ids();
-    assert!(map.split_whitespace().collect::<Vec<_>>().starts_with(&["0", &uid.to_string(), "1"]), "{map}");
+    assert!(
+        map.split_whitespace()
+            .collect::<Vec<_>>()
+            .starts_with(&["0", &uid.to_string(), "1"]),
+        "{map}"
+    );
     // with subordinate ids, container ids 1.. are mapped too
-    assert!(map.lines().count() >= 3, "no subordinate range mapped: {map}");
+    assert!(
+        map.lines().count() >= 3,
+        "no subordinate range mapped: {map}"
+    );
     assert!(map.ends_with("0\n"));
 }
 
@@ -376,21 +542,37 @@ fn hooks_and_json_log() {
     });
     b.write();
     s.ok(&["run", "--bundle", b.path(), "h1"]);
-    assert_eq!(fs::read_to_string(&rec).unwrap(), "createRuntime\npoststop\n");
-    let st: Value = serde_json::from_str(&fs::read_to_string(format!("{r}.state")).unwrap()).unwrap();
+    assert_eq!(
+        fs::read_to_string(&rec).unwrap(),
+        "createRuntime\npoststop\n"
+    );
+    let st: Value =
+        serde_json::from_str(&fs::read_to_string(format!("{r}.state")).unwrap()).unwrap();
     assert_eq!(st["id"], "h1");
     assert_eq!(st["status"], "creating");
     // A failing create logs exactly one JSON error line with an RFC 3339 time.
     let log = s.path().join("log.json");
     let bad = s.bundle("bad", &["/no/such/exe"]);
-    let o = s.oci_run(&["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle", bad.path(), "h2"]);
+    let o = s.oci_run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        bad.path(),
+        "h2",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let text = fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
     let v: Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(v["level"], "error");
-    assert!(v["msg"].as_str().unwrap().contains("no such file or directory"));
+    assert!(v["msg"]
+        .as_str()
+        .unwrap()
+        .contains("no such file or directory"));
     assert!(chrono::DateTime::parse_from_rfc3339(v["time"].as_str().unwrap()).is_ok());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no such file or directory"));
     assert!(!s.root().join("h2").exists(), "failed create left state");
@@ -401,17 +583,28 @@ fn misc_verbs() {
     need!(Who::Root);
     let s = Scratch::new(Who::Root);
     let v = s.ok(&["--version"]);
-    assert!(v.starts_with("singlet-oci version ") && v.contains("spec: 1.2.0"), "{v}");
+    assert!(
+        v.starts_with("singlet-oci version ") && v.contains("spec: 1.2.0"),
+        "{v}"
+    );
     let f: Value = serde_json::from_str(&s.ok(&["features"])).unwrap();
     assert_eq!(f["ociVersionMax"], "1.2.0");
     let d = s.path().join("spec");
     fs::create_dir(&d).unwrap();
     s.ok(&["spec", "--rootless", "--bundle", d.to_str().unwrap()]);
-    let c: Value = serde_json::from_str(&fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
+    let c: Value =
+        serde_json::from_str(&fs::read_to_string(d.join("config.json")).unwrap()).unwrap();
     assert!(c["linux"]["uidMappings"].is_array());
     let o = s.oci_run(&["spec", "--bundle", d.to_str().unwrap()]);
-    assert!(!o.status.success(), "spec overwrote an existing config.json");
-    for args in [vec!["checkpoint", "--help"], vec!["checkpoint", "x"], vec!["restore", "x"]] {
+    assert!(
+        !o.status.success(),
+        "spec overwrote an existing config.json"
+    );
+    for args in [
+        vec!["checkpoint", "--help"],
+        vec!["checkpoint", "x"],
+        vec!["restore", "x"],
+    ] {
         let o = s.oci_run(&args);
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(String::from_utf8_lossy(&o.stderr).contains("not supported"));
@@ -429,7 +622,10 @@ fn bad(s: &Scratch, args: &[&str], want: &str) {
     let o = s.oci_run(args);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{args:?} succeeded");
-    assert!(err.contains(want), "{args:?}: {err:?} does not mention {want:?}");
+    assert!(
+        err.contains(want),
+        "{args:?}: {err:?} does not mention {want:?}"
+    );
 }
 
 #[test]
@@ -439,24 +635,52 @@ fn bad_input() {
     let b = s.bundle("b", &["sleep", "30"]);
     let empty = s.path().join("empty");
     fs::create_dir(&empty).unwrap();
-    bad(&s, &["create", "--bundle", empty.to_str().unwrap(), "x1"], "config.json: cannot read");
+    bad(
+        &s,
+        &["create", "--bundle", empty.to_str().unwrap(), "x1"],
+        "config.json: cannot read",
+    );
     let broken = s.path().join("broken");
     fs::create_dir(&broken).unwrap();
     fs::write(broken.join("config.json"), "{\"ociVersion\": \"1.0.0\", ").unwrap();
-    bad(&s, &["create", "--bundle", broken.to_str().unwrap(), "x2"], "invalid config");
+    bad(
+        &s,
+        &["create", "--bundle", broken.to_str().unwrap(), "x2"],
+        "invalid config",
+    );
     let mut v = s.bundle("v", &["true"]);
     v.config["ociVersion"] = json!("2.0.0");
     v.write();
     bad(&s, &["create", "--bundle", v.path(), "x3"], "2.0.0");
-    bad(&s, &["create", "--bundle", v.path(), "x3"], "is not supported");
+    bad(
+        &s,
+        &["create", "--bundle", v.path(), "x3"],
+        "is not supported",
+    );
     let mut nr = s.bundle("nr", &["true"]);
     nr.config["root"]["path"] = json!("no-rootfs");
     nr.write();
-    bad(&s, &["create", "--bundle", nr.path(), "x4"], "rootfs directory does not exist");
-    bad(&s, &["create", "--bundle", b.path(), "a/b"], "invalid container id");
-    bad(&s, &["create", "--bundle", b.path(), ".."], "invalid container id");
+    bad(
+        &s,
+        &["create", "--bundle", nr.path(), "x4"],
+        "rootfs directory does not exist",
+    );
+    bad(
+        &s,
+        &["create", "--bundle", b.path(), "a/b"],
+        "invalid container id",
+    );
+    bad(
+        &s,
+        &["create", "--bundle", b.path(), ".."],
+        "invalid container id",
+    );
     s.ok(&["create", "--bundle", b.path(), "dup"]);
-    bad(&s, &["create", "--bundle", b.path(), "dup"], "already exists");
+    bad(
+        &s,
+        &["create", "--bundle", b.path(), "dup"],
+        "already exists",
+    );
     s.ok(&["start", "dup"]);
     bad(&s, &["start", "dup"], "already running");
     bad(&s, &["delete", "dup"], "not stopped");
@@ -464,18 +688,30 @@ fn bad_input() {
     let mut sc = s.bundle("sc", &["true"]);
     sc.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["frobnicate"], "action": "SCMP_ACT_ERRNO"}]});
     sc.write();
-    bad(&s, &["create", "--bundle", sc.path(), "x5"], "unknown syscall");
+    bad(
+        &s,
+        &["create", "--bundle", sc.path(), "x5"],
+        "unknown syscall",
+    );
     bad(&s, &["create", "--bundle", sc.path(), "x5"], "frobnicate");
     let mut hk = s.bundle("hk", &["true"]);
-    hk.config["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "20"], "timeout": 1}]});
+    hk.config["hooks"] =
+        json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "20"], "timeout": 1}]});
     hk.write();
     bad(&s, &["create", "--bundle", hk.path(), "x6"], "timed out");
     bad(&s, &["kill", "x7", "NOSUCHSIG"], "invalid signal");
     bad(&s, &["kill", "x7", "KILL"], "container does not exist");
     // nothing left behind by the failures
-    let left: Vec<String> = fs::read_dir(s.root()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let left: Vec<String> = fs::read_dir(s.root())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(left.is_empty(), "state left behind: {left:?}");
-    assert!(processes_matching(&s.root().display().to_string()).is_empty(), "processes left behind");
+    assert!(
+        processes_matching(&s.root().display().to_string()).is_empty(),
+        "processes left behind"
+    );
 }
 
 #[test]
@@ -485,7 +721,10 @@ fn sigkill_during_create_leaves_removable_state() {
     let mut b = s.bundle("b", &["true"]);
     b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]});
     b.write();
-    let mut child = s.oci_cmd(&["create", "--bundle", b.path(), "k1"]).spawn().unwrap();
+    let mut child = s
+        .oci_cmd(&["create", "--bundle", b.path(), "k1"])
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     child.kill().unwrap();
     child.wait().unwrap();
@@ -495,5 +734,8 @@ fn sigkill_during_create_leaves_removable_state() {
     s.ok(&["delete", "--force", "k1"]);
     assert!(!s.root().join("k1").exists());
     std::thread::sleep(Duration::from_millis(3000));
-    assert!(processes_matching(&s.root().display().to_string()).is_empty(), "init left behind");
+    assert!(
+        processes_matching(&s.root().display().to_string()).is_empty(),
+        "init left behind"
+    );
 }
