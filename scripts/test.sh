@@ -35,6 +35,11 @@ cargo build --workspace
 chmod -R a+rX "$TARGET/debug" 2>/dev/null || true
 ln -sf singlet "$TARGET/debug/singlet-oci"
 
+echo "== reference SIF tools (siftool, sifref) from golang-github-sylabs-sif-dev"
+./tests/interop/build.sh "$TARGET/sifref-bin"
+export SINGLET_SIFTOOL="$TARGET/sifref-bin/siftool" SINGLET_SIFREF="$TARGET/sifref-bin/sifref"
+export SINGLET_TESTDATA=${SINGLET_TESTDATA:-$(cd "$REPO/../shared/testdata/sif" 2>/dev/null && pwd || echo /work/shared/testdata/sif)}
+
 echo "== unit and integration tests"
 cargo test --workspace -- --test-threads "${SINGLET_TEST_THREADS:-4}"
 

@@ -15,5 +15,6 @@
 //! `runtime`.
 
 pub mod cli;
+pub mod image;
 pub mod runtime;
 pub mod sif;

@@ -19,6 +19,7 @@
 
 pub mod log;
 pub mod oci;
+pub mod sif;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -57,6 +58,13 @@ pub struct Cli {
 pub enum Command {
     /// The runc-compatible OCI runtime verbs (same as the singlet-oci command)
     Oci(Box<OciCli>),
+    /// SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)
+    #[command(alias = "siftool")]
+    Sif {
+        /// The siftool command.
+        #[command(subcommand)]
+        cmd: sif::SifCommand,
+    },
     /// Write man pages or shell completions (packaging)
     #[command(hide = true)]
     Generate {
@@ -85,6 +93,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse_from(args);
     match cli.cmd {
         Command::Oci(o) => oci_main(*o, "singlet"),
+        Command::Sif { cmd } => match sif::dispatch(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Generate { what, dir } => match generate(&what, &dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -93,6 +109,14 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `true` for a write to a closed pipe (`singlet sif dump … | head`): not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn oci_main(cli: OciCli, name: &str) -> ExitCode {

@@ -64,7 +64,9 @@ pub enum Error {
         ids: Vec<u32>,
     },
     /// A partition's bytes do not match its declared filesystem type.
-    #[error("data object {id} at offset {offset} is declared {declared} but its bytes are not ({why})")]
+    #[error(
+        "data object {id} at offset {offset} is declared {declared} but its bytes are not ({why})"
+    )]
     FsMismatch {
         /// Descriptor id.
         id: u32,

@@ -103,7 +103,11 @@ impl GlobalHeader {
 
     /// The launch script without its NUL padding (`#!/usr/bin/env run-singularity\n`).
     pub fn launch_script(&self) -> String {
-        let end = self.launch_script.iter().position(|c| *c == 0).unwrap_or(32);
+        let end = self
+            .launch_script
+            .iter()
+            .position(|c| *c == 0)
+            .unwrap_or(32);
         String::from_utf8_lossy(&self.launch_script[..end]).into_owned()
     }
 
@@ -116,7 +120,14 @@ impl GlobalHeader {
 /// Formats 16 bytes as `8-4-4-4-12` lowercase hex.
 pub fn uuid_text(id: &[u8; 16]) -> String {
     let h: String = id.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// One descriptor as stored (sif.md §2.2).
@@ -435,7 +446,10 @@ mod tests {
 
     #[test]
     fn uuid_format() {
-        let id = [0x4f, 0x30, 0x7b, 0x4c, 0x58, 0xa8, 0x47, 0x53, 0x9c, 0x0f, 0x21, 0xdc, 0xee, 0xfe, 0xd4, 0xa6];
+        let id = [
+            0x4f, 0x30, 0x7b, 0x4c, 0x58, 0xa8, 0x47, 0x53, 0x9c, 0x0f, 0x21, 0xdc, 0xee, 0xfe,
+            0xd4, 0xa6,
+        ];
         assert_eq!(uuid_text(&id), "4f307b4c-58a8-4753-9c0f-21dceefed4a6");
     }
 }

@@ -197,7 +197,12 @@ impl<R: Read + Seek> SifImage<R> {
             ));
         }
         if header.descriptors_size < 0 {
-            return Err(bad("DescriptorsSize", 104, header.descriptors_size, "negative"));
+            return Err(bad(
+                "DescriptorsSize",
+                104,
+                header.descriptors_size,
+                "negative",
+            ));
         }
         let table_len = total * DESCRIPTOR_LEN as i64;
         if table_len > header.descriptors_size {
@@ -258,11 +263,7 @@ impl<R: Read + Seek> SifImage<R> {
             let end = d.offset as i128 + d.size as i128;
             if end > len as i128 {
                 return Err(Error::Truncated {
-                    region: format!(
-                        "data object {} ({})",
-                        d.id,
-                        DataType::from_raw(d.data_type)
-                    ),
+                    region: format!("data object {} ({})", d.id, DataType::from_raw(d.data_type)),
                     start: d.offset as u64,
                     end: end.min(u64::MAX as i128) as u64,
                     len,
@@ -373,13 +374,19 @@ impl<R: Read + Seek> SifImage<R> {
             FsType::Squash => {
                 let mut sb = [0u8; 96];
                 if d.size() < 96 {
-                    return Err(mismatch(format!("only {} bytes, shorter than a squashfs superblock", d.size())));
+                    return Err(mismatch(format!(
+                        "only {} bytes, shorter than a squashfs superblock",
+                        d.size()
+                    )));
                 }
                 self.object_reader(d)
                     .read_exact(&mut sb)
                     .map_err(|e| Error::io(format!("read data object {}", d.id()), e))?;
                 if &sb[0..4] != b"hsqs" {
-                    return Err(mismatch(format!("magic {:?}, expected \"hsqs\"", String::from_utf8_lossy(&sb[0..4]))));
+                    return Err(mismatch(format!(
+                        "magic {:?}, expected \"hsqs\"",
+                        String::from_utf8_lossy(&sb[0..4])
+                    )));
                 }
                 let comp = u16::from_le_bytes([sb[20], sb[21]]);
                 if !(1..=6).contains(&comp) {
@@ -490,8 +497,15 @@ impl<R: Read + Seek> SifImage<R> {
         self.inner
     }
 
-    pub(super) fn parts_mut(&mut self) -> (&mut R, &mut GlobalHeader, &mut Vec<RawDescriptor>, &mut u64) {
-        (&mut self.inner, &mut self.header, &mut self.slots, &mut self.len)
+    pub(super) fn parts_mut(
+        &mut self,
+    ) -> (&mut R, &mut GlobalHeader, &mut Vec<RawDescriptor>, &mut u64) {
+        (
+            &mut self.inner,
+            &mut self.header,
+            &mut self.slots,
+            &mut self.len,
+        )
     }
 }
 

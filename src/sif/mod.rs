@@ -24,16 +24,16 @@
 //! * [`Builder`] creates a file in one pass (Apptainer's layout by default,
 //!   `SOURCE_DATE_EPOCH` for byte-reproducible output); `add_object`, `delete_object` and
 //!   `set_primary` change an existing file in place.
-//! * [`metadata`] reads what `inspect` shows: labels, def file, `inspect-metadata.json`, and the
-//!   `/.singularity.d` files inside the primary partition (through backhand, without
-//!   extracting it).
+//! * `image::metadata` builds on this to read what `inspect` shows: labels, def file,
+//!   `inspect-metadata.json`, and the `/.singularity.d` files inside the primary partition
+//!   (through backhand, without extracting it).
 //!
 //! Source of every offset and rule: `reference/sif.md` §2.
 
 pub mod error;
 pub mod format;
 pub mod image;
-pub mod metadata;
+pub mod siftool;
 pub mod types;
 pub mod write;
 

@@ -70,7 +70,9 @@ impl DataType {
 
     /// siftool's `--datatype N` numbering (1..9); OCI types get 10 and 11.
     pub fn from_siftool_number(n: u32) -> Option<DataType> {
-        (1..=11).contains(&n).then(|| DataType::from_raw(0x4000 + n as i32))
+        (1..=11)
+            .contains(&n)
+            .then(|| DataType::from_raw(0x4000 + n as i32))
     }
 }
 
@@ -310,6 +312,9 @@ mod tests {
         assert_eq!(Arch::from_go_name("riscv64").unwrap().0, *b"12\0");
         assert_eq!(Arch(*b"amd").go_name(), "unknown");
         assert_eq!(Arch::UNKNOWN.go_name(), "unknown");
-        assert_eq!(SbomFormat::from_name("spdx-json"), Some(SbomFormat::SpdxJson));
+        assert_eq!(
+            SbomFormat::from_name("spdx-json"),
+            Some(SbomFormat::SpdxJson)
+        );
     }
 }

@@ -143,7 +143,9 @@ impl ObjectInput {
         }
         if let Some(g) = self.group {
             if g == 0 || g & GROUP_MASK != 0 {
-                return Err(Error::Invalid(format!("invalid group id {g} (1..=0x0FFFFFFF)")));
+                return Err(Error::Invalid(format!(
+                    "invalid group id {g} (1..=0x0FFFFFFF)"
+                )));
             }
         }
         if let Extra::Partition(p) = &self.extra {
@@ -151,7 +153,9 @@ impl ObjectInput {
                 return Err(Error::Invalid("partition architecture is unknown".into()));
             }
             if self.data_type != DataType::Partition {
-                return Err(Error::Invalid("partition metadata on a non-partition object".into()));
+                return Err(Error::Invalid(
+                    "partition metadata on a non-partition object".into(),
+                ));
             }
         } else if self.data_type == DataType::Partition {
             return Err(Error::Invalid(
@@ -299,7 +303,10 @@ impl Builder {
     /// [`Error::Io`].
     pub fn write<W: Write + Seek>(self, w: &mut W) -> Result<()> {
         if self.capacity < 1 || self.capacity > super::image::MAX_DESCRIPTORS {
-            return Err(Error::Invalid(format!("descriptor capacity {} out of range", self.capacity)));
+            return Err(Error::Invalid(format!(
+                "descriptor capacity {} out of range",
+                self.capacity
+            )));
         }
         let size = self.capacity * DESCRIPTOR_LEN as i64;
         let mut header = GlobalHeader {
@@ -326,7 +333,8 @@ impl Builder {
         // The file ends where the last object ends (or after the table when empty).
         let table_end = (header.descriptors_offset + header.descriptors_size) as u64;
         let file_end = end.max(table_end);
-        w.seek(SeekFrom::Start(file_end)).map_err(|e| Error::io("seek", e))?;
+        w.seek(SeekFrom::Start(file_end))
+            .map_err(|e| Error::io("seek", e))?;
         w.flush().map_err(|e| Error::io("flush SIF", e))?;
         Ok(())
     }
@@ -338,7 +346,10 @@ impl Builder {
     /// As [`Builder::write`].
     pub fn write_to_path(self, path: &Path) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut tmp = tempfile::Builder::new()
             .prefix(".sif-")
             .tempfile_in(dir)
@@ -383,29 +394,38 @@ fn append_object<W: Write + Seek>(
                     && PartitionInfo::decode(&d.extra).part == PartType::PrimSys
             });
             if has {
-                return Err(Error::Invalid("image already contains a primary partition".into()));
+                return Err(Error::Invalid(
+                    "image already contains a primary partition".into(),
+                ));
             }
             header.arch = p.arch;
         }
     }
-    let align = o.alignment.unwrap_or(if o.data_type == DataType::Partition {
-        PARTITION_ALIGNMENT
-    } else {
-        0
-    });
+    let align = o
+        .alignment
+        .unwrap_or(if o.data_type == DataType::Partition {
+            PARTITION_ALIGNMENT
+        } else {
+            0
+        });
     let unaligned = (header.data_offset + header.data_size) as u64;
     let offset = next_aligned(unaligned, align);
-    w.seek(SeekFrom::Start(offset)).map_err(|e| Error::io("seek", e))?;
+    w.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io("seek", e))?;
     let n = match o.source {
         Source::Bytes(b) => {
-            w.write_all(&b).map_err(|e| Error::io("write data object", e))?;
+            w.write_all(&b)
+                .map_err(|e| Error::io("write data object", e))?;
             b.len() as u64
         }
         Source::File(p) => {
-            let mut f = File::open(&p).map_err(|e| Error::io(format!("open {}", p.display()), e))?;
+            let mut f =
+                File::open(&p).map_err(|e| Error::io(format!("open {}", p.display()), e))?;
             std::io::copy(&mut f, w).map_err(|e| Error::io(format!("copy {}", p.display()), e))?
         }
-        Source::Reader(mut r) => std::io::copy(&mut r, w).map_err(|e| Error::io("copy data object", e))?,
+        Source::Reader(mut r) => {
+            std::io::copy(&mut r, w).map_err(|e| Error::io("copy data object", e))?
+        }
     };
     let mut name = [0u8; 128];
     name[..o.name.len()].copy_from_slice(o.name.as_bytes());
@@ -457,7 +477,10 @@ impl SifImage<File> {
     /// As [`Builder::write`].
     pub fn add_object(&mut self, o: ObjectInput, time: i64) -> Result<u32> {
         let (f, header, slots, len) = self.parts_mut();
-        let i = slots.iter().position(|d| !d.is_used()).unwrap_or(slots.len());
+        let i = slots
+            .iter()
+            .position(|d| !d.is_used())
+            .unwrap_or(slots.len());
         let end = append_object(f, header, slots, i, o, time)?;
         header.modified_at = time;
         write_table_and_header(f, header, slots)?;
@@ -484,17 +507,20 @@ impl SifImage<File> {
         let (f, header, slots, len) = self.parts_mut();
         if zero {
             let zeros = vec![0u8; 64 * 1024];
-            f.seek(SeekFrom::Start(d.offset())).map_err(|e| Error::io("seek", e))?;
+            f.seek(SeekFrom::Start(d.offset()))
+                .map_err(|e| Error::io("seek", e))?;
             let mut left = d.size();
             while left > 0 {
                 let n = left.min(zeros.len() as u64) as usize;
-                f.write_all(&zeros[..n]).map_err(|e| Error::io("zero data object", e))?;
+                f.write_all(&zeros[..n])
+                    .map_err(|e| Error::io("zero data object", e))?;
                 left -= n as u64;
             }
         }
         if compact {
             let start = d.raw.offset + d.raw.size - d.raw.size_with_padding;
-            f.set_len(start as u64).map_err(|e| Error::io("truncate SIF", e))?;
+            f.set_len(start as u64)
+                .map_err(|e| Error::io("truncate SIF", e))?;
             header.data_size -= d.raw.size_with_padding;
             *len = start as u64;
         }
@@ -518,13 +544,17 @@ impl SifImage<File> {
     pub fn set_primary(&mut self, id: u32, time: i64) -> Result<()> {
         let d = self.by_id(id)?;
         let Some(p) = d.partition() else {
-            return Err(Error::Invalid(format!("data object {id} is not a partition")));
+            return Err(Error::Invalid(format!(
+                "data object {id} is not a partition"
+            )));
         };
         if p.part == PartType::PrimSys {
             return Ok(());
         }
         if p.part != PartType::System {
-            return Err(Error::Invalid(format!("data object {id} is not a system partition")));
+            return Err(Error::Invalid(format!(
+                "data object {id} is not a system partition"
+            )));
         }
         let (f, header, slots, _) = self.parts_mut();
         for s in slots.iter_mut().filter(|s| s.is_used()) {
@@ -567,9 +597,18 @@ mod tests {
         let mut c = Cursor::new(Vec::new());
         Builder::new()
             .deterministic()
-            .object(ObjectInput::new(DataType::Deffile, Source::Bytes(b"bootstrap: docker\n".to_vec())))
-            .object(ObjectInput::new(DataType::GenericJson, Source::Bytes(b"{}".to_vec())).named("inspect-metadata.json"))
-            .object(ObjectInput::primary_squashfs(Source::Bytes(squash_stub()), Arch::from_go_name("amd64").unwrap()))
+            .object(ObjectInput::new(
+                DataType::Deffile,
+                Source::Bytes(b"bootstrap: docker\n".to_vec()),
+            ))
+            .object(
+                ObjectInput::new(DataType::GenericJson, Source::Bytes(b"{}".to_vec()))
+                    .named("inspect-metadata.json"),
+            )
+            .object(ObjectInput::primary_squashfs(
+                Source::Bytes(squash_stub()),
+                Arch::from_go_name("amd64").unwrap(),
+            ))
             .write(&mut c)
             .unwrap();
         let mut img = SifImage::from_reader(Cursor::new(c.into_inner())).unwrap();
@@ -588,10 +627,19 @@ mod tests {
     fn second_primary_refused() {
         let arch = Arch::from_go_name("amd64").unwrap();
         let r = Builder::new()
-            .object(ObjectInput::primary_squashfs(Source::Bytes(squash_stub()), arch))
-            .object(ObjectInput::primary_squashfs(Source::Bytes(squash_stub()), arch))
+            .object(ObjectInput::primary_squashfs(
+                Source::Bytes(squash_stub()),
+                arch,
+            ))
+            .object(ObjectInput::primary_squashfs(
+                Source::Bytes(squash_stub()),
+                arch,
+            ))
             .write(&mut Cursor::new(Vec::new()));
-        assert!(r.unwrap_err().to_string().contains("already contains a primary partition"));
+        assert!(r
+            .unwrap_err()
+            .to_string()
+            .contains("already contains a primary partition"));
     }
 
     #[test]

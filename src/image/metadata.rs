@@ -1,0 +1,311 @@
+//! Image metadata as `inspect` shows it: labels, def file, runscript, startscript, test, help
+//! and environment, from the SIF's own objects (`inspect-metadata.json`, `Def.FILE`,
+//! `JSON.Labels`) and from `/.singularity.d` inside the image.
+//!
+//! Apptainer's rule (apptainer.md §3.3, `cmd/internal/cli/inspect.go`): when a SIF carries
+//! `inspect-metadata.json`, its attributes are used as they are; the def file comes from the
+//! `Def.FILE` object; otherwise the files in the container are read (`labels.json`,
+//! `runscript`, `startscript`, `test`, `runscript.help`, `env/10-docker*.sh` and
+//! `env/9*-environment.sh`, and `Singularity` or `Apptainer` for the def file).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Result;
+use super::squashfs::SquashFs;
+use crate::sif::{DataType, Select, SifImage};
+
+/// Read access to an image's files (a squashfs in process, or a sandbox directory).
+pub trait ImageFs {
+    /// Contents of the regular file at `path` (absolute inside the image), `None` if absent.
+    ///
+    /// # Errors
+    /// Read failures.
+    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>>;
+    /// Names in the directory `path`, sorted.
+    fn list_dir(&self, path: &Path) -> Vec<String>;
+}
+
+impl ImageFs for SquashFs<'_> {
+    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        self.read(path)
+    }
+    fn list_dir(&self, path: &Path) -> Vec<String> {
+        self.list(path)
+    }
+}
+
+/// A sandbox directory; paths resolve inside it (`openat2(RESOLVE_IN_ROOT)`), so a symlink in
+/// the image cannot make us read a host file.
+pub struct DirFs {
+    root: std::fs::File,
+}
+
+impl DirFs {
+    /// Opens the directory.
+    ///
+    /// # Errors
+    /// [`super::Error::Io`].
+    pub fn open(dir: &Path) -> Result<DirFs> {
+        Ok(DirFs {
+            root: std::fs::File::open(dir)
+                .map_err(|e| super::Error::io(format!("open {}", dir.display()), e))?,
+        })
+    }
+}
+
+impl ImageFs for DirFs {
+    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let fd = match crate::runtime::rootfs::path::openat_in_root(
+            self.root.as_raw_fd(),
+            path,
+            nix::fcntl::OFlag::O_RDONLY,
+            0,
+        ) {
+            Ok(fd) => fd,
+            Err(_) => return Ok(None),
+        };
+        let mut f = std::fs::File::from(fd);
+        if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            return Ok(None);
+        }
+        let mut v = Vec::new();
+        (&mut f)
+            .take(super::squashfs::MAX_FILE as u64 + 1)
+            .read_to_end(&mut v)
+            .map_err(|e| super::Error::io(format!("read {}", path.display()), e))?;
+        if v.len() > super::squashfs::MAX_FILE {
+            return Err(super::Error::TooLarge {
+                what: path.display().to_string(),
+                size: v.len() as u64,
+                max: super::squashfs::MAX_FILE as u64,
+            });
+        }
+        Ok(Some(v))
+    }
+
+    fn list_dir(&self, path: &Path) -> Vec<String> {
+        use std::os::fd::AsRawFd;
+        let Ok(fd) = crate::runtime::rootfs::path::openat_in_root(
+            self.root.as_raw_fd(),
+            path,
+            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+            0,
+        ) else {
+            return Vec::new();
+        };
+        let Ok(rd) = std::fs::read_dir(crate::runtime::rootfs::path::fd_path(&fd)) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+/// The `inspect` attributes (`inspect-metadata.json` `data.attributes`, keys in the order
+/// Apptainer writes them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Attributes {
+    /// Definition file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deffile: String,
+    /// Environment scripts by path.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// `runscript.help`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub helpfile: String,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Runscript.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runscript: String,
+    /// Startscript.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub startscript: String,
+    /// Test script.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub test: String,
+}
+
+/// The whole `inspect-metadata.json` document.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct InspectMetadata {
+    /// `data`.
+    pub data: InspectData,
+    /// Always `container`.
+    #[serde(rename = "type", default = "container")]
+    pub kind: String,
+}
+
+fn container() -> String {
+    "container".into()
+}
+
+/// `data` of [`InspectMetadata`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct InspectData {
+    /// `attributes`.
+    pub attributes: Attributes,
+}
+
+fn labels_from_json(bytes: &[u8]) -> BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let s = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), s)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(b: Option<Vec<u8>>) -> String {
+    b.map(|b| {
+        String::from_utf8_lossy(&b)
+            .trim_end_matches('\n')
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+/// Reads the attributes from the files of an image (no SIF objects).
+///
+/// # Errors
+/// Read failures of existing files.
+pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
+    let d = Path::new("/.singularity.d");
+    let mut a = Attributes {
+        labels: fs
+            .read_file(&d.join("labels.json"))?
+            .map(|b| labels_from_json(&b))
+            .unwrap_or_default(),
+        runscript: text(fs.read_file(&d.join("runscript"))?),
+        startscript: text(fs.read_file(&d.join("startscript"))?),
+        test: text(fs.read_file(&d.join("test"))?),
+        helpfile: text(fs.read_file(&d.join("runscript.help"))?),
+        ..Default::default()
+    };
+    for name in ["Singularity", "Apptainer"] {
+        if a.deffile.is_empty() {
+            a.deffile = text(fs.read_file(&d.join(name))?);
+        }
+    }
+    for f in fs.list_dir(&d.join("env")) {
+        let docker = f.starts_with("10-docker") && f.ends_with(".sh");
+        let envf = f.starts_with('9') && f.ends_with("-environment.sh");
+        if docker || envf {
+            let p: PathBuf = d.join("env").join(&f);
+            if let Some(b) = fs.read_file(&p)? {
+                a.environment.insert(
+                    p.display().to_string(),
+                    String::from_utf8_lossy(&b)
+                        .trim_end_matches('\n')
+                        .to_string(),
+                );
+            }
+        }
+    }
+    Ok(a)
+}
+
+/// What the SIF's own objects say: `inspect-metadata.json` (if any), the `Def.FILE` object,
+/// the `JSON.Labels` object and `oci-config.json`.
+#[derive(Debug, Clone, Default)]
+pub struct SifObjects {
+    /// Parsed `inspect-metadata.json`.
+    pub inspect: Option<InspectMetadata>,
+    /// The def file object.
+    pub deffile: Option<String>,
+    /// The JSON.Labels object.
+    pub labels: Option<BTreeMap<String, String>>,
+    /// The OCI image config kept by docker/OCI builds.
+    pub oci_config: Option<serde_json::Value>,
+}
+
+/// Reads [`SifObjects`].
+///
+/// # Errors
+/// SIF read errors (a malformed `inspect-metadata.json` is ignored with a warning, as
+/// Apptainer does).
+pub fn sif_objects<R: std::io::Read + std::io::Seek>(img: &mut SifImage<R>) -> Result<SifObjects> {
+    let mut o = SifObjects::default();
+    if let Some(d) = img
+        .select(&Select::all().data_type(DataType::Deffile))
+        .first()
+    {
+        o.deffile = Some(String::from_utf8_lossy(&img.read_object(d)?).into_owned());
+    }
+    if let Some(d) = img
+        .select(&Select::all().data_type(DataType::Labels))
+        .first()
+    {
+        o.labels = Some(labels_from_json(&img.read_object(d)?));
+    }
+    for d in img.select(&Select::all().data_type(DataType::GenericJson)) {
+        match d.name().as_str() {
+            "inspect-metadata.json" => match serde_json::from_slice(&img.read_object(&d)?) {
+                Ok(m) => o.inspect = Some(m),
+                Err(e) => tracing::warn!("unable to read inspect-metadata.json: {e}"),
+            },
+            "oci-config.json" => o.oci_config = serde_json::from_slice(&img.read_object(&d)?).ok(),
+            _ => {}
+        }
+    }
+    Ok(o)
+}
+
+/// The attributes of a SIF: `inspect-metadata.json` when present (def file from the Def.FILE
+/// object), otherwise the files of the primary partition read through backhand.
+///
+/// # Errors
+/// SIF and squashfs errors.
+pub fn sif_attributes(img: &mut SifImage<std::fs::File>, path: &Path) -> Result<Attributes> {
+    let objs = sif_objects(img)?;
+    let mut attrs = match &objs.inspect {
+        Some(m) => m.data.attributes.clone(),
+        None => {
+            let d = img.primary_system_partition()?;
+            let reader = img.object_reader(&d);
+            let fs = SquashFs::open(reader, &format!("{} partition {}", path.display(), d.id()))?;
+            from_fs(&fs)?
+        }
+    };
+    if let Some(def) = objs.deffile {
+        attrs.deffile = def.trim_end_matches('\n').to_string();
+    }
+    if attrs.labels.is_empty() {
+        if let Some(l) = objs.labels {
+            attrs.labels = l;
+        }
+    }
+    Ok(attrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_json_roundtrip() {
+        let j = r##"{"data":{"attributes":{"labels":{"a":"b"},"runscript":"#!/bin/sh"}},"type":"container"}"##;
+        let m: InspectMetadata = serde_json::from_str(j).unwrap();
+        assert_eq!(m.data.attributes.labels["a"], "b");
+        assert_eq!(serde_json::to_string(&m).unwrap(), j);
+    }
+}

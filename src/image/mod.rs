@@ -1,0 +1,10 @@
+//! Images: format detection, reading SIF partitions and squashfs in process, metadata
+//! (`/.singularity.d`), rootfs provisioning (squashfuse mount or extraction into the per-user
+//! cache), OCI pulls and builds. No process-global side effects: everything here works on
+//! paths and file descriptors handed in.
+
+pub mod error;
+pub mod metadata;
+pub mod squashfs;
+
+pub use error::{Error, Result};
