@@ -16,5 +16,6 @@
 
 pub mod cli;
 pub mod image;
+pub mod launcher;
 pub mod runtime;
 pub mod sif;

@@ -17,6 +17,7 @@
 //! | front end | container ran | its status, 128+N on signal N |
 //! | both | bad command line | 2 (clap) |
 
+pub mod action;
 pub mod log;
 pub mod oci;
 pub mod sif;
@@ -48,14 +49,96 @@ pub const EXIT_FRONTEND_ERROR: u8 = 255;
     arg_required_else_help = true
 )]
 pub struct Cli {
+    /// Print debugging information (which rootfs path was taken, mounts, timings)
+    #[arg(short = 'd', long, global = true)]
+    pub debug: bool,
+    /// Print only warnings and errors
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Print only errors
+    #[arg(short = 's', long, global = true)]
+    pub silent: bool,
+    /// Print more information
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
     /// The verb.
     #[command(subcommand)]
     pub cmd: Command,
 }
 
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  singlet exec image.sif python3 script.py
+  singlet exec -B /data:/mnt:ro --pwd /mnt image.sif ls
+  singlet exec --fakeroot --writable-tmpfs image.sif apt-get install -y vim
+  singlet exec --containall --env FOO=bar sandbox/ env";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  singlet run image.sif arg1 arg2
+  ./image.sif arg1 arg2        # the launch script runs `run-singularity`";
+
 /// Front-end verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a command inside a container
+    #[command(after_help = EXEC_EXAMPLES, trailing_var_arg = true)]
+    Exec {
+        /// Action flags.
+        #[command(flatten)]
+        flags: action::ActionFlags,
+        /// Image: SIF file, sandbox directory or squashfs file
+        image: String,
+        /// Command and arguments
+        #[arg(required = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Run the container's runscript
+    #[command(after_help = RUN_EXAMPLES, trailing_var_arg = true)]
+    Run {
+        /// Action flags.
+        #[command(flatten)]
+        flags: action::ActionFlags,
+        /// Image
+        image: String,
+        /// Arguments for the runscript
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Start an interactive shell in the container
+    #[command(trailing_var_arg = true)]
+    Shell {
+        /// Action flags.
+        #[command(flatten)]
+        flags: action::ActionFlags,
+        /// Shell to run (also $SINGULARITY_SHELL)
+        #[arg(short = 's', long = "shell", value_name = "PATH")]
+        shell: Option<String>,
+        /// Image
+        image: String,
+        /// Arguments for the shell
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the container's test script
+    #[command(trailing_var_arg = true)]
+    Test {
+        /// Action flags.
+        #[command(flatten)]
+        flags: action::ActionFlags,
+        /// Image
+        image: String,
+        /// Arguments for the test script
+        #[arg(allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Show the runscript help of an image
+    RunHelp {
+        /// Image
+        image: String,
+    },
+    /// Show an image's metadata (labels by default)
+    Inspect(action::InspectArgs),
     /// The runc-compatible OCI runtime verbs (same as the singlet-oci command)
     Oci(Box<OciCli>),
     /// SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)
@@ -91,7 +174,60 @@ pub fn main() -> ExitCode {
         return oci_main(OciCli::parse_from(args), "singlet-oci");
     }
     let cli = Cli::parse_from(args);
+    let _ = log::init(None, log::LogFormat::Text, cli.debug, log::Style::Human);
+    let front = |r: anyhow::Result<i32>| -> ExitCode {
+        match r {
+            Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                log::finish(Some(&format!("{e:#}")));
+                ExitCode::from(EXIT_FRONTEND_ERROR)
+            }
+        }
+    };
     match cli.cmd {
+        Command::Exec {
+            flags,
+            image,
+            command,
+        } => front(launch(flags.params(
+            image,
+            crate::launcher::Action::Exec,
+            command,
+            None,
+        ))),
+        Command::Run { flags, image, args } => front(launch(flags.params(
+            image,
+            crate::launcher::Action::Run,
+            args,
+            None,
+        ))),
+        Command::Shell {
+            flags,
+            shell,
+            image,
+            args,
+        } => front(launch(flags.params(
+            image,
+            crate::launcher::Action::Shell,
+            args,
+            shell,
+        ))),
+        Command::Test { flags, image, args } => front(launch(flags.params(
+            image,
+            crate::launcher::Action::Test,
+            args,
+            None,
+        ))),
+        Command::RunHelp { image } => front((|| {
+            print!("{}", crate::launcher::run_help(&image)?);
+            Ok(0)
+        })()),
+        Command::Inspect(a) => front((|| {
+            use std::io::Write;
+            std::io::stdout().write_all(action::inspect(&a)?.as_bytes())?;
+            Ok(0)
+        })()),
         Command::Oci(o) => oci_main(*o, "singlet"),
         Command::Sif { cmd } => match sif::dispatch(cmd) {
             Ok(()) => ExitCode::SUCCESS,
@@ -109,6 +245,10 @@ pub fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn launch(p: crate::launcher::ExecParams) -> anyhow::Result<i32> {
+    Ok(crate::launcher::launch(&p)?)
 }
 
 /// `true` for a write to a closed pipe (`singlet sif dump … | head`): not an error.

@@ -58,6 +58,13 @@ pub enum SifCommand {
         /// SIF file
         sif_path: PathBuf,
     },
+    /// Print a file from the primary system partition, read in process (extension to siftool)
+    Cat {
+        /// SIF file
+        sif_path: PathBuf,
+        /// Absolute path inside the image, e.g. /.singularity.d/runscript
+        path: PathBuf,
+    },
     /// Set the primary system partition
     Setprim {
         /// Object id of a system partition
@@ -219,6 +226,20 @@ pub fn dispatch(cmd: SifCommand) -> Result<()> {
                 .write_to_path(&sif_path)?;
         }
         SifCommand::Add(a) => add(a)?,
+        SifCommand::Cat { sif_path, path } => {
+            let mut img = SifImage::open(&sif_path)?;
+            let d = img.primary_system_partition()?;
+            let what = format!("{} partition {}", sif_path.display(), d.id());
+            let fs = crate::image::squashfs::SquashFs::open(img.object_reader(&d), &what)?;
+            match fs.read(&path)? {
+                Some(b) => out.write_all(&b)?,
+                None => bail!(
+                    "{}: no regular file {} in the image",
+                    sif_path.display(),
+                    path.display()
+                ),
+            }
+        }
         SifCommand::Del { id, sif_path } => {
             SifImage::open_rw(&sif_path)?.delete_object(id, false, false, now())?;
         }

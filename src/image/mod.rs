@@ -3,7 +3,11 @@
 //! cache), OCI pulls and builds. No process-global side effects: everything here works on
 //! paths and file descriptors handed in.
 
+pub mod cache;
+pub mod detect;
 pub mod error;
+pub mod extract;
+pub mod fuse;
 pub mod metadata;
 pub mod squashfs;
 

@@ -31,6 +31,19 @@ pub fn in_initial_userns() -> bool {
     }
 }
 
+/// `true` when the calling process holds `CAP_SYS_ADMIN` in its own user namespace: real
+/// root, root in rootless Podman's namespace, or a process that has just created a user
+/// namespace (the Singularity front end). Without it a container needs a user namespace of
+/// its own.
+pub fn has_sys_admin() -> bool {
+    caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_ADMIN,
+    )
+    .unwrap_or(false)
+}
+
 /// `true` when the caller is not real root: an unprivileged user, or uid 0 inside a user
 /// namespace other than the initial one (rootless Podman).
 pub fn is_rootless() -> bool {

@@ -128,8 +128,9 @@ fn create_in(
     let rootless = ctx.is_rootless();
     let mut spec = bundle.spec.clone();
 
-    // A rootless caller without a user namespace in its config gets one (design.md #2).
-    let real_unprivileged = !nix::unistd::geteuid().is_root();
+    // A caller without CAP_SYS_ADMIN whose config has no user namespace gets one
+    // (design.md #2).
+    let real_unprivileged = !userns::has_sys_admin();
     let has_userns = spec
         .linux()
         .as_ref()

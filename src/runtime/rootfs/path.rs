@@ -18,9 +18,13 @@ use nix::sys::stat::Mode;
 use crate::runtime::error::{Error, Result};
 
 /// `RESOLVE_NO_MAGICLINKS`: refuse `/proc/self/fd`-style links during resolution.
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+/// `RESOLVE_NO_SYMLINKS`: refuse every symlink during resolution.
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// `RESOLVE_BENEATH`: fail instead of leaving the directory.
+pub const RESOLVE_BENEATH: u64 = 0x08;
 /// `RESOLVE_IN_ROOT`: resolve as if the directory fd were `/`.
-const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 #[repr(C)]
 struct OpenHow {
@@ -34,12 +38,33 @@ struct OpenHow {
 /// # Errors
 /// The errno of the call (`ENOENT`, `ENOTDIR`, `EXDEV` …).
 pub fn openat_in_root(dirfd: RawFd, path: &Path, flags: OFlag, mode: u32) -> nix::Result<OwnedFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// `openat2(dirfd, path, flags, mode)` with the given `RESOLVE_*` flags (`path` is made
+/// relative first).
+///
+/// # Errors
+/// The errno of the call.
+pub fn openat2(
+    dirfd: RawFd,
+    path: &Path,
+    flags: OFlag,
+    mode: u32,
+    resolve: u64,
+) -> nix::Result<OwnedFd> {
     let rel = relative(path);
     let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | OFlag::O_CLOEXEC).bits() as u64,
         mode: mode as u64,
-        resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     loop {
         // SAFETY: `c` is a valid NUL-terminated string and `how` a properly sized open_how that

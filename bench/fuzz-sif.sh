@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fuzzes the SIF reader (header → descriptors → primary partition → backhand superblock and
+# tree → /.singularity.d reads) for a fixed time. Usage: bench/fuzz-sif.sh [SECONDS] [TARGET]
+# Stable Rust has no ASan (-Zsanitizer), so the target runs with --sanitizer none: libFuzzer
+# coverage, panics, timeouts (-timeout) and the RSS limit still count as findings.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+SECS=${1:-600}
+TARGET=${2:-sif_parse}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+mkdir -p "corpus/$TARGET"
+if [ "$TARGET" = sif_parse ]; then
+  for f in ../../shared/testdata/sif/*/*.sif /work/shared/testdata/sif/*/*.sif; do
+    [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 4000000 ] && cp -n "$f" "corpus/$TARGET/" 2>/dev/null || true
+  done
+fi
+cargo fuzz run --sanitizer none "$TARGET" -- \
+  -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=4000000 -print_final_stats=1 2>&1 \
+  | tee "/tmp/fuzz-$TARGET.log" | grep -E "^#[0-9]+.*(pulse|DONE)|Done|ERROR|panicked|stat::" || true
+if ls artifacts/"$TARGET"/* >/dev/null 2>&1; then
+  echo "FINDINGS in fuzz/artifacts/$TARGET" >&2
+  exit 1
+fi
+echo "no findings in ${SECS}s of $TARGET"

@@ -1,0 +1,265 @@
+//! The action verbs (`exec`, `run`, `shell`, `test`, `run-help`, `inspect`) with Apptainer's
+//! flags. Each flag is also read from `APPTAINER_<KEY>` and then `SINGULARITY_<KEY>` when not
+//! given on the command line (apptainer.md §1.1); the result is a typed
+//! [`ExecParams`](crate::launcher::ExecParams).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::launcher::{Action, ExecParams};
+
+/// Flags shared by every action verb.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ActionFlags {
+    /// Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]
+    #[arg(short = 'B', long = "bind", value_name = "SPEC")]
+    pub bind: Vec<String>,
+    /// Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]
+    #[arg(long = "mount", value_name = "SPEC")]
+    pub mount: Vec<String>,
+    /// Home directory: src[:dst] [env: APPTAINER_HOME]
+    #[arg(short = 'H', long = "home", value_name = "SRC[:DST]")]
+    pub home: Option<String>,
+    /// Do not mount the home directory
+    #[arg(long)]
+    pub no_home: bool,
+    /// Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub no_mount: Vec<String>,
+    /// Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd
+    #[arg(short = 'c', long)]
+    pub contain: bool,
+    /// Contain everything: --contain plus PID and IPC namespaces and --cleanenv
+    #[arg(short = 'C', long)]
+    pub containall: bool,
+    /// Clean the environment (keep TERM and proxy variables)
+    #[arg(short = 'e', long)]
+    pub cleanenv: bool,
+    /// Set an environment variable in the container: K=V (repeatable)
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (repeatable)
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Initial working directory inside the container
+    #[arg(long = "pwd", alias = "cwd", value_name = "DIR")]
+    pub pwd: Option<String>,
+    /// Host directory backing /tmp, /var/tmp and home with --contain
+    #[arg(short = 'W', long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Write to a sandbox directory image
+    #[arg(short = 'w', long)]
+    pub writable: bool,
+    /// Make the container writable through a tmpfs overlay (changes vanish at exit)
+    #[arg(long)]
+    pub writable_tmpfs: bool,
+    /// Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)
+    #[arg(short = 'o', long, value_name = "DIR[:ro]")]
+    pub overlay: Vec<String>,
+    /// Run as root inside a user namespace (subuid range via newuidmap when present)
+    #[arg(short = 'f', long)]
+    pub fakeroot: bool,
+    /// Use a new PID namespace
+    #[arg(short = 'p', long)]
+    pub pid: bool,
+    /// Use a new IPC namespace
+    #[arg(short = 'i', long)]
+    pub ipc: bool,
+    /// Use a new UTS namespace
+    #[arg(long)]
+    pub uts: bool,
+    /// Hostname in the container (implies --uts)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Drop all capabilities (root inside)
+    #[arg(long)]
+    pub no_privs: bool,
+    /// Keep privileges (root only: no no_new_privs)
+    #[arg(long)]
+    pub keep_privs: bool,
+    /// No init process with --pid
+    #[arg(long)]
+    pub no_init: bool,
+    /// OCI-like: --containall --no-init --writable-tmpfs --no-eval
+    #[arg(long)]
+    pub compat: bool,
+    /// Do not shell-evaluate injected environment values
+    #[arg(long)]
+    pub no_eval: bool,
+    /// Extract the image instead of mounting it with squashfuse
+    #[arg(long)]
+    pub unsquash: bool,
+}
+
+fn env_value(keys: &[&str]) -> Option<String> {
+    for prefix in ["APPTAINER_", "SINGULARITY_"] {
+        for k in keys {
+            if let Ok(v) = std::env::var(format!("{prefix}{k}")) {
+                if !v.is_empty() {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn env_bool(keys: &[&str]) -> bool {
+    env_value(keys)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+impl ActionFlags {
+    /// Builds the typed parameters, filling flags from the environment.
+    pub fn params(
+        &self,
+        image: String,
+        action: Action,
+        args: Vec<String>,
+        shell: Option<String>,
+    ) -> ExecParams {
+        let f = self;
+        let list = |cli: &Vec<String>, keys: &[&str]| -> Vec<String> {
+            if cli.is_empty() {
+                env_value(keys).map(|v| vec![v]).unwrap_or_default()
+            } else {
+                cli.clone()
+            }
+        };
+        ExecParams {
+            image,
+            action: Some(action),
+            args,
+            binds: list(&f.bind, &["BIND", "BINDPATH"]),
+            mounts: list(&f.mount, &["MOUNT"]),
+            home: f.home.clone().or_else(|| env_value(&["HOME"])),
+            no_home: f.no_home || env_bool(&["NO_HOME"]),
+            no_mount: if f.no_mount.is_empty() {
+                env_value(&["NO_MOUNT"])
+                    .map(|v| v.split(',').map(str::to_string).collect())
+                    .unwrap_or_default()
+            } else {
+                f.no_mount.clone()
+            },
+            contain: f.contain || env_bool(&["CONTAIN"]),
+            containall: f.containall || env_bool(&["CONTAINALL"]),
+            cleanenv: f.cleanenv || env_bool(&["CLEANENV"]),
+            env: f.env.clone(),
+            env_files: if f.env_file.is_empty() {
+                env_value(&["ENV_FILE"])
+                    .map(|v| vec![PathBuf::from(v)])
+                    .unwrap_or_default()
+            } else {
+                f.env_file.clone()
+            },
+            pwd: f.pwd.clone().or_else(|| env_value(&["PWD", "TARGET_PWD"])),
+            workdir: f
+                .workdir
+                .clone()
+                .or_else(|| env_value(&["WORKDIR"]).map(PathBuf::from)),
+            writable: f.writable || env_bool(&["WRITABLE"]),
+            writable_tmpfs: f.writable_tmpfs || env_bool(&["WRITABLE_TMPFS"]),
+            overlay: list(&f.overlay, &["OVERLAY", "OVERLAYIMAGE"]),
+            fakeroot: f.fakeroot || env_bool(&["FAKEROOT"]),
+            pid: f.pid || env_bool(&["PID", "UNSHARE_PID"]),
+            ipc: f.ipc || env_bool(&["IPC", "UNSHARE_IPC"]),
+            uts: f.uts || env_bool(&["UTS", "UNSHARE_UTS"]),
+            hostname: f.hostname.clone().or_else(|| env_value(&["HOSTNAME"])),
+            no_privs: f.no_privs || env_bool(&["NO_PRIVS"]),
+            keep_privs: f.keep_privs || env_bool(&["KEEP_PRIVS"]),
+            no_init: f.no_init || env_bool(&["NO_INIT", "NOSHIMINIT"]),
+            compat: f.compat || env_bool(&["COMPAT"]),
+            no_eval: f.no_eval || env_bool(&["NO_EVAL"]),
+            shell: shell.or_else(|| env_value(&["SHELL"])),
+            unsquash: f.unsquash || env_bool(&["UNSQUASH"]),
+        }
+    }
+}
+
+/// `inspect` flags (Apptainer's).
+#[derive(Debug, Args, Clone)]
+pub struct InspectArgs {
+    /// Show the labels (default)
+    #[arg(short = 'l', long)]
+    pub labels: bool,
+    /// Show the definition file
+    #[arg(short = 'd', long)]
+    pub deffile: bool,
+    /// Show the runscript
+    #[arg(short = 'r', long)]
+    pub runscript: bool,
+    /// Show the startscript
+    #[arg(short = 's', long)]
+    pub startscript: bool,
+    /// Show the test script
+    #[arg(short = 't', long)]
+    pub test: bool,
+    /// Show the environment scripts
+    #[arg(short = 'e', long)]
+    pub environment: bool,
+    /// Show the runscript help
+    #[arg(short = 'H', long)]
+    pub helpfile: bool,
+    /// Print JSON (inspect-metadata.json shape)
+    #[arg(short = 'j', long)]
+    pub json: bool,
+    /// Everything, as JSON
+    #[arg(long)]
+    pub all: bool,
+    /// Image: SIF, sandbox directory or squashfs file
+    pub image: String,
+}
+
+/// Renders `inspect` output as Apptainer does (cmd/internal/cli/inspect.go).
+///
+/// # Errors
+/// Image errors.
+pub fn inspect(a: &InspectArgs) -> anyhow::Result<String> {
+    let attrs = crate::launcher::inspect(&a.image)?;
+    let default =
+        !(a.deffile || a.runscript || a.startscript || a.test || a.environment || a.helpfile);
+    let mut sel = crate::image::metadata::Attributes::default();
+    if a.all || a.labels || default {
+        sel.labels = attrs.labels.clone();
+    }
+    if a.all || a.deffile {
+        sel.deffile = attrs.deffile.clone();
+    }
+    if a.all || a.runscript {
+        sel.runscript = attrs.runscript.clone();
+    }
+    if a.all || a.startscript {
+        sel.startscript = attrs.startscript.clone();
+    }
+    if a.all || a.test {
+        sel.test = attrs.test.clone();
+    }
+    if a.all || a.environment {
+        sel.environment = attrs.environment.clone();
+    }
+    if a.all || a.helpfile {
+        sel.helpfile = attrs.helpfile.clone();
+    }
+    if a.json || a.all {
+        return Ok(format!("{}\n", crate::launcher::inspect_json(&sel)));
+    }
+    let mut out = String::new();
+    for s in [
+        &sel.deffile,
+        &sel.runscript,
+        &sel.startscript,
+        &sel.test,
+        &sel.helpfile,
+    ] {
+        if !s.is_empty() {
+            out.push_str(s);
+            out.push('\n');
+        }
+    }
+    for (k, v) in &sel.environment {
+        out.push_str(&format!("=== {k} ===\n{v}\n\n"));
+    }
+    out.push_str(&crate::launcher::labels_text(&sel.labels));
+    Ok(out)
+}

@@ -1,0 +1,354 @@
+//! The per-user cache (design.md decision 9): `$SINGLET_CACHEDIR`, else
+//! `$XDG_CACHE_HOME/singlet`, else `~/.cache/singlet`.
+//!
+//! ```text
+//! <cache>/rootfs/<sha256>/rootfs       extracted squashfs partitions, keyed by content
+//! <cache>/rootfs/<sha256>/meta.json    completion marker: digest, counts, sentinel sizes
+//! <cache>/rootfs/<sha256>.lock         flock(2) while extracting
+//! <cache>/index/<key>.json             file identity (path, device, inode, size, mtime,
+//!                                      offset) → partition digest: a warm run neither hashes
+//!                                      nor reads the image
+//! <cache>/blob/sha256/<hex>            OCI blobs by digest (pull)
+//! <cache>/oci-sif/<manifest hex>.sif   converted images by manifest digest (pull)
+//! ```
+//!
+//! Everything is written to a temp name in the same directory and renamed into place, under a
+//! lock, so concurrent runs and interrupted ones never leave a half-made entry visible.
+//! Nothing outside the cache directory is ever deleted.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use sha2::{Digest, Sha256};
+
+use super::error::{Error, Result};
+use super::extract::{self, Extracted};
+use super::squashfs::SquashFs;
+
+/// The cache directory for this user.
+pub fn dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SINGLET_CACHEDIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Path::new(&d).join("singlet");
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        })
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".cache").join("singlet")
+}
+
+fn mkdirs(p: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .map_err(|e| Error::io(format!("create cache directory {}", p.display()), e))
+}
+
+/// Hex SHA-256 of `len` bytes of `r` from its current position.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn sha256_of(r: &mut impl Read, what: &str) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| Error::io(format!("read {what}"), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Completion marker of a cache entry.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Meta {
+    digest: String,
+    #[serde(flatten)]
+    extracted: Extracted,
+}
+
+/// How a rootfs was obtained from the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Found through the file-identity index (no hashing, no reading).
+    IndexHit,
+    /// Found after hashing the partition.
+    DigestHit,
+    /// Extracted now.
+    Extracted,
+    /// An existing entry failed validation and was rebuilt.
+    Rebuilt,
+}
+
+/// A rootfs directory in the cache.
+#[derive(Debug, Clone)]
+pub struct CachedRootfs {
+    /// The rootfs directory.
+    pub path: PathBuf,
+    /// Content digest of the partition.
+    pub digest: String,
+    /// What happened.
+    pub outcome: CacheOutcome,
+}
+
+fn identity_key(path: &Path, offset: u64, len: u64) -> Result<String> {
+    let m =
+        std::fs::metadata(path).map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
+    let id = format!(
+        "{}\0{}\0{}\0{}\0{}.{}\0{offset}\0{len}",
+        path.display(),
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    );
+    Ok(hex(&Sha256::digest(id.as_bytes())))
+}
+
+fn valid(entry: &Path, digest: &str) -> bool {
+    let Ok(b) = std::fs::read(entry.join("meta.json")) else {
+        return false;
+    };
+    let Ok(meta) = serde_json::from_slice::<Meta>(&b) else {
+        return false;
+    };
+    if meta.digest != digest || !entry.join("rootfs").is_dir() {
+        return false;
+    }
+    meta.extracted.sentinels.iter().all(|(p, size)| {
+        std::fs::symlink_metadata(entry.join("rootfs").join(p.trim_start_matches('/')))
+            .map(|m| m.len() == *size)
+            .unwrap_or(false)
+    })
+}
+
+/// The extracted rootfs of the squashfs at `offset..offset+len` in `path`, from the cache or
+/// extracted into it now (`--unsquash`, or when no FUSE mount is possible).
+///
+/// # Errors
+/// [`Error::Io`] on cache or image I/O, extraction errors (the partial entry is removed).
+pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
+    let cache = dir();
+    let root_dir = cache.join("rootfs");
+    let index_dir = cache.join("index");
+    mkdirs(&root_dir)?;
+    mkdirs(&index_dir)?;
+    let key = identity_key(path, offset, len)?;
+    let index = index_dir.join(format!("{key}.json"));
+    if let Ok(d) = std::fs::read_to_string(&index) {
+        let digest = d.trim().to_string();
+        let entry = root_dir.join(&digest);
+        if valid(&entry, &digest) {
+            return Ok(CachedRootfs {
+                path: entry.join("rootfs"),
+                digest,
+                outcome: CacheOutcome::IndexHit,
+            });
+        }
+    }
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    f.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io("seek", e))?;
+    let digest = sha256_of(&mut (&mut f).take(len), &path.display().to_string())?;
+    let entry = root_dir.join(&digest);
+    let lockf = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root_dir.join(format!("{digest}.lock")))
+        .map_err(|e| Error::io("create cache lock", e))?;
+    let _lock = Flock::lock(lockf, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::io("lock cache entry", e.into()))?;
+    let mut outcome = CacheOutcome::DigestHit;
+    if !valid(&entry, &digest) {
+        outcome = if entry.exists() {
+            tracing::warn!(
+                "cache entry {} is damaged; extracting again",
+                entry.display()
+            );
+            extract::remove_tree(&entry, &cache)?;
+            CacheOutcome::Rebuilt
+        } else {
+            CacheOutcome::Extracted
+        };
+        let tmp = root_dir.join(format!(".tmp-{digest}-{}", std::process::id()));
+        let _ = extract::remove_tree(&tmp, &cache);
+        mkdirs(&tmp.join("rootfs"))?;
+        let res = (|| -> Result<()> {
+            f.seek(SeekFrom::Start(offset))
+                .map_err(|e| Error::io("seek", e))?;
+            let part = PartReader {
+                f: &mut f,
+                start: offset,
+                len,
+                pos: 0,
+            };
+            let fs = SquashFs::open(part, &path.display().to_string())?;
+            let ex = extract::extract(&fs, &tmp.join("rootfs"), &path.display().to_string())?;
+            let meta = Meta {
+                digest: digest.clone(),
+                extracted: ex,
+            };
+            crate::runtime::state::atomic_write(
+                &tmp.join("meta.json"),
+                &serde_json::to_vec(&meta).expect("serializes"),
+                0o600,
+            )
+            .map_err(|e| Error::Other(e.to_string()))?;
+            std::fs::rename(&tmp, &entry)
+                .map_err(|e| Error::io(format!("rename into {}", entry.display()), e))
+        })();
+        if let Err(e) = res {
+            let _ = extract::remove_tree(&tmp, &cache);
+            return Err(e);
+        }
+    }
+    crate::runtime::state::atomic_write(&index, digest.as_bytes(), 0o600)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    Ok(CachedRootfs {
+        path: entry.join("rootfs"),
+        digest,
+        outcome,
+    })
+}
+
+/// A `Read + Seek` window over a file (a squashfs inside a SIF or a `.simg`).
+struct PartReader<'a> {
+    f: &'a mut std::fs::File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for PartReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos >= self.len {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(self.len - self.pos) as usize;
+        use std::os::unix::fs::FileExt;
+        let got = self.f.read_at(&mut buf[..n], self.start + self.pos)?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+impl Seek for PartReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => n as i128,
+            SeekFrom::End(n) => self.len as i128 + n as i128,
+            SeekFrom::Current(n) => self.pos as i128 + n as i128,
+        };
+        if new < 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "negative seek",
+            ));
+        }
+        self.pos = new as u64;
+        Ok(self.pos)
+    }
+}
+
+/// One cache entry for `cache list`/`clean`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    /// `rootfs`, `blob`, `oci-sif`.
+    pub kind: String,
+    /// Digest or name.
+    pub name: String,
+    /// Bytes on disk.
+    pub size: u64,
+    /// Last modification, Unix seconds.
+    pub mtime: i64,
+    /// Path.
+    pub path: PathBuf,
+}
+
+fn du(p: &Path) -> u64 {
+    let Ok(m) = std::fs::symlink_metadata(p) else {
+        return 0;
+    };
+    if !m.is_dir() {
+        return m.blocks() * 512;
+    }
+    std::fs::read_dir(p)
+        .map(|rd| rd.flatten().map(|e| du(&e.path())).sum::<u64>())
+        .unwrap_or(0)
+        + m.blocks() * 512
+}
+
+/// Every entry of the cache.
+pub fn entries() -> Vec<Entry> {
+    let cache = dir();
+    let mut out = Vec::new();
+    for (kind, sub) in [
+        ("rootfs", "rootfs"),
+        ("blob", "blob/sha256"),
+        ("oci-sif", "oci-sif"),
+    ] {
+        let Ok(rd) = std::fs::read_dir(cache.join(sub)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.ends_with(".lock") {
+                continue;
+            }
+            let m = e.metadata().ok();
+            out.push(Entry {
+                kind: kind.into(),
+                name,
+                size: du(&e.path()),
+                mtime: m.map(|m| m.mtime()).unwrap_or(0),
+                path: e.path(),
+            });
+        }
+    }
+    out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    out
+}
+
+/// Removes one entry (inside the cache only), with its index records left to go stale.
+///
+/// # Errors
+/// [`Error::Io`].
+pub fn remove(e: &Entry) -> Result<()> {
+    let cache = dir();
+    if e.path.is_dir() {
+        extract::remove_tree(&e.path, &cache)
+    } else if e.path.starts_with(&cache) {
+        std::fs::remove_file(&e.path)
+            .map_err(|err| Error::io(format!("remove {}", e.path.display()), err))
+    } else {
+        Err(Error::Other(format!(
+            "{} is outside the cache",
+            e.path.display()
+        )))
+    }
+}

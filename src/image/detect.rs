@@ -1,0 +1,173 @@
+//! One entry point for image formats: a closed enum and cheap probes by content, never by
+//! file name (Apptainer's `pkg/image` registry, reduced to what singlet runs).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::error::{Error, Result};
+
+/// What an image argument names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRef {
+    /// A SIF file (magic `SIF_MAGIC` at offset 32).
+    Sif(PathBuf),
+    /// A plain squashfs file at `offset` (0, or after the launch line of a Singularity 2.4
+    /// `.simg`).
+    Squashfs {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the superblock.
+        offset: u64,
+    },
+    /// A sandbox directory.
+    Sandbox(PathBuf),
+    /// A registry or layout reference (`docker://`, `oci:`, `oci-archive:`, `docker-archive:`).
+    Oci(String),
+    /// A running instance (`instance://NAME`).
+    Instance(String),
+}
+
+impl ImageRef {
+    /// The image's name as `SINGULARITY_NAME` shows it (the file or directory name).
+    pub fn name(&self) -> String {
+        match self {
+            ImageRef::Sif(p) | ImageRef::Squashfs { path: p, .. } | ImageRef::Sandbox(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            ImageRef::Oci(s) => s.rsplit('/').next().unwrap_or(s).to_string(),
+            ImageRef::Instance(n) => n.clone(),
+        }
+    }
+}
+
+const OCI_PREFIXES: [&str; 4] = ["docker://", "oci:", "oci-archive:", "docker-archive:"];
+
+/// Classifies an image argument.
+///
+/// # Errors
+/// [`Error::Unrecognized`] for a missing path or a file that is none of the formats (the
+/// message says what the first bytes look like); [`Error::Io`] for unreadable files.
+pub fn detect(arg: &str) -> Result<ImageRef> {
+    if let Some(n) = arg.strip_prefix("instance://") {
+        return Ok(ImageRef::Instance(n.to_string()));
+    }
+    if OCI_PREFIXES.iter().any(|p| arg.starts_with(p)) {
+        return Ok(ImageRef::Oci(arg.to_string()));
+    }
+    let path = std::path::absolute(arg).map_err(|e| Error::io(format!("image {arg}"), e))?;
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Unrecognized {
+                path: path.clone(),
+                why: "no such file or directory".into(),
+            }
+        } else {
+            Error::io(format!("image {}", path.display()), e)
+        }
+    })?;
+    if meta.is_dir() {
+        return Ok(ImageRef::Sandbox(path));
+    }
+    probe_file(&path)
+}
+
+fn probe_file(path: &Path) -> Result<ImageRef> {
+    let mut head = vec![0u8; 2048];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| {
+            let mut got = 0;
+            while got < head.len() {
+                let r = f.read(&mut head[got..])?;
+                if r == 0 {
+                    break;
+                }
+                got += r;
+            }
+            Ok(got)
+        })
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    head.truncate(n);
+    if head.len() >= 42 && &head[32..41] == b"SIF_MAGIC" {
+        return Ok(ImageRef::Sif(path.to_path_buf()));
+    }
+    if head.starts_with(b"hsqs") {
+        return Ok(ImageRef::Squashfs {
+            path: path.to_path_buf(),
+            offset: 0,
+        });
+    }
+    // Singularity 2.4 .simg: a launch line, then the squashfs.
+    if head.starts_with(b"#!") {
+        if let Some(pos) = head.windows(4).position(|w| w == b"hsqs") {
+            return Ok(ImageRef::Squashfs {
+                path: path.to_path_buf(),
+                offset: pos as u64,
+            });
+        }
+    }
+    let why = if head.is_empty() {
+        "the file is empty, not a SIF, squashfs or sandbox image".to_string()
+    } else {
+        let shown: String = head
+            .iter()
+            .take(8)
+            .map(|b| {
+                if b.is_ascii_graphic() {
+                    *b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        format!("not a SIF, squashfs or sandbox image (starts with {shown:?})")
+    };
+    Err(Error::Unrecognized {
+        path: path.to_path_buf(),
+        why,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_content() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("image.sif");
+        std::fs::write(&p, b"hsqs....").unwrap();
+        assert!(matches!(
+            detect(p.to_str().unwrap()).unwrap(),
+            ImageRef::Squashfs { offset: 0, .. }
+        ));
+        let q = d.path().join("notes.txt");
+        std::fs::write(&q, b"hello world").unwrap();
+        let e = detect(q.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("not a SIF, squashfs or sandbox image"), "{e}");
+        assert_eq!(
+            detect(d.path().to_str().unwrap()).unwrap(),
+            ImageRef::Sandbox(d.path().to_path_buf())
+        );
+        assert!(detect("/no/such/image.sif")
+            .unwrap_err()
+            .to_string()
+            .contains("no such file"));
+        assert_eq!(
+            detect("instance://web").unwrap(),
+            ImageRef::Instance("web".into())
+        );
+        assert!(matches!(
+            detect("docker://alpine").unwrap(),
+            ImageRef::Oci(_)
+        ));
+        let mut simg = b"#!/usr/bin/env run-singularity\n".to_vec();
+        simg.extend_from_slice(b"hsqs");
+        let s = d.path().join("old.simg");
+        std::fs::write(&s, simg).unwrap();
+        assert!(matches!(
+            detect(s.to_str().unwrap()).unwrap(),
+            ImageRef::Squashfs { offset: 31, .. }
+        ));
+    }
+}

@@ -1,0 +1,278 @@
+//! Extracting a squashfs into a directory, safely and without privilege.
+//!
+//! Entries come from backhand's tree in depth-first order. Every entry is created relative to
+//! a descriptor of its parent directory that was itself created by this extraction (never
+//! looked up by path), with `O_CREAT|O_EXCL|O_NOFOLLOW`, so no symlink in the image and no
+//! `..` can make a write land outside the target. Symlinks are created as they are and never
+//! followed. Device nodes, fifos and sockets are skipped; setuid and setgid bits are dropped;
+//! owners are kept only when running as root.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use backhand::InnerNode;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::error::{Error, Result};
+use super::squashfs::SquashFs;
+
+/// What an extraction produced.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Extracted {
+    /// Entries created (directories, files, symlinks).
+    pub entries: u64,
+    /// Bytes of file data written.
+    pub bytes: u64,
+    /// Entries skipped (devices, fifos, sockets).
+    pub skipped: u64,
+    /// A few (path, size) pairs checked later to detect a damaged cache entry.
+    pub sentinels: Vec<(String, u64)>,
+}
+
+fn open_at(dir: &OwnedFd, name: &OsStr, flags: OFlag, mode: u32) -> nix::Result<OwnedFd> {
+    let fd = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        name,
+        flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::from_bits_truncate(mode),
+    )?;
+    // SAFETY: openat returned a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn check_name(path: &Path) -> Option<(&Path, &OsStr)> {
+    let mut comps = path.components();
+    let name = match comps.next_back()? {
+        Component::Normal(n) => n,
+        _ => return None,
+    };
+    if !comps.all(|c| matches!(c, Component::Normal(_) | Component::RootDir)) {
+        return None;
+    }
+    Some((path.parent()?, name))
+}
+
+/// Extracts every entry of `fs` into the existing empty directory `target`.
+///
+/// # Errors
+/// [`Error::Unsafe`] for an entry whose name is not a plain component or whose parent is not
+/// a directory of this extraction; [`Error::Io`]/[`Error::Squashfs`] for write or read
+/// failures. On error the caller removes the partial tree (it extracts into a temp dir).
+pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Extracted> {
+    let as_root = nix::unistd::geteuid().is_root();
+    let root = nix::fcntl::open(
+        target,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::io(format!("open {}", target.display()), e.into()))?;
+    // SAFETY: open returned a fresh descriptor.
+    let root = unsafe { OwnedFd::from_raw_fd(root) };
+    let unsafe_entry = |entry: &Path, why: &str| Error::Unsafe {
+        source_name: source_name.to_string(),
+        entry: entry.display().to_string(),
+        why: why.to_string(),
+    };
+    // Descriptors of the directories on the current path (backhand's order is depth-first, so
+    // an entry's parent is always on this stack), and every directory's final mode, applied
+    // last so that read-only directories can still be filled.
+    let mut stack: Vec<(PathBuf, OwnedFd)> = Vec::new();
+    let mut dir_modes: Vec<(PathBuf, u32, u32, u32, u32)> = Vec::new();
+    let mut out = Extracted::default();
+    let mut biggest: Option<(String, u64)> = None;
+    let reader = fs.reader();
+    let root_header = reader.root.nodes.first().map(|n| n.header);
+    if let Some(h) = root_header {
+        dir_modes.push((
+            PathBuf::from("/"),
+            h.permissions as u32,
+            h.uid,
+            h.gid,
+            h.mtime,
+        ));
+    }
+    for node in reader.files() {
+        let path = node.fullpath.as_path();
+        if path == Path::new("/") {
+            continue;
+        }
+        let Some((parent, name)) = check_name(path) else {
+            return Err(unsafe_entry(path, "not a plain path inside the filesystem"));
+        };
+        while stack.last().is_some_and(|(p, _)| p != parent) {
+            stack.pop();
+        }
+        let parent_fd = if parent == Path::new("/") {
+            &root
+        } else {
+            &stack
+                .last()
+                .ok_or_else(|| unsafe_entry(path, "its parent is not a directory of this image"))?
+                .1
+        };
+        let h = node.header;
+        let perm = (h.permissions as u32) & 0o7777;
+        match &node.inner {
+            InnerNode::Dir(_) => {
+                nix::sys::stat::mkdirat(
+                    Some(parent_fd.as_raw_fd()),
+                    name,
+                    Mode::from_bits_truncate(0o700),
+                )
+                .map_err(|e| Error::io(format!("create {}", path.display()), e.into()))?;
+                let fd = open_at(parent_fd, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, 0)
+                    .map_err(|e| Error::io(format!("open {}", path.display()), e.into()))?;
+                dir_modes.push((path.to_path_buf(), perm & 0o1777, h.uid, h.gid, h.mtime));
+                stack.push((path.to_path_buf(), fd));
+            }
+            InnerNode::File(f) => {
+                let fd = open_at(
+                    parent_fd,
+                    name,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+                    0o600,
+                )
+                .map_err(|e| Error::io(format!("create {}", path.display()), e.into()))?;
+                let mut file = std::fs::File::from(fd);
+                let mut r = reader.file(f).reader();
+                let n = std::io::copy(&mut r, &mut file).map_err(|e| Error::Squashfs {
+                    what: format!("{source_name}:{}", path.display()),
+                    msg: e.to_string(),
+                })?;
+                out.bytes += n;
+                // setuid/setgid bits are never recreated.
+                let mode = perm & 0o777;
+                nix::sys::stat::fchmod(file.as_raw_fd(), Mode::from_bits_truncate(mode))
+                    .map_err(|e| Error::io(format!("chmod {}", path.display()), e.into()))?;
+                if as_root {
+                    let _ = nix::unistd::fchown(
+                        file.as_raw_fd(),
+                        Some(nix::unistd::Uid::from_raw(h.uid)),
+                        Some(nix::unistd::Gid::from_raw(h.gid)),
+                    );
+                }
+                set_mtime(&file, h.mtime);
+                file.flush().ok();
+                if out.sentinels.len() < 8 {
+                    out.sentinels.push((path.display().to_string(), n));
+                }
+                if biggest.as_ref().is_none_or(|b| n > b.1) {
+                    biggest = Some((path.display().to_string(), n));
+                }
+            }
+            InnerNode::Symlink(l) => {
+                nix::unistd::symlinkat(l.link.as_os_str(), Some(parent_fd.as_raw_fd()), name)
+                    .map_err(|e| Error::io(format!("symlink {}", path.display()), e.into()))?;
+                if as_root {
+                    let _ = nix::unistd::fchownat(
+                        Some(parent_fd.as_raw_fd()),
+                        name,
+                        Some(nix::unistd::Uid::from_raw(h.uid)),
+                        Some(nix::unistd::Gid::from_raw(h.gid)),
+                        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                    );
+                }
+            }
+            _ => {
+                out.skipped += 1;
+                continue;
+            }
+        }
+        out.entries += 1;
+    }
+    if let Some(b) = biggest {
+        out.sentinels.push(b);
+    }
+    // Final directory modes, deepest first.
+    dir_modes.sort_by_key(|(p, ..)| std::cmp::Reverse(p.components().count()));
+    drop(stack);
+    for (p, mode, uid, gid, mtime) in dir_modes {
+        let opened;
+        let fd = if p == Path::new("/") {
+            &root
+        } else {
+            use crate::runtime::rootfs::path::{openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS};
+            opened = openat2(
+                root.as_raw_fd(),
+                &p,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+                0,
+                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+            )
+            .map_err(|e| Error::io(format!("open {}", p.display()), e.into()))?;
+            &opened
+        };
+        if as_root {
+            let _ = nix::unistd::fchown(
+                fd.as_raw_fd(),
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            );
+        }
+        // The owner keeps write access so the cache can be removed later.
+        let m = if p == Path::new("/") {
+            mode | 0o700
+        } else {
+            mode | 0o200
+        };
+        let _ = nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(m & 0o1777));
+        set_mtime(
+            &std::fs::File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?),
+            mtime,
+        );
+    }
+    Ok(out)
+}
+
+fn set_mtime(f: &std::fs::File, mtime: u32) {
+    let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
+    let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
+}
+
+/// Removes a tree this crate created (restoring write permission where an extraction left a
+/// read-only directory). Refuses paths that are not under `within`.
+///
+/// # Errors
+/// [`Error::Other`] for a path outside `within`; [`Error::Io`].
+pub fn remove_tree(path: &Path, within: &Path) -> Result<()> {
+    if !path.starts_with(within) || path == within {
+        return Err(Error::Other(format!(
+            "refusing to delete {}: it is not inside {}",
+            path.display(),
+            within.display()
+        )));
+    }
+    fn fix(p: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::symlink_metadata(p) {
+            if m.is_dir() {
+                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
+                if let Ok(rd) = std::fs::read_dir(p) {
+                    for e in rd.flatten() {
+                        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                            fix(&e.path());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match std::fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) => {
+            fix(path);
+            std::fs::remove_dir_all(path)
+                .map_err(|e| Error::io(format!("remove {}", path.display()), e))
+        }
+    }
+}
+
+/// The name of a path component as bytes (for tests and messages).
+pub fn display_name(n: &OsStr) -> String {
+    String::from_utf8_lossy(n.as_bytes()).into_owned()
+}

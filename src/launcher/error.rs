@@ -1,0 +1,60 @@
+//! Errors of the front end's launch path.
+
+/// Result alias of the launcher.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What can stop a container from being launched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A bad flag value or combination, naming the flag.
+    #[error("{0}")]
+    Flag(String),
+    /// An image problem (missing, not an image, corrupted …).
+    #[error(transparent)]
+    Image(#[from] crate::image::Error),
+    /// A SIF problem.
+    #[error(transparent)]
+    Sif(#[from] crate::sif::Error),
+    /// The runtime core failed.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::Error),
+    /// An I/O error with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A failed system call with what it was for.
+    #[error("{context}: {source}")]
+    Sys {
+        /// What was being done.
+        context: String,
+        /// The errno.
+        #[source]
+        source: nix::errno::Errno,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// Builds an [`Error::Io`].
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+    /// Builds an [`Error::Sys`].
+    pub fn sys(context: impl Into<String>, source: nix::errno::Errno) -> Self {
+        Error::Sys {
+            context: context.into(),
+            source,
+        }
+    }
+}

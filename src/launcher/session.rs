@@ -1,0 +1,304 @@
+//! The launcher's own namespaces and per-run session directory.
+//!
+//! Before anything is mounted, the launcher process enters a private mount namespace (and,
+//! unless it is root, a user namespace with the id map the run needs), so every mount it
+//! makes (the squashfuse rootfs, the overlay view) is invisible to the host and disappears
+//! with the last process of the run. The container's own namespaces are then created by the
+//! runtime core as children of these.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
+
+use super::error::{Error, Result};
+use crate::runtime::userns;
+
+/// The id map of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdMode {
+    /// Real root: no user namespace; root inside.
+    Root,
+    /// The same uid and gid inside as outside (Apptainer's default unprivileged mode).
+    SameUser {
+        /// uid.
+        uid: u32,
+        /// gid.
+        gid: u32,
+    },
+    /// `--fakeroot`: root inside mapped to the caller, plus the subordinate range if any.
+    Fakeroot {
+        /// uid map.
+        uids: Vec<(u32, u32, u32)>,
+        /// gid map.
+        gids: Vec<(u32, u32, u32)>,
+    },
+}
+
+impl IdMode {
+    /// Chooses the mode (apptainer.md §2.1, §2.3).
+    ///
+    /// # Errors
+    /// [`Error::Flag`] when `--fakeroot` needs `newuidmap` (the user has subordinate ranges)
+    /// but it is not installed.
+    pub fn decide(fakeroot: bool) -> Result<IdMode> {
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        if uid == 0 && userns::in_initial_userns() {
+            return Ok(IdMode::Root);
+        }
+        if !fakeroot {
+            return Ok(IdMode::SameUser { uid, gid });
+        }
+        let su = userns::own_subids("/etc/subuid", uid);
+        let sg = userns::own_subids("/etc/subgid", uid);
+        match (su.first(), sg.first()) {
+            (Some(u), Some(g)) => {
+                for h in ["newuidmap", "newgidmap"] {
+                    if userns::find_helper(h).is_none() {
+                        return Err(Error::Flag(format!(
+                            "--fakeroot: /etc/subuid and /etc/subgid list ranges for this user but \
+                             {h} is not installed (Debian package uidmap)"
+                        )));
+                    }
+                }
+                Ok(IdMode::Fakeroot {
+                    uids: vec![(0, uid, 1), (1, u.start, u.count)],
+                    gids: vec![(0, gid, 1), (1, g.start, g.count)],
+                })
+            }
+            _ => {
+                tracing::info!("user not listed in /etc/subuid: using a root-mapped namespace");
+                Ok(IdMode::Fakeroot {
+                    uids: vec![(0, uid, 1)],
+                    gids: vec![(0, gid, 1)],
+                })
+            }
+        }
+    }
+
+    /// uid and gid of the user inside the container.
+    pub fn inside_ids(&self) -> (u32, u32) {
+        match self {
+            IdMode::Root | IdMode::Fakeroot { .. } => (0, 0),
+            IdMode::SameUser { uid, gid } => (*uid, *gid),
+        }
+    }
+}
+
+fn mapping(v: &[(u32, u32, u32)]) -> Vec<LinuxIdMapping> {
+    v.iter()
+        .map(|(c, h, s)| {
+            LinuxIdMappingBuilder::default()
+                .container_id(*c)
+                .host_id(*h)
+                .size(*s)
+                .build()
+                .expect("valid mapping")
+        })
+        .collect()
+}
+
+/// Moves the calling (single-threaded) process into a private mount namespace, and for
+/// non-root modes into a new user namespace with the mode's map.
+///
+/// # Errors
+/// [`Error::Sys`] from `unshare`/`mount`; the helper's message when `newuidmap` fails.
+pub fn enter(mode: &IdMode) -> Result<()> {
+    match mode {
+        IdMode::Root => {
+            unshare(CloneFlags::CLONE_NEWNS)
+                .map_err(|e| Error::sys("unshare mount namespace", e))?;
+        }
+        IdMode::SameUser { uid, gid } => {
+            unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).map_err(|e| {
+                Error::sys(
+                    "unshare user namespace (are unprivileged user namespaces enabled? see \
+                     /proc/sys/user/max_user_namespaces)",
+                    e,
+                )
+            })?;
+            write_self("setgroups", "deny")?;
+            write_self("uid_map", &format!("{uid} {uid} 1\n"))?;
+            write_self("gid_map", &format!("{gid} {gid} 1\n"))?;
+        }
+        IdMode::Fakeroot { uids, gids } => {
+            if uids.len() == 1 {
+                unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
+                    .map_err(|e| Error::sys("unshare user namespace", e))?;
+                write_self("setgroups", "deny")?;
+                write_self("uid_map", &format!("0 {} 1\n", uids[0].1))?;
+                write_self("gid_map", &format!("0 {} 1\n", gids[0].1))?;
+            } else {
+                enter_with_helper(&mapping(uids), &mapping(gids))?;
+            }
+            // root inside
+            let z = nix::unistd::Uid::from_raw(0);
+            let zg = nix::unistd::Gid::from_raw(0);
+            nix::unistd::setresgid(zg, zg, zg).map_err(|e| Error::sys("setresgid 0", e))?;
+            nix::unistd::setresuid(z, z, z).map_err(|e| Error::sys("setresuid 0", e))?;
+        }
+    }
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| Error::sys("make / private in the launcher's mount namespace", e))?;
+    Ok(())
+}
+
+fn write_self(name: &str, text: &str) -> Result<()> {
+    fs::write(format!("/proc/self/{name}"), text).map_err(|e| {
+        Error::io(
+            format!("write {:?} to /proc/self/{name}", text.trim_end()),
+            e,
+        )
+    })
+}
+
+/// Several ranges need newuidmap/newgidmap, which must run in the parent namespace: a helper
+/// forked before `unshare` writes the maps for us.
+fn enter_with_helper(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<()> {
+    let (go_r, go_w) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let (res_r, res_w) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
+    let parent = nix::unistd::getpid().as_raw();
+    // SAFETY: the launcher is single-threaded here.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
+        nix::unistd::ForkResult::Child => {
+            drop(go_w);
+            drop(res_r);
+            let mut b = [0u8; 1];
+            let mut r = fs::File::from(go_r);
+            let mut w = fs::File::from(res_w);
+            let msg = if r.read(&mut b).unwrap_or(0) == 1 {
+                match userns::write_maps(parent, uids, gids) {
+                    Ok(_) => String::new(),
+                    Err(e) => e.to_string(),
+                }
+            } else {
+                "launcher went away".into()
+            };
+            let _ = w.write_all(msg.as_bytes());
+            // SAFETY: _exit in the forked helper.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(go_r);
+            drop(res_w);
+            let r = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS);
+            let mut w = fs::File::from(go_w);
+            if r.is_ok() {
+                let _ = w.write_all(b"g");
+            }
+            drop(w);
+            let mut msg = String::new();
+            let _ = fs::File::from(res_r).read_to_string(&mut msg);
+            let _ = nix::sys::wait::waitpid(child, None);
+            r.map_err(|e| Error::sys("unshare user namespace", e))?;
+            if !msg.is_empty() {
+                return Err(Error::Other(format!("--fakeroot: {msg}")));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A per-run directory: bundle, skeleton, overlay mount point, FUSE mount point. Removed on
+/// drop; stale ones (their launcher is gone) are swept by the next run.
+pub struct Session {
+    /// The directory.
+    pub dir: PathBuf,
+    base: PathBuf,
+}
+
+/// Where sessions live: `$XDG_RUNTIME_DIR/singlet/sessions`, else `/tmp/singlet-<uid>/sessions`.
+pub fn sessions_base() -> PathBuf {
+    crate::runtime::state::default_root().join("sessions")
+}
+
+impl Session {
+    /// Creates a new session directory (sweeping stale ones first).
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn create(base: &Path) -> Result<Session> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(base)
+            .map_err(|e| Error::io(format!("create {}", base.display()), e))?;
+        sweep(base);
+        let mut rnd = [0u8; 6];
+        // SAFETY: getrandom writes into our buffer.
+        unsafe { libc::getrandom(rnd.as_mut_ptr().cast(), rnd.len(), 0) };
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let dir = base.join(name);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        fs::write(dir.join("launcher.pid"), std::process::id().to_string())
+            .map_err(|e| Error::io("write session pid", e))?;
+        Ok(Session {
+            dir,
+            base: base.to_path_buf(),
+        })
+    }
+
+    /// `<session>/<name>`, created as a directory.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn subdir(&self, name: &str) -> Result<PathBuf> {
+        let p = self.dir.join(name);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&p)
+            .map_err(|e| Error::io(format!("create {}", p.display()), e))?;
+        Ok(p)
+    }
+
+    /// Keeps the directory (instances keep theirs for their lifetime).
+    pub fn keep(mut self) -> PathBuf {
+        let d = std::mem::take(&mut self.dir);
+        std::mem::forget(self);
+        d
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for m in ["root", "image"] {
+            let _ = nix::mount::umount2(&self.dir.join(m), nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = crate::image::extract::remove_tree(&self.dir, &self.base);
+    }
+}
+
+/// Removes session directories whose launcher process is gone.
+fn sweep(base: &Path) {
+    let Ok(rd) = fs::read_dir(base) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        let alive = fs::read_to_string(p.join("launcher.pid"))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .is_some_and(|pid| crate::runtime::state::process_alive(pid, 0));
+        let keep = p.join("instance").exists();
+        if !alive && !keep {
+            let _ = crate::image::extract::remove_tree(&p, base);
+        }
+    }
+}
