@@ -190,7 +190,7 @@ pub fn plan(i: PlanInput<'_>) -> Result<EnvPlan> {
                 "overriding HOME with an environment injection is not permitted; HOME stays {}",
                 i.home
             ),
-            "LD_LIBRARY_PATH" | _ => {
+            _ => {
                 p.inject.insert(k, v);
             }
         }
