@@ -301,6 +301,15 @@ pub fn launch(p: &ExecParams) -> Result<i32> {
             let mut img = SifImage::open(path)?;
             let d = img.primary_system_partition()?;
             let part = d.partition().expect("partition");
+            let host_arch = crate::sif::Arch::host();
+            if part.arch.go_name() != "unknown" && part.arch != host_arch {
+                return Err(Error::Flag(format!(
+                    "{}: the image is built for {}, this host runs {}",
+                    path.display(),
+                    part.arch,
+                    host_arch
+                )));
+            }
             if part.fs != FsType::Squash {
                 return Err(Error::Flag(format!(
                     "{}: the primary partition is {}, only squashfs partitions can be run",
