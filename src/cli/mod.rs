@@ -50,16 +50,16 @@ pub const EXIT_FRONTEND_ERROR: u8 = 255;
 )]
 pub struct Cli {
     /// Print debugging information (which rootfs path was taken, mounts, timings)
-    #[arg(short = 'd', long, global = true)]
+    #[arg(short = 'd', long)]
     pub debug: bool,
     /// Print only warnings and errors
-    #[arg(short = 'q', long, global = true)]
+    #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Print only errors
-    #[arg(short = 's', long, global = true)]
+    #[arg(short = 's', long)]
     pub silent: bool,
     /// Print more information
-    #[arg(short = 'v', long, global = true)]
+    #[arg(short = 'v', long)]
     pub verbose: bool,
     /// The verb.
     #[command(subcommand)]
@@ -345,4 +345,15 @@ pub fn write_man(cmd: clap::Command, section: &str, dir: &Path) -> anyhow::Resul
         render(sub.clone().name(sub_name), &file)?;
     }
     render(cmd, &format!("{name}.{section}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+        OciCli::command().debug_assert();
+    }
 }

@@ -167,6 +167,14 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
             InnerNode::Symlink(l) => {
                 nix::unistd::symlinkat(l.link.as_os_str(), Some(parent_fd.as_raw_fd()), name)
                     .map_err(|e| Error::io(format!("symlink {}", path.display()), e.into()))?;
+                let t = nix::sys::time::TimeSpec::new(h.mtime as i64, 0);
+                let _ = nix::sys::stat::utimensat(
+                    Some(parent_fd.as_raw_fd()),
+                    name,
+                    &t,
+                    &t,
+                    nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+                );
                 if as_root {
                     let _ = nix::unistd::fchownat(
                         Some(parent_fd.as_raw_fd()),

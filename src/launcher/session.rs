@@ -244,12 +244,12 @@ impl Session {
             rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
         let dir = base.join(name);
+        // The launcher's pid is part of the name, so a concurrent sweep never sees a session
+        // without an owner.
         fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        fs::write(dir.join("launcher.pid"), std::process::id().to_string())
-            .map_err(|e| Error::io("write session pid", e))?;
         Ok(Session {
             dir,
             base: base.to_path_buf(),
@@ -292,10 +292,12 @@ fn sweep(base: &Path) {
     let Ok(rd) = fs::read_dir(base) else { return };
     for e in rd.flatten() {
         let p = e.path();
-        let alive = fs::read_to_string(p.join("launcher.pid"))
-            .ok()
-            .and_then(|s| s.trim().parse::<i32>().ok())
-            .is_some_and(|pid| crate::runtime::state::process_alive(pid, 0));
+        let alive = e
+            .file_name()
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .and_then(|s| s.parse::<i32>().ok())
+            .is_none_or(|pid| crate::runtime::state::process_alive(pid, 0));
         let keep = p.join("instance").exists();
         if !alive && !keep {
             let _ = crate::image::extract::remove_tree(&p, base);

@@ -2,5 +2,6 @@
 //! unprivileged users `.ci/run` creates.
 
 mod common;
+mod frontend;
 mod runtime;
 mod sif;

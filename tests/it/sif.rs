@@ -14,6 +14,7 @@ use singlet::sif::{
 
 use crate::common::singlet;
 
+/// The shared SIF test images.
 pub fn testdata() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/sif");
     if p.exists() {

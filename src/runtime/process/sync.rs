@@ -188,7 +188,14 @@ pub fn expect(sock: RawFd, want: &SyncMsg, step: &str) -> Result<Option<OwnedFd>
 }
 
 /// Helper for the child side: report `err` to the parent and exit with status 1.
+///
+/// Messages the parent already sent are drained first: closing a `SOCK_SEQPACKET` end with
+/// unread data makes the peer's next `recv` fail with `ECONNRESET` before it can read our
+/// error message.
 pub fn die(sock: &impl AsRawFd, err: &Error) -> ! {
+    let fd = sock.as_raw_fd();
+    let mut buf = [0u8; 4096];
+    while nix::sys::socket::recv(fd, &mut buf, MsgFlags::MSG_DONTWAIT).is_ok_and(|n| n > 0) {}
     let _ = send(
         sock.as_raw_fd(),
         &SyncMsg::Error {

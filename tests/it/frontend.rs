@@ -1,0 +1,695 @@
+//! The Singularity-compatible front end: real SIF images and sandboxes, as root and as
+//! unprivileged users; both rootfs provisioning paths; environment, binds, isolation,
+//! fakeroot, signals, a terminal for `shell`; bad input.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::need;
+use crate::sif::testdata;
+
+fn img(rel: &str) -> String {
+    testdata().join(rel).display().to_string()
+}
+
+/// A run of `singlet ARGS` as `who`, with a private cache and a clean HOME-based cwd.
+struct Front {
+    s: Scratch,
+    cache: PathBuf,
+    envs: Vec<(String, String)>,
+}
+
+impl Front {
+    fn new(who: Who) -> Front {
+        let s = Scratch::new(who);
+        let cache = s.path().join("cache");
+        fs::create_dir_all(&cache).unwrap();
+        s.own(&cache);
+        Front {
+            s,
+            cache,
+            envs: vec![],
+        }
+    }
+
+    fn env(mut self, k: &str, v: &str) -> Front {
+        self.envs.push((k.into(), v.into()));
+        self
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.s.cmd(singlet());
+        // setpriv's env(1) wrapper: put our variables on its command line
+        if self.s.who != Who::Root {
+            let mut c2 = self.s.cmd("env");
+            c2.arg(format!("SINGLET_CACHEDIR={}", self.cache.display()));
+            for (k, v) in &self.envs {
+                c2.arg(format!("{k}={v}"));
+            }
+            c2.arg(singlet()).args(args);
+            c2.current_dir(self.s.path());
+            return c2;
+        }
+        c.env("SINGLET_CACHEDIR", &self.cache);
+        for (k, v) in &self.envs {
+            c.env(k, v);
+        }
+        c.args(args).current_dir(self.s.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.s.run(self.cmd(args))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "singlet {args:?} failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+/// Session directories whose launcher is gone (left behind). Live ones belong to tests running
+/// in parallel.
+fn sessions_left(who: Who) -> usize {
+    let (uid, _) = who.ids();
+    let base = if uid == 0 {
+        PathBuf::from("/run/singlet/sessions")
+    } else {
+        PathBuf::from(format!("/tmp/singlet-{uid}/sessions"))
+    };
+    fs::read_dir(base)
+        .map(|r| {
+            r.flatten()
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let pid = name.split('-').next().and_then(|s| s.parse::<i32>().ok());
+                    !pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// squashfuse processes orphaned (reparented to init) after their launcher exited.
+fn orphaned_fuse() -> Vec<i32> {
+    processes_matching("squashfuse")
+        .into_iter()
+        .filter(|p| {
+            fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .and_then(|r| r.split_whitespace().nth(1))
+                        .map(|x| x == "1")
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn runnable_images() -> Vec<&'static str> {
+    vec![
+        "reference/busybox.sif",
+        "reference/busybox-xz.sif",
+        "reference/busybox-zstd.sif",
+        "reference/busybox-signed.sif",
+        "reference/busybox-alltypes.sif",
+        "reference/debian.sif",
+        "real/singularity-3.8.1-busybox_amd64.sif",
+        "real/singularity-2019-busybox-legacy-signed.sif",
+        "real/singularity-2019-alpine-corrupted-signatures.sif",
+    ]
+}
+
+fn every_image(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    for rel in runnable_images() {
+        let i = img(rel);
+        let out = f.ok(&["exec", &i, "/bin/sh", "-c", "echo ok-$((40+2))"]);
+        assert_eq!(out, "ok-42\n", "{rel}");
+        let o = f.run(&["run", &i, "true"]);
+        assert!(
+            o.status.success(),
+            "{rel} run: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = f.run(&["test", &i]);
+        assert!(
+            o.status.success(),
+            "{rel} test: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let out = f.ok(&["run", &img("reference/busybox.sif"), "a", "b"]);
+    assert_eq!(out, "hello from the busybox SIF fixture\nargs: a b\n");
+    let out = f.ok(&["test", &img("reference/busybox.sif")]);
+    assert_eq!(out, "busybox test ok\n");
+    let out = f.ok(&["run", &img("reference/debian.sif"), "echo", "hi"]);
+    assert!(
+        out.starts_with("Running Debian GNU/Linux 12 (bookworm)") && out.ends_with("hi\n"),
+        "{out}"
+    );
+    // The real Singularity 3.8.1 image: docker-derived environment.
+    let out = f.ok(&[
+        "exec",
+        &img("real/singularity-3.8.1-busybox_amd64.sif"),
+        "sh",
+        "-c",
+        "echo $PATH; busybox | head -1",
+    ]);
+    assert!(
+        out.starts_with(
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nBusyBox v1.33.1"
+        ),
+        "{out}"
+    );
+    assert_eq!(sessions_left(who), 0, "session directories left behind");
+}
+
+#[test]
+fn every_image_root() {
+    every_image(Who::Root);
+}
+
+#[test]
+fn every_image_unprivileged() {
+    every_image(Who::User);
+}
+
+#[test]
+fn inspect_and_run_help() {
+    let f = Front::new(Who::Root);
+    let i = img("reference/busybox.sif");
+    let labels = f.ok(&["inspect", &i]);
+    assert!(
+        labels.contains("Fixture: busybox\n") && labels.contains("Maintainer: sif-fixtures\n"),
+        "{labels}"
+    );
+    assert!(f
+        .ok(&["inspect", "--deffile", &i])
+        .starts_with("Bootstrap: busybox"));
+    assert!(f
+        .ok(&["inspect", "--runscript", &i])
+        .contains("echo \"$GREETING\""));
+    assert!(f.ok(&["inspect", "--test", &i]).contains("busybox test ok"));
+    assert!(f
+        .ok(&["inspect", "--environment", &i])
+        .starts_with("=== /.singularity.d/env/90-environment.sh ==="));
+    let j: serde_json::Value = serde_json::from_str(&f.ok(&["inspect", "--json", &i])).unwrap();
+    assert_eq!(j["type"], "container");
+    assert_eq!(j["data"]["attributes"]["labels"]["Fixture"], "busybox");
+    assert!(f.ok(&["run-help", &i]).contains("Tiny busybox container"));
+    // Without inspect-metadata.json (real 3.8.1 image has one; the 2019 one does not).
+    let old = f.ok(&[
+        "inspect",
+        &img("real/singularity-2019-busybox-legacy-signed.sif"),
+    ]);
+    assert!(old.contains("org.label-schema"), "{old}");
+    // A sandbox
+    let sb = f.s.path().join("sandbox");
+    let st = Command::new("unsquashfs")
+        .args(["-q", "-o", "36864", "-d"])
+        .arg(&sb)
+        .arg(&i)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(f
+        .ok(&["inspect", sb.to_str().unwrap()])
+        .contains("Fixture: busybox"));
+}
+
+#[test]
+fn sandbox_runs_and_writable() {
+    need!(Who::Root);
+    let f = Front::new(Who::Root);
+    let sb = f.s.path().join("sandbox");
+    let st = Command::new("unsquashfs")
+        .args(["-q", "-o", "36864", "-d"])
+        .arg(&sb)
+        .arg(img("reference/busybox.sif"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let s = sb.to_str().unwrap();
+    assert_eq!(
+        f.ok(&["run", s, "z"]),
+        "hello from the busybox SIF fixture\nargs: z\n"
+    );
+    f.ok(&[
+        "exec",
+        "--writable",
+        s,
+        "sh",
+        "-c",
+        "echo persisted > /opt-note",
+    ]);
+    assert_eq!(
+        fs::read_to_string(sb.join("opt-note")).unwrap(),
+        "persisted\n"
+    );
+    let o = f.run(&["exec", "--writable", &img("reference/busybox.sif"), "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--writable needs a sandbox"));
+}
+
+#[test]
+fn provisioning_paths_agree_and_cache_is_reused() {
+    need!(Who::Root);
+    let f = Front::new(Who::Root);
+    let i = img("reference/busybox.sif");
+    let probe = "ls -ln /bin | awk '{print $1,$3,$4,$5,$9,$10,$11}' | md5sum; cat /.singularity.d/runscript; stat -c %a /etc/passwd";
+    let fuse = f.run(&["-d", "exec", &i, "sh", "-c", probe]);
+    let fuse_err = String::from_utf8_lossy(&fuse.stderr);
+    assert!(
+        fuse_err.contains("mounted at offset 36864 with"),
+        "{fuse_err}"
+    );
+    let f2 = Front::new(Who::Root).env("SINGLET_SQUASHFUSE", "none");
+    let ex1 = f2.run(&["-d", "exec", &i, "sh", "-c", probe]);
+    let e1 = String::from_utf8_lossy(&ex1.stderr);
+    assert!(e1.contains("(Extracted)"), "{e1}");
+    assert_eq!(
+        String::from_utf8_lossy(&fuse.stdout),
+        String::from_utf8_lossy(&ex1.stdout)
+    );
+    let ex2 = f2.run(&["-d", "exec", &i, "true"]);
+    assert!(String::from_utf8_lossy(&ex2.stderr).contains("(IndexHit)"));
+    let unsq = f.run(&["-d", "exec", "--unsquash", &i, "true"]);
+    assert!(String::from_utf8_lossy(&unsq.stderr).contains("extracted squashfs"));
+    // Damage the cache entry: it is detected and rebuilt.
+    let entry = fs::read_dir(f2.cache.join("rootfs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.is_dir() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .unwrap();
+    fs::write(entry.join("rootfs/bin/busybox"), b"truncated").unwrap();
+    let ex3 = f2.run(&["-d", "exec", &i, "sh", "-c", "echo back"]);
+    assert!(
+        String::from_utf8_lossy(&ex3.stderr).contains("(Rebuilt)"),
+        "{}",
+        String::from_utf8_lossy(&ex3.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ex3.stdout), "back\n");
+}
+
+fn environment(who: Who) {
+    need!(who);
+    let envf = {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("env");
+        fs::write(&p, "FROMFILE=file\nBOTH=file\n").unwrap();
+        let keep = d.keep();
+        let p2 = keep.join("env");
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&keep, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&p2, fs::Permissions::from_mode(0o644)).unwrap();
+        p2
+    };
+    let f = Front::new(who)
+        .env("HOSTVAR", "host")
+        .env("GREETING", "from-host")
+        .env("SINGULARITYENV_INJ", "sing")
+        .env("APPTAINERENV_INJ", "app")
+        .env("SINGULARITYENV_PREPEND_PATH", "/pre")
+        .env("LD_LIBRARY_PATH", "/host/lib")
+        .env("SINGULARITY_BIND", "/etc/hostname:/mnt/hn");
+    let out = f.ok(&[
+        "exec", "--env-file", envf.to_str().unwrap(), "--env", "BOTH=cli",
+        &img("reference/busybox.sif"), "sh", "-c",
+        "echo $HOSTVAR $GREETING $INJ $FROMFILE $BOTH; echo $PATH; echo ${LD_LIBRARY_PATH:-none}; echo $SINGULARITY_NAME $APPTAINER_NAME; echo $SINGULARITY_CONTAINER; cat /mnt/hn",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0], "host hello from the busybox SIF fixture app file cli",
+        "{out}"
+    );
+    assert!(lines[1].starts_with("/pre:"), "{out}");
+    assert!(!lines[2].contains("/host/lib"), "{out}");
+    assert_eq!(lines[3], "busybox.sif busybox.sif");
+    assert!(lines[4].ends_with("reference/busybox.sif"));
+    assert_eq!(
+        lines[5],
+        fs::read_to_string("/etc/hostname").unwrap().trim()
+    );
+    let clean = f.ok(&[
+        "exec",
+        "--cleanenv",
+        &img("reference/busybox.sif"),
+        "sh",
+        "-c",
+        "echo ${HOSTVAR:-unset} $LANG",
+    ]);
+    assert_eq!(clean, "unset C\n");
+}
+
+#[test]
+fn environment_root() {
+    environment(Who::Root);
+}
+
+#[test]
+fn environment_unprivileged() {
+    environment(Who::User);
+}
+
+fn binds_and_isolation(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    let data = f.s.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("in"), "payload\n").unwrap();
+    f.s.own(&data);
+    let d = data.to_str().unwrap();
+    let i = img("reference/busybox.sif");
+    let bspec = format!("{d}:/b1,{d}:/b2:ro");
+    let mspec = format!("type=bind,src={d},dst=/b3,ro");
+    let out = f.ok(&[
+        "exec", "-B", &bspec, "--bind", &format!("{d}:/b4:rw"), "--mount", &mspec, &i, "sh", "-c",
+        "cat /b1/in /b2/in /b3/in /b4/in; touch /b2/x 2>/dev/null || echo ro2; touch /b3/x 2>/dev/null || echo ro3; touch /b4/w && echo rw4",
+    ]);
+    assert_eq!(out, "payload\npayload\npayload\npayload\nro2\nro3\nrw4\n");
+    assert!(data.join("w").exists());
+    // --contain: host /tmp not visible, empty home
+    let marker = format!("/tmp/singlet-it-marker-{}-{:?}", std::process::id(), who);
+    fs::write(&marker, "x").unwrap();
+    let out = f.ok(&[
+        "exec",
+        &i,
+        "sh",
+        "-c",
+        &format!("test -e {marker} && echo seen"),
+    ]);
+    assert_eq!(out, "seen\n");
+    let out = f.ok(&[
+        "exec",
+        "--contain",
+        &i,
+        "sh",
+        "-c",
+        &format!("test -e {marker} && echo seen || echo hidden; ls -A $HOME | wc -l"),
+    ]);
+    assert_eq!(out, "hidden\n0\n");
+    let out = f.ok(&[
+        "exec",
+        "--containall",
+        &i,
+        "sh",
+        "-c",
+        "echo $$; ls /proc | grep -c '^[0-9]'",
+    ]);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "1", "pid namespace: {out}");
+    fs::remove_file(&marker).unwrap();
+    // --writable-tmpfs: writes work and vanish
+    let out = f.ok(&[
+        "exec",
+        "--writable-tmpfs",
+        &i,
+        "sh",
+        "-c",
+        "echo x > /newfile && cat /newfile",
+    ]);
+    assert_eq!(out, "x\n");
+    let out = f.ok(&[
+        "exec",
+        "--writable-tmpfs",
+        &i,
+        "sh",
+        "-c",
+        "test -e /newfile && echo kept || echo gone",
+    ]);
+    assert_eq!(out, "gone\n");
+    // --overlay DIR persists
+    let ov = f.s.path().join("ov");
+    fs::create_dir_all(&ov).unwrap();
+    f.s.own(&ov);
+    f.ok(&[
+        "exec",
+        "--overlay",
+        ov.to_str().unwrap(),
+        &i,
+        "sh",
+        "-c",
+        "echo kept > /persist",
+    ]);
+    assert_eq!(
+        f.ok(&[
+            "exec",
+            "--overlay",
+            ov.to_str().unwrap(),
+            &i,
+            "cat",
+            "/persist"
+        ]),
+        "kept\n"
+    );
+    // --pwd, --hostname, --no-home
+    assert_eq!(f.ok(&["exec", "--pwd", "/etc", &i, "pwd"]), "/etc\n");
+    assert_eq!(
+        f.ok(&["exec", "--hostname", "box1", &i, "hostname"]),
+        "box1\n"
+    );
+}
+
+#[test]
+fn binds_and_isolation_root() {
+    binds_and_isolation(Who::Root);
+}
+
+#[test]
+fn binds_and_isolation_unprivileged() {
+    binds_and_isolation(Who::User);
+}
+
+#[test]
+fn fakeroot() {
+    need!(Who::User);
+    let f = Front::new(Who::User);
+    let data = f.s.path().join("fr");
+    fs::create_dir_all(&data).unwrap();
+    f.s.own(&data);
+    let i = img("reference/busybox.sif");
+    let out = f.ok(&[
+        "exec",
+        "--fakeroot",
+        "-B",
+        &format!("{}:/fr", data.display()),
+        &i,
+        "sh",
+        "-c",
+        "id -u; touch /fr/made; cat /proc/self/uid_map | wc -l; echo $HOME",
+    ]);
+    let l: Vec<&str> = out.lines().collect();
+    assert_eq!(l[0], "0");
+    assert_eq!(l[1], "2", "subordinate range mapped: {out}");
+    assert_eq!(l[2], "/root");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(data.join("made")).unwrap().uid(),
+        Who::User.ids().0,
+        "file not owned by the caller"
+    );
+    // without subordinate ids: root-mapped single id
+    let g = Front::new(Who::UserNoSub);
+    assert_eq!(g.ok(&["exec", "--fakeroot", &i, "id", "-u"]), "0\n");
+    // with ranges but no newuidmap: clear error, exit 255
+    let empty = f.s.path().join("nohelpers");
+    fs::create_dir_all(&empty).unwrap();
+    let h = Front::new(Who::User).env("SINGLET_HELPER_DIR", empty.to_str().unwrap());
+    let o = h.run(&["exec", "--fakeroot", &i, "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("newuidmap is not installed"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn exit_status_and_signals() {
+    for who in [Who::Root, Who::User] {
+        if !who.available() {
+            continue;
+        }
+        let f = Front::new(who);
+        let i = img("reference/busybox.sif");
+        assert_eq!(
+            f.run(&["exec", &i, "sh", "-c", "exit 7"]).status.code(),
+            Some(7)
+        );
+        assert_eq!(
+            f.run(&["exec", &i, "sh", "-c", "kill -TERM $$"])
+                .status
+                .code(),
+            Some(143)
+        );
+        // A signal sent to singlet reaches the payload.
+        let mut c = f.cmd(&[
+            "exec",
+            &i,
+            "sh",
+            "-c",
+            "trap 'echo got; exit 9' USR1; echo ready; while :; do sleep 0.05; done",
+        ]);
+        let mut child = c.stdout(Stdio::piped()).spawn().unwrap();
+        let mut so = child.stdout.take().unwrap();
+        let mut buf = [0u8; 6];
+        so.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ready\n");
+        // setpriv execs singlet, so the child pid is singlet's
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::SIGUSR1,
+        )
+        .unwrap();
+        let st = child.wait().unwrap();
+        let mut rest = String::new();
+        so.read_to_string(&mut rest).unwrap();
+        assert_eq!(st.code(), Some(9), "{who:?}");
+        assert_eq!(rest, "got\n");
+    }
+}
+
+#[test]
+fn shell_gets_a_terminal() {
+    need!(Who::Root);
+    let f = Front::new(Who::Root);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut c = f.cmd(&["shell", &img("reference/busybox.sif")]);
+    let dup = |fd: &std::os::fd::OwnedFd| Stdio::from(fd.try_clone().unwrap());
+    c.stdin(dup(&pty.slave))
+        .stdout(dup(&pty.slave))
+        .stderr(dup(&pty.slave));
+    // SAFETY: setsid/ioctl only, in the forked child (stdio is already the pty slave).
+    unsafe {
+        c.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn().unwrap();
+    drop(pty.slave);
+    let mut m = fs::File::from(pty.master);
+    m.write_all(b"tty; echo \"prompt=[$PS1]\"; exit 3\n")
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        match m.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if String::from_utf8_lossy(&out).contains("prompt=[singlet> ]") {
+            break;
+        }
+    }
+    let st = child.wait().unwrap();
+    let s = String::from_utf8_lossy(&out);
+    assert!(s.contains("/dev/pts/"), "{s}");
+    assert!(s.contains("prompt=[singlet> ]"), "{s}");
+    assert_eq!(st.code(), Some(3));
+}
+
+fn expect_255(f: &Front, args: &[&str], want: &str) {
+    let o = f.run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(255), "{args:?}: {err}");
+    assert!(err.contains(want), "{args:?}: {err:?} lacks {want:?}");
+}
+
+fn bad_input(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    let i = img("reference/busybox.sif");
+    expect_255(
+        &f,
+        &["exec", "/no/such/image.sif", "true"],
+        "no such file or directory",
+    );
+    let notimg = f.s.path().join("notes.txt");
+    fs::write(&notimg, "just text").unwrap();
+    expect_255(
+        &f,
+        &["exec", notimg.to_str().unwrap(), "true"],
+        "not a SIF, squashfs or sandbox image",
+    );
+    // corrupted squashfs inside a SIF
+    let bad = f.s.path().join("bad.sif");
+    let mut b = fs::read(testdata().join("reference/busybox.sif")).unwrap();
+    for x in &mut b[36864 + 96..36864 + 4096] {
+        *x = 0xAA;
+    }
+    fs::write(&bad, b).unwrap();
+    let g = Front::new(who).env("SINGLET_SQUASHFUSE", "none");
+    expect_255(&g, &["exec", bad.to_str().unwrap(), "true"], "squashfs");
+    let mut b = fs::read(testdata().join("reference/busybox.sif")).unwrap();
+    b[36864..36868].copy_from_slice(b"XXXX");
+    let bad2 = f.s.path().join("bad2.sif");
+    fs::write(&bad2, b).unwrap();
+    expect_255(
+        &f,
+        &["exec", bad2.to_str().unwrap(), "true"],
+        "declared Squashfs",
+    );
+    expect_255(
+        &f,
+        &["exec", "-B", "/no/such/src:/x", &i, "true"],
+        "mount source /no/such/src doesn't exist",
+    );
+    expect_255(
+        &f,
+        &[
+            "exec",
+            "-B",
+            "/etc/hostname:/proc/sys/kernel/nope",
+            &i,
+            "true",
+        ],
+        "/proc/sys/kernel/nope",
+    );
+    expect_255(
+        &f,
+        &["exec", "--pwd", "/no/such/dir", &i, "true"],
+        "--pwd: /no/such/dir does not exist",
+    );
+    expect_255(
+        &f,
+        &[
+            "exec",
+            &img("real/singularity-3.8.1-busybox_arm64.sif"),
+            "true",
+        ],
+        "built for arm64",
+    );
+    assert_eq!(sessions_left(who), 0, "session directories left behind");
+    assert!(orphaned_fuse().is_empty(), "squashfuse left running");
+}
+
+#[test]
+fn bad_input_root() {
+    bad_input(Who::Root);
+}
+
+#[test]
+fn bad_input_unprivileged() {
+    bad_input(Who::User);
+}
