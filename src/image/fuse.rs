@@ -131,6 +131,10 @@ impl FuseMount {
     pub fn stop(&mut self) {
         let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
         if let Some(mut c) = self.child.take() {
+            // Already exited (and possibly reaped by a subreaper loop): its pid may be reused.
+            if !matches!(c.try_wait(), Ok(None)) {
+                return;
+            }
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(c.id() as i32),
                 nix::sys::signal::Signal::SIGTERM,

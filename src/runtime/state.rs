@@ -364,7 +364,10 @@ impl Container {
     /// `true` when the init process recorded in the state is alive (not a zombie) and still
     /// has the recorded start time.
     pub fn init_alive(&self) -> bool {
-        self.saved.pid > 0 && process_alive(self.saved.pid, self.saved.pid_start_time)
+        // Without a recorded start time the pid cannot be told apart from a reused one.
+        self.saved.pid > 0
+            && self.saved.pid_start_time != 0
+            && process_alive(self.saved.pid, self.saved.pid_start_time)
     }
 
     /// Derives the status from the kernel (see the module docs).

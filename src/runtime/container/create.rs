@@ -11,7 +11,7 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill as send_signal, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceBuilder, LinuxNamespaceType};
@@ -76,19 +76,30 @@ pub fn create(ctx: &Context, id: &str, opts: &CreateOpts) -> Result<Created> {
     }
 }
 
-/// Processes to kill and reap if creation fails.
+/// Processes to kill and reap if creation fails, with their start times: a grandchild that
+/// died was reaped by someone else and its pid may already belong to another process, so a pid
+/// is only signalled while it still has the start time recorded here.
 #[derive(Default)]
 struct Children {
-    pids: Vec<i32>,
+    pids: Vec<(i32, u64)>,
 }
 
 impl Children {
-    fn kill_all(&self) {
-        for p in &self.pids {
-            let _ = send_signal(Pid::from_raw(*p), Signal::SIGKILL);
+    fn add(&mut self, pid: i32) {
+        if let Some((_, start)) = state::proc_stat(pid) {
+            self.pids.push((pid, start));
         }
-        for p in &self.pids {
-            let _ = waitpid(Pid::from_raw(*p), Some(WaitPidFlag::__WALL));
+    }
+
+    fn kill_all(&self) {
+        for (p, start) in &self.pids {
+            let _ = super::kill::signal_pid(*p, *start, Signal::SIGKILL);
+        }
+        for (p, _) in &self.pids {
+            let _ = waitpid(
+                Pid::from_raw(*p),
+                Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG),
+            );
         }
     }
 }
@@ -226,7 +237,7 @@ fn create_in(
         }
         nix::unistd::ForkResult::Parent { child } => child.as_raw(),
     };
-    children.pids.push(stage1);
+    children.add(stage1);
     drop(child_sock);
     drop(listener_fd);
     let s = parent_sock.as_raw_fd();
@@ -249,13 +260,18 @@ fn create_in(
         }
     };
     if pid != stage1 {
-        children.pids.push(pid);
+        children.add(pid);
         // Reap the intermediate process; the init is now parented to the nearest subreaper.
         let _ = waitpid(Pid::from_raw(stage1), Some(WaitPidFlag::__WALL));
-        children.pids.retain(|p| *p != stage1);
+        children.pids.retain(|(p, _)| *p != stage1);
     }
     c.saved.pid = pid;
-    c.saved.pid_start_time = state::proc_stat(pid).map(|s| s.1).unwrap_or(0);
+    c.saved.pid_start_time = children
+        .pids
+        .iter()
+        .find(|(p, _)| *p == pid)
+        .map(|(_, s)| *s)
+        .ok_or_else(|| Error::Child("container init exited right after it started".into()))?;
     let ns_ino = |name: &str| {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(format!("/proc/{pid}/ns/{name}"))

@@ -54,12 +54,14 @@ pub(crate) fn kill_and_wait(c: &Container) {
             let _ = cgroups::freeze(cg, c.id.as_str(), false);
         }
     }
-    let mut pids = container_pids(c);
-    if c.init_alive() && !pids.contains(&c.saved.pid) {
-        pids.push(c.saved.pid);
-    }
+    // The list is taken while the init still holds the container's namespaces: once it is
+    // gone their inode numbers can name a new namespace of an unrelated process.
+    let pids = container_pids(c);
+    let _ = super::kill::signal_pid(c.saved.pid, c.saved.pid_start_time, Signal::SIGKILL);
     for p in pids {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+        if p != c.saved.pid {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), Signal::SIGKILL);
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.init_alive() && Instant::now() < deadline {

@@ -169,8 +169,11 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     };
     drop(child_sock);
     let s = parent_sock.as_raw_fd();
+    let first_start = crate::runtime::state::proc_stat(first)
+        .map(|s| s.1)
+        .unwrap_or(0);
     let fail = |e: Error| {
-        let _ = nix::sys::signal::kill(Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL);
+        let _ = super::kill::signal_pid(first, first_start, nix::sys::signal::Signal::SIGKILL);
         let _ = waitpid(Pid::from_raw(first), Some(WaitPidFlag::__WALL));
         e
     };
@@ -186,8 +189,13 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     if pid != first {
         let _ = waitpid(Pid::from_raw(first), Some(WaitPidFlag::__WALL));
     }
+    let pid_start = crate::runtime::state::proc_stat(pid)
+        .map(|s| s.1)
+        .unwrap_or(0);
     let kill_tenant = |e: Error| {
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        if pid_start != 0 {
+            let _ = super::kill::signal_pid(pid, pid_start, nix::sys::signal::Signal::SIGKILL);
+        }
         e
     };
     if let Some(r) = process.rlimits() {

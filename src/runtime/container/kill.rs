@@ -51,6 +51,12 @@ pub fn kill(ctx: &Context, id: &str, signal: Signal, all: bool) -> Result<()> {
 /// # Errors
 /// [`Error::Sys`]; `ESRCH` when the process is gone.
 pub fn signal_pid(pid: i32, start_time: u64, signal: Signal) -> Result<()> {
+    if pid <= 0 || start_time == 0 {
+        return Err(Error::sys(
+            format!("signal {pid}"),
+            nix::errno::Errno::ESRCH,
+        ));
+    }
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if fd < 0 {
@@ -99,7 +105,9 @@ pub fn container_pids(c: &Container) -> Vec<i32> {
     } else {
         ("mnt", c.saved.mnt_ns)
     };
-    if ino == 0 {
+    // A namespace inode is only unique while the namespace exists: once the init is gone, the
+    // recorded number may already name someone else's namespace, so it is not used.
+    if ino == 0 || !c.init_alive() {
         return if c.init_alive() {
             vec![c.saved.pid]
         } else {

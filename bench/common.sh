@@ -1,0 +1,35 @@
+# Shared set-up for the bench scripts: a release build, the singlet-oci link, a busybox rootfs.
+set -euo pipefail
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH/.." && pwd)
+[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if [ -z "${SINGLET_BIN:-}" ]; then
+  (cd "$REPO" && cargo build --release -q)
+  SINGLET_BIN=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/singlet
+fi
+TESTDATA=${SINGLET_TESTDATA:-$REPO/../shared/testdata/sif}
+[ -d "$TESTDATA" ] || TESTDATA=/work/shared/testdata/sif
+BUSER=${SINGLET_TEST_USER:-singlet-test}
+W=$(mktemp -d /tmp/singlet-bench.XXXXXX)
+chmod 755 "$W"
+cp "$SINGLET_BIN" "$W/singlet"
+ln -sf singlet "$W/singlet-oci"
+trap 'rm -rf "$W"' EXIT
+INTERLEAVE="python3 $BENCH/interleave.py"
+
+as_user() { # run a shell snippet as the unprivileged bench user
+  setpriv --reuid="$(id -u "$BUSER")" --regid="$(id -g "$BUSER")" --init-groups \
+    env -i HOME="/home/$BUSER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin W="$W" sh -c "$1"
+}
+
+busybox_rootfs() { # DIR
+  mkdir -p "$1/bin" "$1/proc" "$1/sys" "$1/dev" "$1/tmp" "$1/etc" "$1/root"
+  cp /bin/busybox "$1/bin/"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$1/bin/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$1/etc/passwd"
+}
+
+# crun refuses hybrid cgroups while hugetlb sits on cgroup2 (DEVELOPERS notes)
+if [ "$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
+  mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb hugetlb /sys/fs/cgroup/hugetlb || true
+fi

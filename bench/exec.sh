@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `singlet exec IMAGE /bin/true` as an unprivileged user, warm (rootfs cache ready) and cold
+# (first run: extraction), on the busybox and Debian SIFs, interleaved with `crun run` and
+# `runc run` of a rootless bundle on the same rootfs; then, as root, cold exec of the Debian
+# SIF with squashfuse, and extraction throughput against unsquashfs. Usage: bench/exec.sh [RUNS]
+source "$(dirname "$0")/common.sh"
+RUNS=${1:-30}
+BB="$TESTDATA/reference/busybox.sif"
+DEB="$TESTDATA/reference/debian.sif"
+mkdir -p "$W/u"
+chown "$BUSER:" "$W/u"
+
+# Bundles with the images' own rootfs (extracted with unsquashfs) for crun and runc.
+for img in busybox debian; do
+  f="$TESTDATA/reference/$img.sif"
+  off=$("$W/singlet" sif list "$f" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
+  mkdir -p "$W/u/$img"
+  unsquashfs -q -n -o "$off" -d "$W/u/$img/rootfs" "$f" >/dev/null
+  (cd "$W/u/$img" && "$W/singlet-oci" spec --rootless)
+  python3 - "$W/u/$img/config.json" "$(id -u "$BUSER")" "$(id -g "$BUSER")" <<'PY'
+import json, sys
+p, uid, gid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = json.load(open(p))
+c["ociVersion"] = "1.0.2"
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+json.dump(c, open(p, "w"))
+PY
+done
+chown -R "$BUSER:" "$W/u"
+cat > "$W/u/bench.sh" <<EOS
+set -e
+export SINGLET_CACHEDIR=$W/u/cache
+cd $W/u
+I="python3 $BENCH/interleave.py --runs $RUNS"
+$W/singlet exec $BB true; $W/singlet exec $DEB true
+\$I --title "unprivileged: warm exec, busybox" \
+  "singlet exec=$W/singlet exec $BB /bin/true" \
+  "crun run=cd $W/u/busybox && crun --root $W/u/st-c run c{i}" \
+  "runc run=cd $W/u/busybox && runc --root $W/u/st-r run r{i}"
+\$I --title "unprivileged: warm exec, debian" \
+  "singlet exec=$W/singlet exec $DEB /bin/true" \
+  "crun run=cd $W/u/debian && crun --root $W/u/st-c run d{i}" \
+  "runc run=cd $W/u/debian && runc --root $W/u/st-r run e{i}"
+python3 $BENCH/interleave.py --runs 10 --warmup 0 --title "unprivileged: cold exec (extraction into an empty cache)" \
+  --setup "rm -rf $W/u/cache" \
+  "singlet exec busybox=$W/singlet exec $BB /bin/true" \
+  "singlet exec debian=$W/singlet exec $DEB /bin/true"
+EOS
+as_user "sh $W/u/bench.sh"
+
+echo
+OFF=$("$W/singlet" sif list "$DEB" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
+export SINGLET_CACHEDIR="$W/rootcache"
+$INTERLEAVE --runs "$RUNS" --title "root: cold exec of debian.sif with squashfuse (mount per run)" \
+  "singlet exec (squashfuse)=$W/singlet exec $DEB /bin/true"
+$INTERLEAVE --runs 10 --warmup 1 --title "extraction of debian.sif's partition to disk" \
+  --setup "rm -rf $W/rootcache $W/unsq" \
+  "singlet (exec --unsquash, cold)=$W/singlet exec --unsquash $DEB /bin/true" \
+  "unsquashfs -d=unsquashfs -q -n -o $OFF -d $W/unsq $DEB"
