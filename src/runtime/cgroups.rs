@@ -389,13 +389,18 @@ fn setup_v1(
     r: &LinuxResources,
     nodes: &[(char, i64, i64)],
 ) -> Result<()> {
+    // Every directory first, then the migrations: a mkdir right after a migration waits for
+    // the RCU grace period the migration started (several ms each on this kind of host).
+    let mut made = Vec::new();
     for (h, dir) in layout.dirs(path) {
-        if let Err(e) = mkdir_cgroup(h, &dir) {
+        match mkdir_cgroup(h, &dir) {
+            Ok(()) => made.push(dir),
             // A read-only or foreign hierarchy (e.g. name=systemd owned elsewhere) is skipped;
             // the controllers that carry limits are checked below.
-            tracing::debug!("{e}");
-            continue;
+            Err(e) => tracing::debug!("{e}"),
         }
+    }
+    for dir in made {
         if let Err(e) = write(&dir.join("cgroup.procs"), &pid.to_string()) {
             tracing::debug!("{e}");
         }
