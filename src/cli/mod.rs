@@ -18,6 +18,7 @@
 //! | both | bad command line | 2 (clap) |
 
 pub mod action;
+pub mod instance;
 pub mod log;
 pub mod oci;
 pub mod sif;
@@ -132,6 +133,12 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Manage instances: containers running detached (start, run, list, stop, stats)
+    Instance {
+        /// The instance verb.
+        #[command(subcommand)]
+        cmd: instance::InstanceCommand,
+    },
     /// Show the runscript help of an image
     RunHelp {
         /// Image
@@ -219,6 +226,7 @@ pub fn main() -> ExitCode {
             args,
             None,
         ))),
+        Command::Instance { cmd } => front(instance::dispatch(cmd, cli.quiet || cli.silent)),
         Command::RunHelp { image } => front((|| {
             print!("{}", crate::launcher::run_help(&image)?);
             Ok(0)
@@ -249,6 +257,34 @@ pub fn main() -> ExitCode {
 
 fn launch(p: crate::launcher::ExecParams) -> anyhow::Result<i32> {
     Ok(crate::launcher::launch(&p)?)
+}
+
+/// Renders rows as Go's `text/tabwriter` does with `minwidth`, `padding` and `' '` as the pad
+/// character: every column but the last is padded to `max(minwidth, widest + padding)`
+/// (runc's `list` uses 12/3, Apptainer's `instance list` 0/4). Trailing spaces are trimmed.
+pub fn tabwrite(rows: &[Vec<String>], minwidth: usize, padding: usize) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut width = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            width[i] = width[i].max(c.chars().count());
+        }
+    }
+    let mut s = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                let w = (width[i] + padding).max(minwidth);
+                line.push_str(&format!("{c:<w$}"));
+            }
+        }
+        s.push_str(line.trim_end());
+        s.push('\n');
+    }
+    s
 }
 
 /// `true` for a write to a closed pipe (`singlet sif dump … | head`): not an error.
@@ -350,6 +386,30 @@ pub fn write_man(cmd: clap::Command, section: &str, dir: &Path) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tabwriter_layout() {
+        let rows = |v: &[&[&str]]| -> Vec<Vec<String>> {
+            v.iter()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .collect()
+        };
+        assert_eq!(
+            tabwrite(
+                &rows(&[
+                    &["INSTANCE NAME", "PID", "IP", "IMAGE"],
+                    &["web", "1234", "", "/x.sif"]
+                ]),
+                0,
+                4
+            ),
+            "INSTANCE NAME    PID     IP    IMAGE\nweb              1234          /x.sif\n"
+        );
+        assert_eq!(
+            tabwrite(&rows(&[&["ID", "PID"], &["instance-web-long", "1"]]), 12, 3),
+            "ID                  PID\ninstance-web-long   1\n"
+        );
+    }
 
     #[test]
     fn clap_definitions_are_consistent() {

@@ -531,6 +531,7 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
                     caps: cap,
                     no_new_privs,
                     preserve_fds,
+                    process_spec: None,
                 },
             )
         }
@@ -545,23 +546,22 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
                 drop(out);
                 print_json(&all, false)?;
             } else {
-                let _ = writeln!(
-                    out,
-                    "{:<12}{:<10}{:<10}{:<40}{:<32}OWNER",
-                    "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-                );
+                // runc: tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+                let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()];
                 for s in &all {
-                    let _ = writeln!(
-                        out,
-                        "{:<12}{:<10}{:<10}{:<40}{:<32}{}",
-                        s.id,
-                        s.pid,
-                        s.status,
-                        s.bundle.display(),
-                        s.created,
-                        s.owner
-                    );
+                    rows.push(vec![
+                        s.id.to_string(),
+                        s.pid.to_string(),
+                        s.status.to_string(),
+                        s.bundle.display().to_string(),
+                        s.created.clone(),
+                        s.owner.clone(),
+                    ]);
                 }
+                let _ = out.write_all(super::tabwrite(&rows, 12, 3).as_bytes());
             }
         }
         OciCommand::Ps {

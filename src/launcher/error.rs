@@ -37,6 +37,9 @@ pub enum Error {
         #[source]
         source: nix::errno::Errno,
     },
+    /// An instance problem (unknown, duplicate, failed at start), naming the instance.
+    #[error("{0}")]
+    Instance(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),

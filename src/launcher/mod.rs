@@ -13,6 +13,7 @@
 pub mod binds;
 pub mod env;
 pub mod error;
+pub mod instance;
 pub mod passwd;
 pub mod session;
 
@@ -242,11 +243,30 @@ fn tmpfs(dst: &Path, mode: &str) -> PlannedMount {
     }
 }
 
-/// Launches a container for `p` in the foreground; returns its exit status.
+/// The generated action script inside the container (see [`env::action_script`]).
+pub const ACTION_SCRIPT: &str = "/.singlet/action.sh";
+
+fn action_kind(a: Action) -> ActionKind {
+    match a {
+        Action::Exec => ActionKind::Exec,
+        Action::Run => ActionKind::Run,
+        Action::Shell => ActionKind::Shell,
+        Action::Test => ActionKind::Test,
+        Action::Start => ActionKind::Start,
+    }
+}
+
+/// Launches a container for `p` in the foreground; returns its exit status. An
+/// `instance://NAME` image joins that instance ([`instance::join`]).
 ///
 /// # Errors
 /// [`Error`] for anything that prevents the container from starting; the caller exits 255.
 pub fn launch(p: &ExecParams) -> Result<i32> {
+    launch_inner(p, None)
+}
+
+/// [`launch`], or with `monitor` the body of an instance's monitor process.
+fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Result<i32> {
     let p = p.normalized();
     let image = detect(&p.image)?;
     match &image {
@@ -255,9 +275,7 @@ pub fn launch(p: &ExecParams) -> Result<i32> {
                 "{r}: registry and OCI layout images are converted by `singlet pull` first"
             )))
         }
-        ImageRef::Instance(name) => {
-            return Err(Error::Flag(format!("instance://{name}: no such instance")))
-        }
+        ImageRef::Instance(name) => return instance::join(name, &p),
         _ => {}
     }
     let host = Host::gather();
@@ -337,6 +355,7 @@ pub fn launch(p: &ExecParams) -> Result<i32> {
         &rootfs,
         &session,
         &state_root,
+        monitor,
     );
     drop(fuse_mount);
     drop(session);
@@ -395,6 +414,7 @@ fn run_in(
     rootfs: &Path,
     session: &Session,
     state_root: &Path,
+    monitor: Option<&mut instance::Monitor>,
 ) -> Result<i32> {
     let root_fd =
         fs::File::open(rootfs).map_err(|e| Error::io(format!("open {}", rootfs.display()), e))?;
@@ -618,6 +638,9 @@ fn run_in(
     if let Some(sh) = &p.shell {
         runtime_vars.push(("SHELL".to_string(), sh.clone()));
     }
+    if let Some(m) = &monitor {
+        runtime_vars.push(("INSTANCE".to_string(), m.name.clone()));
+    }
     let plan = env::plan(env::PlanInput {
         host: &host.env,
         cleanenv: p.cleanenv,
@@ -626,68 +649,30 @@ fn run_in(
         home: home_dst.display().to_string(),
         runtime: runtime_vars,
     })?;
-    let kind = match action {
-        Action::Exec => ActionKind::Exec,
-        Action::Run => ActionKind::Run,
-        Action::Shell => ActionKind::Shell,
-        Action::Test => ActionKind::Test,
-        Action::Start => ActionKind::Start,
-    };
+    let kind = action_kind(action);
     let (args, process_env): (Vec<String>, Vec<String>) = if has_sh {
-        let script = env::action_script(&env_files, kind, p.shell.as_deref());
-        write(&skel.join(".singlet/action.sh"), &script)?;
-        write(
-            &skel.join(".singlet/inject.sh"),
-            &env::inject_script(&plan, p.no_eval),
-        )?;
-        write(&skel.join(".singlet/hostenv.sh"), &env::host_script(&plan))?;
-        let mut a = vec!["/bin/sh".to_string(), "/.singlet/action.sh".to_string()];
+        let script = env::action_script(&env_files);
+        write(&skel.join(ACTION_SCRIPT.trim_start_matches('/')), &script)?;
+        let mut a = vec![
+            "/bin/sh".to_string(),
+            ACTION_SCRIPT.to_string(),
+            kind.word().to_string(),
+        ];
         a.extend(p.args.iter().cloned());
-        (
-            a,
-            plan.initial
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect(),
-        )
-    } else {
-        let scripts: Vec<(String, String)> = env_files
+        let mut e: Vec<String> = plan
+            .initial
             .iter()
-            .filter_map(|f| read(&format!("/.singularity.d/env/{f}")).map(|t| (f.clone(), t)))
+            .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        let vars = env::evaluate(&plan, &scripts);
-        let a = match action {
-            Action::Exec => p.args.clone(),
-            Action::Run | Action::Start => {
-                let oci: Option<Value> = read("/.singularity.d/oci-config.json")
-                    .and_then(|t| serde_json::from_str(&t).ok());
-                match oci {
-                    Some(cfg) => oci_argv(&cfg, &p.args),
-                    None => {
-                        let script = if action == Action::Run {
-                            "/.singularity.d/runscript"
-                        } else {
-                            "/.singularity.d/startscript"
-                        };
-                        let mut a = vec![script.to_string()];
-                        a.extend(p.args.iter().cloned());
-                        a
-                    }
-                }
-            }
-            Action::Test => {
-                let mut a = vec!["/.singularity.d/test".to_string()];
-                a.extend(p.args.iter().cloned());
-                a
-            }
-            Action::Shell => {
-                return Err(Error::Flag(format!(
-                    "{}: the image has no /bin/sh, so there is no shell to start (use exec)",
-                    image_path.display()
-                )))
-            }
-        };
-        (a, vars.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        e.push(format!(
+            "{}={}",
+            env::INJECT_VAR,
+            env::inject_script(&plan, p.no_eval)
+        ));
+        e.push(format!("{}={}", env::HOSTENV_VAR, env::host_script(&plan)));
+        (a, e)
+    } else {
+        shell_less(&imgfs, &plan, action, &p.args, &image_path)?
     };
     if args.is_empty() {
         return Err(Error::Flag("exec: no command given".into()));
@@ -790,6 +775,13 @@ fn run_in(
         "linux": {"namespaces": namespaces, "rootfsPropagation": "rslave"},
         "annotations": {"org.singlet.image": image_path.display().to_string()}
     });
+    // Our init as PID 1 (Apptainer's appinit): for instances it outlives a startscript that
+    // returns; for `exec --pid` it exits with the command (apptainer.md §6, §5.5).
+    if monitor.is_some() {
+        config["annotations"][crate::runtime::process::reaper::INIT_ANNOTATION] = json!("persist");
+    } else if p.pid && !p.no_init {
+        config["annotations"][crate::runtime::process::reaper::INIT_ANNOTATION] = json!("wait");
+    }
     if let Some(h) = &p.hostname {
         config["hostname"] = json!(h);
     }
@@ -801,9 +793,34 @@ fn run_in(
 
     let ctx = crate::runtime::Context {
         root: state_root.to_path_buf(),
-        rootless: crate::runtime::RootlessMode::True,
+        // Instances of root get a cgroup (for `instance stats`); other runs skip cgroups.
+        rootless: if monitor.is_some() && host.uid == 0 {
+            crate::runtime::RootlessMode::Auto
+        } else {
+            crate::runtime::RootlessMode::True
+        },
         systemd_cgroup: false,
     };
+    let opts = crate::runtime::container::RunOpts {
+        create: crate::runtime::container::CreateOpts {
+            bundle,
+            ..Default::default()
+        },
+        detach: false,
+    };
+    if let Some(m) = monitor {
+        let id = m.container_id();
+        // A container left by an instance of this name whose monitor was killed.
+        if crate::runtime::container::state(&ctx, &id).is_ok() {
+            let _ = crate::runtime::container::delete(&ctx, &id, true);
+        }
+        return Ok(crate::runtime::container::run_with(
+            &ctx,
+            &id,
+            &opts,
+            |pid| m.started(pid, &image_path, state_root),
+        )?);
+    }
     let id = format!(
         "singlet-{}-{}",
         std::process::id(),
@@ -816,18 +833,63 @@ fn run_in(
             .next_back()
             .unwrap_or("0")
     );
-    let code = crate::runtime::container::run(
-        &ctx,
-        &id,
-        &crate::runtime::container::RunOpts {
-            create: crate::runtime::container::CreateOpts {
-                bundle,
-                ..Default::default()
-            },
-            detach: false,
-        },
-    )?;
-    Ok(code)
+    Ok(crate::runtime::container::run(&ctx, &id, &opts)?)
+}
+
+/// Arguments and environment for an image without `/bin/sh`: the environment scripts are
+/// evaluated in process ([`env::evaluate`]) and the action's script is executed directly.
+///
+/// # Errors
+/// [`Error::Flag`] for `shell`, which needs a shell.
+fn shell_less(
+    imgfs: &dyn ImageFs,
+    plan: &env::EnvPlan,
+    action: Action,
+    args: &[String],
+    image_path: &Path,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let read = |p: &str| {
+        imgfs
+            .read_file(Path::new(p))
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    };
+    let env_files: Vec<String> = imgfs
+        .list_dir(Path::new("/.singularity.d/env"))
+        .into_iter()
+        .filter(|f| f.ends_with(".sh"))
+        .collect();
+    let scripts: Vec<(String, String)> = env_files
+        .iter()
+        .filter_map(|f| read(&format!("/.singularity.d/env/{f}")).map(|t| (f.clone(), t)))
+        .collect();
+    let vars = env::evaluate(plan, &scripts);
+    let with = |script: &str| {
+        let mut a = vec![script.to_string()];
+        a.extend(args.iter().cloned());
+        a
+    };
+    let a = match action {
+        Action::Exec => args.to_vec(),
+        Action::Run | Action::Start => {
+            let oci: Option<Value> =
+                read("/.singularity.d/oci-config.json").and_then(|t| serde_json::from_str(&t).ok());
+            match oci {
+                Some(cfg) => oci_argv(&cfg, args),
+                None if action == Action::Run => with("/.singularity.d/runscript"),
+                None => with("/.singularity.d/startscript"),
+            }
+        }
+        Action::Test => with("/.singularity.d/test"),
+        Action::Shell => {
+            return Err(Error::Flag(format!(
+                "{}: the image has no /bin/sh, so there is no shell to start (use exec)",
+                image_path.display()
+            )))
+        }
+    };
+    Ok((a, vars.iter().map(|(k, v)| format!("{k}={v}")).collect()))
 }
 
 /// ENTRYPOINT + (args, else CMD) from an OCI image config (exact Docker semantics).

@@ -442,8 +442,9 @@ impl Container {
     }
 }
 
-/// Lists the ids of every container directory under `root` (sorted; unreadable entries and
-/// names that are not valid ids are skipped).
+/// Lists the ids of every container directory under `root` (sorted; unreadable entries,
+/// names that are not valid ids and directories without a `state.json`, such as the front
+/// end's `sessions/`, are skipped).
 pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
     let mut ids = Vec::new();
     let rd = match fs::read_dir(root) {
@@ -452,7 +453,9 @@ pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
         Err(e) => return Err(Error::io(format!("read {}", root.display()), e)),
     };
     for entry in rd.flatten() {
-        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+        if entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            && entry.path().join(STATE_FILE).exists()
+        {
             if let Some(id) = entry
                 .file_name()
                 .to_str()

@@ -43,9 +43,15 @@ pub struct ExecOpts {
     pub no_new_privs: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// A complete process for callers of the library (the front end's `instance://` joins);
+    /// wins over `process` and the flags.
+    pub process_spec: Option<Process>,
 }
 
 fn build_process(c: &Container, opts: &ExecOpts) -> Result<Process> {
+    if let Some(p) = &opts.process_spec {
+        return Ok(p.clone());
+    }
     if let Some(path) = &opts.process {
         let data = std::fs::read(path)
             .map_err(|e| Error::io(format!("read --process {}", path.display()), e))?;

@@ -14,10 +14,10 @@ mod wait;
 pub use create::{create, CreateOpts, Created};
 pub use delete::delete;
 pub use exec::{exec, ExecOpts};
-pub use kill::{container_pids, kill};
+pub use kill::{container_pids, kill, signal_pid};
 pub use query::{events, list, ps, state};
 pub use resources::{pause, resume, update};
-pub use run::{run, RunOpts};
+pub use run::{run, run_with, RunOpts};
 pub use start::start;
 
 use std::path::{Path, PathBuf};

@@ -21,6 +21,20 @@ pub struct RunOpts {
 /// # Errors
 /// Anything [`create`] or `start` report; the half-started container is deleted then.
 pub fn run(ctx: &Context, id: &str, opts: &RunOpts) -> Result<i32> {
+    run_with(ctx, id, opts, |_| Ok(()))
+}
+
+/// [`run`], calling `started(init_pid)` once the container is running (before the foreground
+/// wait). An error from `started` stops the container and is returned.
+///
+/// # Errors
+/// As [`run`], plus `started`'s.
+pub fn run_with(
+    ctx: &Context,
+    id: &str,
+    opts: &RunOpts,
+    started: impl FnOnce(i32) -> Result<()>,
+) -> Result<i32> {
     if opts.detach && opts.create.console_socket.is_none() {
         if let Ok(b) = super::load_bundle(&opts.create.bundle) {
             if b.spec
@@ -45,6 +59,11 @@ pub fn run(ctx: &Context, id: &str, opts: &RunOpts) -> Result<i32> {
     {
         let c = Container::load(&ctx.root, &cid)?;
         if let Err(e) = super::start::start_loaded(&c) {
+            super::delete::kill_and_wait(&c);
+            let _ = super::delete::destroy(&c);
+            return Err(e);
+        }
+        if let Err(e) = started(created.pid) {
             super::delete::kill_and_wait(&c);
             let _ = super::delete::destroy(&c);
             return Err(e);

@@ -347,6 +347,33 @@ fn run_init(
     ) {
         fail(conn, e);
     }
+    let init_mode = super::reaper::InitMode::from_spec(spec)
+        .filter(|_| cfg.namespaces.new.contains(CloneFlags::CLONE_NEWPID));
+    if let Some(mode) = init_mode {
+        super::reaper::block_all();
+        // SAFETY: single-threaded; the child only executes the payload.
+        match unsafe { libc::fork() } {
+            -1 => fail(
+                conn,
+                Error::sys("fork the payload of the init", nix::errno::Errno::last()),
+            ),
+            0 => {
+                if mode == super::reaper::InitMode::Persist {
+                    let _ = nix::unistd::setpgid(
+                        nix::unistd::Pid::from_raw(0),
+                        nix::unistd::Pid::from_raw(0),
+                    );
+                }
+                super::reset_signals();
+            }
+            child => {
+                // The payload holds the connection until its execve closes it (success) or
+                // it writes the error.
+                drop(conn);
+                super::reaper::supervise(child, mode)
+            }
+        }
+    }
     if nnp {
         if let Some(f) = &seccomp {
             if let Err(e) = security::load_seccomp(f) {

@@ -9,6 +9,7 @@
 //! when it forks, so the child may allocate and use the standard library freely.
 
 pub mod init;
+pub mod reaper;
 pub mod sync;
 pub mod tenant;
 
