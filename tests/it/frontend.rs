@@ -413,7 +413,20 @@ fn binds_and_isolation(who: Who) {
         "echo $$; ls /proc | grep -c '^[0-9]'",
     ]);
     let l: Vec<&str> = out.lines().collect();
-    assert_eq!(l[0], "1", "pid namespace: {out}");
+    // Our shim init is PID 1 (apptainer.md §5.5), the payload its first child.
+    assert_eq!(l[0], "2", "pid namespace: {out}");
+    let out = f.ok(&["exec", "--containall", &i, "cat", "/proc/1/comm"]);
+    assert_eq!(out.trim(), "singlet-init");
+    let out = f.ok(&[
+        "exec",
+        "--containall",
+        "--no-init",
+        &i,
+        "sh",
+        "-c",
+        "echo $$",
+    ]);
+    assert_eq!(out.trim(), "1", "--no-init: the payload is PID 1");
     fs::remove_file(&marker).unwrap();
     // --writable-tmpfs: writes work and vanish
     let out = f.ok(&[

@@ -3,5 +3,6 @@
 
 mod common;
 mod frontend;
+mod instance;
 mod runtime;
 mod sif;
