@@ -90,6 +90,14 @@ pub struct ActionFlags {
     /// Extract the image instead of mounting it with squashfuse
     #[arg(long)]
     pub unsquash: bool,
+    /// Run images converted from OCI with OCI rules: WORKDIR as the working directory,
+    /// USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell
+    /// evaluation
+    #[arg(long)]
+    pub oci_semantics: bool,
+    /// Registry flags (for docker:// and other OCI sources, converted into the cache).
+    #[command(flatten)]
+    pub registry: super::image::RegistryFlags,
 }
 
 fn env_value(keys: &[&str]) -> Option<String> {
@@ -173,6 +181,8 @@ impl ActionFlags {
             no_eval: f.no_eval || env_bool(&["NO_EVAL"]),
             shell: shell.or_else(|| env_value(&["SHELL"])),
             unsquash: f.unsquash || env_bool(&["UNSQUASH"]),
+            oci_semantics: f.oci_semantics || env_bool(&["OCI_SEMANTICS"]),
+            fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! | both | bad command line | 2 (clap) |
 
 pub mod action;
+pub mod image;
 pub mod instance;
 pub mod log;
 pub mod oci;
@@ -133,6 +134,18 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Download an OCI/Docker image and convert it to a SIF (or a sandbox)
+    #[command(after_help = image::PULL_EXAMPLES)]
+    Pull(image::PullArgs),
+    /// Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF
+    #[command(after_help = image::BUILD_EXAMPLES)]
+    Build(image::BuildArgs),
+    /// List or clean the per-user cache (blobs, converted images, extracted rootfs)
+    Cache {
+        /// The cache verb.
+        #[command(subcommand)]
+        cmd: image::CacheCommand,
+    },
     /// Manage instances: containers running detached (start, run, list, stop, stats)
     Instance {
         /// The instance verb.
@@ -226,6 +239,9 @@ pub fn main() -> ExitCode {
             args,
             None,
         ))),
+        Command::Pull(a) => front(image::pull(a, cli.quiet || cli.silent)),
+        Command::Build(a) => front(image::build(a, cli.quiet || cli.silent)),
+        Command::Cache { cmd } => front(image::cache(cmd)),
         Command::Instance { cmd } => front(instance::dispatch(cmd, cli.quiet || cli.silent)),
         Command::RunHelp { image } => front((|| {
             print!("{}", crate::launcher::run_help(&image)?);

@@ -236,12 +236,25 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
     })
 }
 
-/// A `Read + Seek` window over a file (a squashfs inside a SIF or a `.simg`).
-struct PartReader<'a> {
+/// A `Read + Seek` window over a file (a squashfs inside a SIF or a `.simg`): `len` bytes
+/// from `start`; reads never go past the window.
+pub struct PartReader<'a> {
     f: &'a mut std::fs::File,
     start: u64,
     len: u64,
     pos: u64,
+}
+
+impl<'a> PartReader<'a> {
+    /// The window `[start, start + len)` of `f`.
+    pub fn new(f: &'a mut std::fs::File, start: u64, len: u64) -> PartReader<'a> {
+        PartReader {
+            f,
+            start,
+            len,
+            pos: 0,
+        }
+    }
 }
 
 impl Read for PartReader<'_> {

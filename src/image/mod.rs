@@ -8,7 +8,10 @@ pub mod detect;
 pub mod error;
 pub mod extract;
 pub mod fuse;
+pub mod layout;
 pub mod metadata;
+pub mod oci;
+pub mod pull;
 pub mod squashfs;
 
 pub use error::{Error, Result};

@@ -398,18 +398,10 @@ fn open_log(path: &Path) -> Result<fs::File> {
 /// path); image and flag errors as `exec`.
 pub fn start(p: &ExecParams, o: &StartOpts) -> Result<Started> {
     validate_name(&o.name)?;
-    match detect(&p.image)? {
-        ImageRef::Instance(_) => {
-            return Err(Error::Flag(
-                "an instance cannot be started from instance://".into(),
-            ))
-        }
-        ImageRef::Oci(r) => {
-            return Err(Error::Flag(format!(
-                "{r}: registry and OCI layout images are converted by `singlet pull` first"
-            )))
-        }
-        _ => {}
+    if let ImageRef::Instance(_) = detect(&p.image)? {
+        return Err(Error::Flag(
+            "an instance cannot be started from instance://".into(),
+        ));
     }
     let d = dir();
     ensure_dir(&d)?;

@@ -113,6 +113,10 @@ pub struct ExecParams {
     pub shell: Option<String>,
     /// `--unsquash`.
     pub unsquash: bool,
+    /// `--oci-semantics`.
+    pub oci_semantics: bool,
+    /// How to fetch `docker://` and other OCI sources (converted into the cache first).
+    pub fetch: crate::image::oci::fetch::FetchOpts,
 }
 
 impl ExecParams {
@@ -268,12 +272,19 @@ pub fn launch(p: &ExecParams) -> Result<i32> {
 /// [`launch`], or with `monitor` the body of an instance's monitor process.
 fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Result<i32> {
     let p = p.normalized();
-    let image = detect(&p.image)?;
+    let mut image = detect(&p.image)?;
     match &image {
-        ImageRef::Oci(r) => {
-            return Err(Error::Flag(format!(
-                "{r}: registry and OCI layout images are converted by `singlet pull` first"
-            )))
+        ImageRef::Oci(uri) => {
+            // Converted once into the cache, keyed by manifest digest (apptainer.md §7.2).
+            let sif = crate::image::pull::implicit(
+                uri,
+                &crate::image::pull::PullOpts {
+                    fetch: p.fetch.clone(),
+                    ..Default::default()
+                },
+            )?;
+            tracing::debug!("{uri}: running the cached conversion {}", sif.display());
+            image = ImageRef::Sif(sif);
         }
         ImageRef::Instance(name) => return instance::join(name, &p),
         _ => {}
@@ -720,10 +731,55 @@ fn run_in(
     };
 
     // config.json
-    let cwd = match &p.pwd {
-        Some(d) => PathBuf::from(d),
-        None if p.contain => home_dst.clone(),
-        None => host.cwd.clone().unwrap_or_else(|| home_dst.clone()),
+    // --oci-semantics: the image config's WORKDIR and USER (apptainer.md §5.2 lists what
+    // Apptainer's native mode ignores; this restores Docker's rules).
+    let oci_cfg: Option<Value> = if p.oci_semantics {
+        read("/.singularity.d/oci-config.json").and_then(|t| serde_json::from_str(&t).ok())
+    } else {
+        None
+    };
+    if p.oci_semantics && oci_cfg.is_none() {
+        tracing::warn!(
+            "--oci-semantics: {} has no OCI configuration (it was not converted from an OCI \
+             image); running it the Singularity way",
+            image_path.display()
+        );
+    }
+    let workdir_cfg = oci_cfg
+        .as_ref()
+        .and_then(|c| c.get("WorkingDir"))
+        .and_then(Value::as_str)
+        .filter(|w| !w.is_empty())
+        .map(PathBuf::from);
+    let cwd = match (&p.pwd, workdir_cfg) {
+        (Some(d), _) => PathBuf::from(d),
+        (None, Some(w)) => w,
+        (None, None) if p.contain => home_dst.clone(),
+        (None, None) => host.cwd.clone().unwrap_or_else(|| home_dst.clone()),
+    };
+    let (cuid, cgid) = match oci_cfg
+        .as_ref()
+        .and_then(|c| c.get("User"))
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+    {
+        Some(u) if is_root_inside => passwd::resolve_user(
+            u,
+            read("/etc/passwd").as_deref(),
+            read("/etc/group").as_deref(),
+        )
+        .ok_or_else(|| {
+            Error::Flag(format!(
+                "--oci-semantics: USER {u:?} is not in the image's /etc/passwd"
+            ))
+        })?,
+        Some(u) => {
+            tracing::warn!(
+                "--oci-semantics: USER {u:?} needs --fakeroot (or root); running as yourself"
+            );
+            (cuid, cgid)
+        }
+        None => (cuid, cgid),
     };
     let view_fd = fs::File::open(&view).map_err(|e| Error::io("open rootfs view", e))?;
     if p.pwd.is_some()
@@ -759,6 +815,12 @@ fn run_in(
         vec![]
     };
     let umask = if fakeroot { 0o022 } else { host.umask };
+    let mut process_env = process_env;
+    if oci_cfg.is_some() {
+        // The runscript's exact Docker rules (no evaluation of ENTRYPOINT/CMD/arguments).
+        process_env.push("SINGULARITY_NO_EVAL=1".into());
+        process_env.push("APPTAINER_NO_EVAL=1".into());
+    }
     let mut config = json!({
         "ociVersion": "1.2.0",
         "process": {

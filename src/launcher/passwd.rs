@@ -22,6 +22,43 @@ pub struct UserInfo {
     pub group_name: String,
 }
 
+/// Resolves an OCI `USER` value (`name`, `uid`, `name:group`, `uid:gid`) against the image's
+/// `/etc/passwd` and `/etc/group` (image-spec config.md `User`): a numeric uid without a gid
+/// gets the passwd entry's gid, or 0.
+pub fn resolve_user(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Option<(u32, u32)> {
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let entry = |key: &str| -> Option<(u32, u32)> {
+        passwd?.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() >= 4 && (f[0] == key || f[2] == key) {
+                Some((f[2].parse().ok()?, f[3].parse().ok()?))
+            } else {
+                None
+            }
+        })
+    };
+    let (uid, pgid) = match u.parse::<u32>() {
+        Ok(n) => (n, entry(u).map(|e| e.1).unwrap_or(0)),
+        Err(_) => entry(u)?,
+    };
+    let gid = match g {
+        None => pgid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group?.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 3 && f[0] == g)
+                    .then(|| f[2].parse().ok())
+                    .flatten()
+            })?,
+        },
+    };
+    Some((uid, gid))
+}
+
 /// `/etc/passwd` content: the image's lines without the user's (same name or uid), then the
 /// user's line. In fakeroot mode (uid 0) the image's file is kept as it is.
 pub fn passwd(image: Option<&str>, u: &UserInfo) -> String {
@@ -71,6 +108,23 @@ pub fn group(image: Option<&str>, u: &UserInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oci_user() {
+        let pw = "root:x:0:0::/root:/bin/sh\nweb:x:33:34::/var/www:/bin/sh\n";
+        let gr = "root:x:0:\nwww:x:34:\nstaff:x:50:\n";
+        assert_eq!(resolve_user("web", Some(pw), Some(gr)), Some((33, 34)));
+        assert_eq!(
+            resolve_user("1234:1234", Some(pw), Some(gr)),
+            Some((1234, 1234))
+        );
+        assert_eq!(resolve_user("33", Some(pw), Some(gr)), Some((33, 34)));
+        assert_eq!(
+            resolve_user("web:staff", Some(pw), Some(gr)),
+            Some((33, 50))
+        );
+        assert_eq!(resolve_user("nobody", Some(pw), Some(gr)), None);
+    }
 
     fn u() -> UserInfo {
         UserInfo {

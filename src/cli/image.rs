@@ -1,0 +1,337 @@
+//! `singlet pull`, `build` and `cache` (apptainer.md §7): the command line over
+//! [`crate::image::pull`] and [`crate::image::cache`].
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::image::oci::fetch::{Credentials, FetchOpts};
+use crate::image::oci::squash::Compression;
+use crate::image::pull::PullOpts;
+
+/// Registry flags shared by `pull`, `build` and the action verbs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryFlags {
+    /// Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]
+    #[arg(long = "no-https", alias = "nohttps")]
+    pub no_https: bool,
+    /// Ask for registry credentials on the terminal
+    #[arg(long)]
+    pub docker_login: bool,
+    /// containers auth.json with registry credentials
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+fn env_any(keys: &[&str]) -> Option<String> {
+    for prefix in ["APPTAINER_", "SINGULARITY_"] {
+        for k in keys {
+            if let Ok(v) = std::env::var(format!("{prefix}{k}")) {
+                if !v.is_empty() {
+                    return Some(v);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn prompt(label: &str, echo: bool) -> anyhow::Result<String> {
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| anyhow::anyhow!("--docker-login needs a terminal: {e}"))?;
+    write!(tty, "{label}")?;
+    tty.flush()?;
+    use std::os::fd::AsFd;
+    let saved = nix::sys::termios::tcgetattr(tty.as_fd()).ok();
+    if !echo {
+        if let Some(t) = &saved {
+            let mut t = t.clone();
+            t.local_flags.remove(nix::sys::termios::LocalFlags::ECHO);
+            let _ =
+                nix::sys::termios::tcsetattr(tty.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t);
+        }
+    }
+    let mut line = String::new();
+    let r = std::io::BufRead::read_line(&mut std::io::BufReader::new(&tty), &mut line);
+    if !echo {
+        if let Some(t) = &saved {
+            let _ =
+                nix::sys::termios::tcsetattr(tty.as_fd(), nix::sys::termios::SetArg::TCSANOW, t);
+        }
+        writeln!(tty)?;
+    }
+    r?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+impl RegistryFlags {
+    /// The fetch options: credentials from `--docker-login`, else from
+    /// `APPTAINER_DOCKER_USERNAME`/`PASSWORD` (or the `SINGULARITY_` ones), else auth.json.
+    ///
+    /// # Errors
+    /// A terminal problem with `--docker-login`.
+    pub fn fetch_opts(&self, arch: Option<String>, quiet: bool) -> anyhow::Result<FetchOpts> {
+        let credentials = if self.docker_login {
+            Some(Credentials {
+                username: prompt("Username: ", true)?,
+                password: prompt("Password: ", false)?,
+            })
+        } else {
+            match (env_any(&["DOCKER_USERNAME"]), env_any(&["DOCKER_PASSWORD"])) {
+                (Some(username), Some(password)) => Some(Credentials { username, password }),
+                _ => None,
+            }
+        };
+        let no_https = self.no_https
+            || env_any(&["NOHTTPS", "NO_HTTPS"])
+                .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        Ok(FetchOpts {
+            arch,
+            no_https,
+            credentials,
+            authfile: self.authfile.clone(),
+            progress: !quiet && std::io::stderr().is_terminal(),
+        })
+    }
+}
+
+/// Flags of `pull` and `build`.
+#[derive(Debug, Args, Clone)]
+pub struct ConvertFlags {
+    /// Overwrite an existing output
+    #[arg(short = 'F', long)]
+    pub force: bool,
+    /// Do not use or fill the cache [env: APPTAINER_DISABLE_CACHE]
+    #[arg(long)]
+    pub disable_cache: bool,
+    /// Architecture to pull (amd64, arm64, ppc64le …); default: this host's
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Squashfs compression: gzip (default, every Apptainer reads it), zstd, xz, lz4
+    #[arg(long, value_name = "ALGO", default_value = "gzip")]
+    pub compress: Compression,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+impl ConvertFlags {
+    fn opts(&self, sandbox: bool, quiet: bool) -> anyhow::Result<PullOpts> {
+        Ok(PullOpts {
+            fetch: self.registry.fetch_opts(self.arch.clone(), quiet)?,
+            compress: self.compress,
+            force: self.force,
+            disable_cache: self.disable_cache
+                || env_any(&["DISABLE_CACHE"]).is_some_and(|v| v != "0" && v != "false"),
+            sandbox,
+            quiet,
+        })
+    }
+}
+
+pub(crate) const PULL_EXAMPLES: &str = "\
+Examples:
+  singlet pull docker://busybox                       # writes busybox_latest.sif
+  singlet pull --no-https deb.sif docker://127.0.0.1:5000/test/debian:12
+  singlet pull --compress zstd img.sif oci-archive:image.tar
+  singlet pull --sandbox rootfs/ oci:layout-dir:latest";
+
+pub(crate) const BUILD_EXAMPLES: &str = "\
+Examples:
+  singlet build busybox.sif docker://busybox
+  singlet build --sandbox busybox/ docker://busybox
+  singlet build image.sif sandbox/                  # squash a sandbox into a SIF
+  singlet build --sandbox sandbox/ image.sif        # and back";
+
+/// `pull` arguments.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Conversion flags.
+    #[command(flatten)]
+    pub flags: ConvertFlags,
+    /// Write a sandbox directory instead of a SIF
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Output file (default: NAME_TAG.sif in the current directory), then the URI
+    #[arg(num_args = 1..=2, required = true, value_name = "[OUT] URI")]
+    pub args: Vec<String>,
+}
+
+/// `build` arguments.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Conversion flags.
+    #[command(flatten)]
+    pub flags: ConvertFlags,
+    /// Write a sandbox directory
+    #[arg(short = 's', long)]
+    pub sandbox: bool,
+    /// Output SIF file or directory
+    pub out: PathBuf,
+    /// Source: docker://, oci:, oci-archive:, docker-archive: reference, sandbox or SIF
+    pub source: String,
+}
+
+/// `cache` verbs.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List what the cache holds
+    List {
+        /// Only these types: blob, oci-sif, rootfs (comma-separated)
+        #[arg(short = 'T', long = "type", value_delimiter = ',')]
+        types: Vec<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove cache entries
+    Clean {
+        /// Only these types: blob, oci-sif, rootfs (comma-separated)
+        #[arg(short = 'T', long = "type", value_delimiter = ',')]
+        types: Vec<String>,
+        /// Only entries not modified for this many days
+        #[arg(short = 'D', long)]
+        days: Option<u64>,
+        /// Show what would be removed, remove nothing
+        #[arg(short = 'n', long)]
+        dry_run: bool,
+        /// Do not ask for confirmation
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+}
+
+/// `pull`.
+///
+/// # Errors
+/// Pull errors.
+pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
+    let (out, uri) = match a.args.as_slice() {
+        [uri] => (None, uri.clone()),
+        [out, uri] => (Some(PathBuf::from(out)), uri.clone()),
+        _ => unreachable!("clap enforces 1..=2"),
+    };
+    let o = a.flags.opts(a.sandbox, quiet)?;
+    let p = crate::image::pull::pull(&uri, out.as_deref(), &o)?;
+    if !quiet {
+        eprintln!("{:<8} Wrote {}", "INFO:", p.display());
+    }
+    Ok(0)
+}
+
+/// `build`.
+///
+/// # Errors
+/// Build errors.
+pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
+    let o = a.flags.opts(a.sandbox, quiet)?;
+    let p = crate::image::pull::build(&a.out, &a.source, &o)?;
+    if !quiet {
+        eprintln!("{:<8} Build complete: {}", "INFO:", p.display());
+    }
+    Ok(0)
+}
+
+fn human(n: u64) -> String {
+    let mut v = n as f64;
+    for u in ["B", "KiB", "MiB", "GiB"] {
+        if v < 1024.0 {
+            return format!("{v:.2} {u}");
+        }
+        v /= 1024.0;
+    }
+    format!("{v:.2} TiB")
+}
+
+/// `cache list|clean`.
+///
+/// # Errors
+/// Removal errors.
+pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
+    let select = |types: &[String]| {
+        let all = crate::image::cache::entries();
+        all.into_iter()
+            .filter(|e| types.is_empty() || types.iter().any(|t| t == &e.kind))
+            .collect::<Vec<_>>()
+    };
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        CacheCommand::List { types, json } => {
+            let es = select(&types);
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&es)?)?;
+                return Ok(0);
+            }
+            let mut rows = vec![vec![
+                "TYPE".to_string(),
+                "NAME".into(),
+                "SIZE".into(),
+                "MODIFIED".into(),
+            ]];
+            for e in &es {
+                rows.push(vec![
+                    e.kind.clone(),
+                    e.name.clone(),
+                    human(e.size),
+                    chrono::DateTime::from_timestamp(e.mtime, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
+            out.write_all(super::tabwrite(&rows, 0, 2).as_bytes())?;
+            let total: u64 = es.iter().map(|e| e.size).sum();
+            writeln!(
+                out,
+                "\nThere are {} entries using {} in {}",
+                es.len(),
+                human(total),
+                crate::image::cache::dir().display()
+            )?;
+            Ok(0)
+        }
+        CacheCommand::Clean {
+            types,
+            days,
+            dry_run,
+            force,
+        } => {
+            let now = chrono::Utc::now().timestamp();
+            let es: Vec<_> = select(&types)
+                .into_iter()
+                .filter(|e| days.is_none_or(|d| now - e.mtime >= (d as i64) * 86400))
+                .collect();
+            if !dry_run && !force && !es.is_empty() {
+                if !std::io::stdin().is_terminal() {
+                    anyhow::bail!(
+                        "cache clean would remove {} entries; use --force (-f) to confirm, or \
+                         --dry-run to see them",
+                        es.len()
+                    );
+                }
+                eprint!(
+                    "This removes {} cache entries ({}). Continue? [y/N] ",
+                    es.len(),
+                    human(es.iter().map(|e| e.size).sum())
+                );
+                let mut ans = String::new();
+                std::io::stdin().read_line(&mut ans)?;
+                if !matches!(ans.trim(), "y" | "Y" | "yes") {
+                    return Ok(0);
+                }
+            }
+            for e in &es {
+                if dry_run {
+                    writeln!(out, "would remove {} {}", e.kind, e.path.display())?;
+                } else {
+                    crate::image::cache::remove(e)?;
+                    writeln!(out, "removed {} {}", e.kind, e.path.display())?;
+                }
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! OCI images: references, fetching through skopeo's image proxy, applying layers, and
+//! writing the result as a squashfs (apptainer.md §7.2, design.md decision 8).
+
+pub mod fetch;
+pub mod layer;
+pub mod reference;
+pub mod squash;

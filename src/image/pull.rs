@@ -1,0 +1,476 @@
+//! `pull`, `build` and the implicit conversion of `exec docker://…` (apptainer.md §7.2):
+//! fetch (blobs verified into the cache) → apply the layers in a work directory → write the
+//! `/.singularity.d` layout → squash with backhand → a SIF with Apptainer's objects
+//! (definition file, `inspect-metadata.json`, `oci-config.json`, the partition), or the tree
+//! itself as a sandbox.
+//!
+//! Converted SIFs are cached as `<cache>/oci-sif/<manifest hex>.sif`, built under a per-image
+//! lock (`<hex>.lock`) so concurrent pulls of one image convert it once; work directories live
+//! in `<cache>/tmp/<pid>-<random>` and are swept once their process is gone, so an
+//! interrupted pull leaves nothing that a later one could mistake for a result. Outputs are
+//! written to a temporary name beside the destination and renamed into place.
+
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde_json::Value;
+
+use super::cache;
+use super::error::{Error, Result};
+use super::layout;
+use super::metadata::{self, DirFs};
+use super::oci::fetch::{self, FetchOpts, Source};
+use super::oci::layer::Tree;
+use super::oci::reference::ImageReference;
+use super::oci::squash::{self, Compression};
+use crate::sif::write::{Builder, ObjectInput, Source as SifSource};
+use crate::sif::{Arch, DataType};
+
+/// Options of `pull`/`build`.
+#[derive(Debug, Clone, Default)]
+pub struct PullOpts {
+    /// How to reach the image.
+    pub fetch: FetchOpts,
+    /// Squashfs compression.
+    pub compress: Compression,
+    /// Overwrite an existing output.
+    pub force: bool,
+    /// Neither read nor write the cache (blobs go to a temporary directory).
+    pub disable_cache: bool,
+    /// Write a sandbox directory instead of a SIF.
+    pub sandbox: bool,
+    /// No progress messages.
+    pub quiet: bool,
+}
+
+fn info(o: &PullOpts, msg: &str) {
+    if !o.quiet {
+        eprintln!("{:<8} {msg}", "INFO:");
+    }
+}
+
+/// A work directory in `<cache>/tmp`, removed on drop.
+struct Work {
+    dir: PathBuf,
+    base: PathBuf,
+}
+
+impl Work {
+    fn new() -> Result<Work> {
+        let base = cache::dir().join("tmp");
+        std::fs::create_dir_all(&base)
+            .map_err(|e| Error::io(format!("create {}", base.display()), e))?;
+        sweep(&base);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}-", std::process::id()))
+            .tempdir_in(&base)
+            .map_err(|e| Error::io(format!("create a work directory in {}", base.display()), e))?
+            .keep();
+        Ok(Work { dir, base })
+    }
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let _ = super::extract::remove_tree(&self.dir, &self.base);
+    }
+}
+
+/// Removes work directories of pulls whose process is gone.
+fn sweep(base: &Path) {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let dead = name
+            .split('-')
+            .next()
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|pid| !crate::runtime::state::process_alive(pid, 0));
+        if dead {
+            let _ = super::extract::remove_tree(&e.path(), base);
+        }
+    }
+}
+
+/// A converted tree and what the SIF needs besides it.
+struct Converted {
+    tree: Tree,
+    deffile: String,
+    config: Value,
+    arch: String,
+}
+
+fn convert(src: &Source, r: &ImageReference, work: &Path, o: &PullOpts) -> Result<Converted> {
+    let blobs = if o.disable_cache {
+        work.join("blob")
+    } else {
+        cache::dir().join("blob")
+    };
+    let progress = o.fetch.progress && !o.quiet;
+    let (config_raw, layers) = src.fetch(&blobs, progress)?;
+    let cfg: Value = serde_json::from_slice(&config_raw)
+        .map_err(|e| Error::Other(format!("the image configuration is not valid JSON: {e}")))?;
+    let arch = cfg
+        .get("architecture")
+        .and_then(Value::as_str)
+        .unwrap_or(fetch::host_arch())
+        .to_string();
+    let root = work.join("rootfs");
+    std::fs::create_dir(&root).map_err(|e| Error::io(format!("create {}", root.display()), e))?;
+    let mut tree = Tree::new(&root)?;
+    for l in &layers {
+        tree.apply(l)?;
+    }
+    let (from, agent) = r.deffile();
+    let deffile = format!("bootstrap: {agent}\nfrom: {from}\n");
+    let config = cfg
+        .get("config")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
+    layout::write(
+        &mut tree,
+        &layout::Source {
+            deffile: &deffile,
+            deffile_header: vec![("bootstrap", agent.to_string()), ("from", from.clone())],
+            config: &config,
+            arch: &arch,
+        },
+    )?;
+    Ok(Converted {
+        tree,
+        deffile,
+        config,
+        arch,
+    })
+}
+
+fn build_time() -> u32 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| chrono::Utc::now().timestamp() as u32)
+}
+
+/// Squashes `tree` and writes a SIF with Apptainer's objects to `dest` (atomically).
+fn write_sif(
+    tree: &Tree,
+    deffile: &str,
+    oci_config: Option<&Value>,
+    arch: &str,
+    dest: &Path,
+    work: &Path,
+    o: &PullOpts,
+) -> Result<()> {
+    let sq = work.join("rootfs.squashfs");
+    squash::squash(tree, &sq, o.compress, build_time())?;
+    let attrs = metadata::from_fs(&DirFs::open(&tree.root)?)?;
+    let inspect = metadata::InspectMetadata {
+        data: metadata::InspectData { attributes: attrs },
+        kind: "container".into(),
+    };
+    let mut b = Builder::new()
+        .object(ObjectInput::new(
+            DataType::Deffile,
+            SifSource::Bytes(deffile.as_bytes().to_vec()),
+        ))
+        .object(
+            ObjectInput::new(
+                DataType::GenericJson,
+                SifSource::Bytes(serde_json::to_vec(&inspect).expect("serializes")),
+            )
+            .named("inspect-metadata.json"),
+        );
+    if let Some(c) = oci_config {
+        b = b.object(
+            ObjectInput::new(
+                DataType::GenericJson,
+                SifSource::Bytes(serde_json::to_vec(c).expect("serializes")),
+            )
+            .named("oci-config.json"),
+        );
+    }
+    let arch = Arch::from_go_name(arch).unwrap_or_else(Arch::host);
+    b.object(ObjectInput::primary_squashfs(
+        SifSource::File(sq.clone()),
+        arch,
+    ))
+    .write_to_path(dest)?;
+    let _ = std::fs::remove_file(&sq);
+    Ok(())
+}
+
+/// Places the finished sandbox `from` at `dest` (replacing it with `force`).
+fn place_dir(from: &Path, dest: &Path, force: bool) -> Result<()> {
+    if dest.exists() {
+        if !force {
+            return Err(Error::Other(format!(
+                "{} exists; use --force to overwrite it",
+                dest.display()
+            )));
+        }
+        let old = dest.with_file_name(format!(
+            ".{}.old-{}",
+            dest.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::rename(dest, &old)
+            .map_err(|e| Error::io(format!("move {} aside", dest.display()), e))?;
+        std::fs::rename(from, dest)
+            .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
+        let parent = old.parent().unwrap_or(Path::new("/")).to_path_buf();
+        super::extract::remove_tree(&old, &parent)?;
+        return Ok(());
+    }
+    std::fs::rename(from, dest).map_err(|e| Error::io(format!("create {}", dest.display()), e))
+}
+
+/// Copies `from` to `dest` through a temporary file beside `dest` (a copy, never a hard link:
+/// editing the output must not change the cache).
+fn place_file(from: &Path, dest: &Path) -> Result<()> {
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".sif-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(format!("create a temporary file in {}", dir.display()), e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    drop(tmp);
+    std::fs::copy(from, &tmp_path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp_path);
+        Error::io(format!("copy to {}", dest.display()), e)
+    })?;
+    std::fs::rename(&tmp_path, dest).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp_path);
+        Error::io(format!("create {}", dest.display()), e)
+    })
+}
+
+fn check_dest(dest: &Path, o: &PullOpts) -> Result<()> {
+    if dest.exists() && !o.force {
+        return Err(Error::Other(format!(
+            "{} exists; use --force to overwrite it",
+            dest.display()
+        )));
+    }
+    if let Some(p) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !p.is_dir() {
+            return Err(Error::Other(format!(
+                "{}: the directory {} does not exist",
+                dest.display(),
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The cached SIF of the image `src` opened, converting it first when needed.
+fn cached_sif(src: &Source, r: &ImageReference, o: &PullOpts) -> Result<PathBuf> {
+    let hex = src
+        .manifest_digest
+        .strip_prefix("sha256:")
+        .unwrap_or(&src.manifest_digest)
+        .to_string();
+    let dir = cache::dir().join("oci-sif");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    let path = dir.join(format!("{hex}.sif"));
+    let lock_path = dir.join(format!("{hex}.lock"));
+    let lf = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("open {}", lock_path.display()), e))?;
+    let _lock = Flock::lock(lf, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::io(format!("lock {}", lock_path.display()), e.into()))?;
+    if path.is_file() {
+        tracing::debug!("{}: cached as {}", r.skopeo(), path.display());
+        return Ok(path);
+    }
+    info(o, "Converting OCI blobs to SIF format");
+    let work = Work::new()?;
+    let c = convert(src, r, &work.dir, o)?;
+    info(o, "Creating SIF file...");
+    write_sif(
+        &c.tree,
+        &c.deffile,
+        Some(&c.config),
+        &c.arch,
+        &path,
+        &work.dir,
+        o,
+    )?;
+    Ok(path)
+}
+
+/// `singlet pull [OUT] URI` (and `build OUT URI`): returns the path written.
+///
+/// # Errors
+/// Reference, fetch, layer and write errors, naming the image or the output; nothing is left
+/// at the output path on failure.
+pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
+    let r = ImageReference::parse(uri)?;
+    let dest = match out {
+        Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e))?,
+        None => std::env::current_dir()
+            .map_err(|e| Error::io("current directory", e))?
+            .join(if o.sandbox {
+                r.default_sif_name().trim_end_matches(".sif").to_string()
+            } else {
+                r.default_sif_name()
+            }),
+    };
+    check_dest(&dest, o)?;
+    let src = Source::open(&r, &o.fetch)?;
+    let res = (|| {
+        if o.sandbox {
+            let work = Work::new()?;
+            info(o, "Converting OCI blobs to a sandbox");
+            let c = convert(&src, &r, &work.dir, o)?;
+            c.tree.finish_on_disk()?;
+            // The sandbox is renamed into place: it must be on the destination's filesystem.
+            let parent = dest.parent().unwrap_or(Path::new("/"));
+            let staged = tempfile::Builder::new()
+                .prefix(".singlet-sandbox-")
+                .tempdir_in(parent)
+                .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
+            let staged_root = staged.path().join("rootfs");
+            if std::fs::rename(&c.tree.root, &staged_root).is_err() {
+                copy_tree(&c.tree.root, &staged_root)?;
+            }
+            place_dir(&staged_root, &dest, o.force)?;
+            return Ok(dest.clone());
+        }
+        if o.disable_cache {
+            let work = Work::new()?;
+            info(o, "Converting OCI blobs to SIF format");
+            let c = convert(&src, &r, &work.dir, o)?;
+            info(o, "Creating SIF file...");
+            write_sif(
+                &c.tree,
+                &c.deffile,
+                Some(&c.config),
+                &c.arch,
+                &dest,
+                &work.dir,
+                o,
+            )?;
+            return Ok(dest.clone());
+        }
+        let cached = cached_sif(&src, &r, o)?;
+        place_file(&cached, &dest)?;
+        Ok(dest.clone())
+    })();
+    src.close();
+    res
+}
+
+/// `exec|run|shell docker://…`: the cached SIF of the image (converted on first use).
+///
+/// # Errors
+/// As [`pull`].
+pub fn implicit(uri: &str, o: &PullOpts) -> Result<PathBuf> {
+    let r = ImageReference::parse(uri)?;
+    let src = Source::open(&r, &o.fetch)?;
+    let res = cached_sif(&src, &r, o);
+    src.close();
+    res
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .map_err(|e| Error::io("cp -a", e))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(Error::Other(format!(
+            "copying {} to {} failed",
+            from.display(),
+            to.display()
+        )))
+    }
+}
+
+/// `singlet build OUT SOURCE` for a local source: a sandbox directory (squashed into a SIF)
+/// or a SIF (extracted into a sandbox with `--sandbox`, else copied). Registry and layout
+/// sources go to [`pull`].
+///
+/// # Errors
+/// Image and write errors naming the source or the output.
+pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
+    use super::detect::{detect, ImageRef};
+    let dest = std::path::absolute(out).map_err(|e| Error::io(out.display().to_string(), e))?;
+    match detect(source)? {
+        ImageRef::Oci(u) => pull(&u, Some(&dest), o),
+        ImageRef::Sandbox(dir) if !o.sandbox => {
+            check_dest(&dest, o)?;
+            let work = Work::new()?;
+            let tree = Tree::from_dir(&dir)?;
+            let deffile = format!("bootstrap: localimage\nfrom: {}\n", dir.display());
+            let oci = std::fs::read(dir.join(".singularity.d/oci-config.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            info(o, "Creating SIF file...");
+            write_sif(
+                &tree,
+                &deffile,
+                oci.as_ref(),
+                fetch::host_arch(),
+                &dest,
+                &work.dir,
+                o,
+            )?;
+            Ok(dest)
+        }
+        ImageRef::Sandbox(dir) => {
+            check_dest(&dest, o)?;
+            let parent = dest.parent().unwrap_or(Path::new("/"));
+            let staged = tempfile::Builder::new()
+                .prefix(".singlet-sandbox-")
+                .tempdir_in(parent)
+                .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
+            let staged_root = staged.path().join("rootfs");
+            copy_tree(&dir, &staged_root)?;
+            place_dir(&staged_root, &dest, o.force)?;
+            Ok(dest)
+        }
+        ImageRef::Sif(path) if o.sandbox => {
+            check_dest(&dest, o)?;
+            let mut img = crate::sif::SifImage::open(&path)?;
+            let d = img.primary_system_partition()?;
+            let (off, len) = (d.offset(), d.size());
+            let parent = dest.parent().unwrap_or(Path::new("/"));
+            let staged = tempfile::Builder::new()
+                .prefix(".singlet-sandbox-")
+                .tempdir_in(parent)
+                .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
+            let staged_root = staged.path().join("rootfs");
+            std::fs::create_dir(&staged_root)
+                .map_err(|e| Error::io(format!("create {}", staged_root.display()), e))?;
+            let mut f = std::fs::File::open(&path)
+                .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+            let part = cache::PartReader::new(&mut f, off, len);
+            let fs = super::squashfs::SquashFs::open(part, &path.display().to_string())?;
+            super::extract::extract(&fs, &staged_root, &path.display().to_string())?;
+            place_dir(&staged_root, &dest, o.force)?;
+            Ok(dest)
+        }
+        ImageRef::Sif(path) => {
+            check_dest(&dest, o)?;
+            place_file(&path, &dest)?;
+            Ok(dest)
+        }
+        other => Err(Error::Other(format!(
+            "build: {source}: cannot build from {other:?} (a docker://, oci:, oci-archive:, \
+             docker-archive: reference, a sandbox directory or a SIF)"
+        ))),
+    }
+}
