@@ -4,5 +4,6 @@
 mod common;
 mod frontend;
 mod instance;
+mod pull;
 mod runtime;
 mod sif;

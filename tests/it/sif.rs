@@ -41,7 +41,7 @@ fn images() -> Vec<PathBuf> {
 
 /// A reference tool from `SINGLET_SIFTOOL`/`SINGLET_SIFREF`; `None` (test skipped with a
 /// message) only when the variable is unset, which `scripts/test.sh` never does.
-fn tool(var: &str) -> Option<PathBuf> {
+pub fn tool(var: &str) -> Option<PathBuf> {
     match std::env::var(var) {
         Ok(p) => {
             assert!(Path::new(&p).exists(), "{var}={p} does not exist");

@@ -96,6 +96,8 @@ fn proxy_error(reference: &str, e: impl std::fmt::Display) -> Error {
         " (is the registry up? for a plain-HTTP registry use --no-https)"
     } else if msg.contains("http: server gave HTTP response to HTTPS client") {
         " (the registry speaks plain HTTP: use --no-https)"
+    } else if msg.contains("corrupted blob") || msg.contains("digest did not match") {
+        " (the data received does not match the image's digest; nothing was kept)"
     } else if msg.contains("unauthorized") || msg.contains("authentication required") {
         " (credentials: --docker-login or SINGULARITY_DOCKER_USERNAME/PASSWORD)"
     } else {
@@ -208,10 +210,13 @@ impl Source {
         let dir = blobs.join("sha256");
         std::fs::create_dir_all(&dir)
             .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        let cfg_desc = self.manifest.config();
-        let cfg_path = self.blob(&dir, cfg_desc.digest().as_ref(), cfg_desc.size(), None)?;
-        let config_raw = std::fs::read(&cfg_path)
-            .map_err(|e| Error::io(format!("read {}", cfg_path.display()), e))?;
+        // The config as skopeo converted it along with the manifest (a Docker v2s2 config gets
+        // a new digest in OCI form, so it is not a blob of the source); skopeo checked the
+        // original against its digest.
+        let config_raw = self
+            .rt
+            .block_on(self.proxy.fetch_config_raw(&self.img))
+            .map_err(|e| proxy_error(&self.reference, e))?;
         let total: u64 = self.manifest.layers().iter().map(|l| l.size()).sum();
         let bar = progress.then(|| {
             let b = indicatif::ProgressBar::new(total);

@@ -43,9 +43,11 @@ fn is_registry(component: &str) -> bool {
 fn valid_repo(r: &str) -> bool {
     !r.is_empty()
         && r.split('/').all(|c| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+            // distribution's grammar: alphanumeric at both ends, '.', '_', '-' inside
+            c.bytes().next().is_some_and(alnum)
+                && c.bytes().last().is_some_and(alnum)
+                && c.bytes().all(|b| alnum(b) || b"._-".contains(&b))
         })
 }
 
@@ -92,6 +94,12 @@ impl ImageReference {
                 Some((first, rest)) if is_registry(first) => (first.to_string(), rest.to_string()),
                 _ => ("docker.io".to_string(), name.to_string()),
             };
+            let port_ok = registry.split_once(':').is_none_or(|(h, p)| {
+                !h.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+            });
+            if !port_ok {
+                return Err(bad("invalid registry host[:port]"));
+            }
             let repository = if registry == "docker.io" && !repo.contains('/') {
                 format!("library/{repo}")
             } else {
