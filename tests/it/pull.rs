@@ -87,8 +87,10 @@ fn registry() -> &'static Registry {
                     Ok(())
                 });
             }
-            let child = c.spawn().expect("docker-registry (Debian package) is installed");
+            let mut child = c.spawn().expect("docker-registry (Debian package) is installed");
             tx.send(child.id()).unwrap();
+            // This thread stays (the registry's parent-death signal follows it) and reaps.
+            let _ = child.wait();
             loop {
                 std::thread::park();
             }
