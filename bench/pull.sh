@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Pull-and-convert of the Debian test image from a local docker-registry, against the
+# pipeline Apptainer runs with the same tools (skopeo copy → umoci unpack → mksquashfs
+# -comp gzip), interleaved in one run; then the same with zstd. Each run starts from an empty
+# cache. Afterwards both outputs are unpacked and their file lists compared.
+# Usage: bench/pull.sh [RUNS]
+source "$(dirname "$0")/common.sh"
+RUNS=${1:-5}
+FIX=/var/tmp/singlet-fixtures/bench-oci
+bash "$REPO/tests/fixtures/oci-images.sh" "$FIX"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$W/reg"
+cat > "$W/reg/config.yml" <<YML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $W/reg/data
+http:
+  addr: 127.0.0.1:$PORT
+log:
+  level: error
+YML
+docker-registry serve "$W/reg/config.yml" >/dev/null 2>&1 &
+REG=$!
+trap 'kill $REG 2>/dev/null; rm -rf "$W"' EXIT
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+IMG=docker://127.0.0.1:$PORT/test/debian:latest
+skopeo copy -q --dest-tls-verify=false "oci:$FIX/layout:debian" "$IMG"
+export SINGLET_CACHEDIR=$W/cache
+APPTAINER_WAY="rm -rf $W/a && mkdir -p $W/a && skopeo copy -q --src-tls-verify=false $IMG oci:$W/a/layout:img && umoci unpack --image $W/a/layout:img $W/a/bundle >/dev/null && mksquashfs $W/a/bundle/rootfs $W/a/out.sqfs -noappend -quiet -no-progress"
+echo "cores: $(nproc); image: Debian bookworm minbase ($(du -sh "$FIX/layout" | cut -f1) layout)"
+$INTERLEAVE --runs "$RUNS" --warmup 1 --title "pull + convert to SIF, gzip (empty cache each run)" \
+  --setup "rm -rf $W/cache $W/s.sif" \
+  "singlet pull=$W/singlet -q pull --no-https $W/s.sif $IMG" \
+  "skopeo+umoci+mksquashfs gzip=$APPTAINER_WAY -comp gzip"
+$INTERLEAVE --runs "$RUNS" --warmup 1 --title "pull + convert to SIF, zstd (empty cache each run)" \
+  --setup "rm -rf $W/cache $W/s.sif" \
+  "singlet pull --compress zstd=$W/singlet -q pull --compress zstd --no-https $W/s.sif $IMG" \
+  "skopeo+umoci+mksquashfs zstd=$APPTAINER_WAY -comp zstd"
+# Same contents: both squashfs partitions list the same paths.
+rm -rf "$W/cache" "$W/s.sif"
+"$W/singlet" -q pull --no-https "$W/s.sif" "$IMG"
+bash -c "$APPTAINER_WAY -comp gzip"
+OFF=$("$W/singlet" sif list "$W/s.sif" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
+unsquashfs -lls -o "$OFF" "$W/s.sif" | awk 'NR>3 {print $NF}' | sed 's|^squashfs-root||' | grep -v -E '^/(\.singularity\.d|singularity$|environment$|\.(run|exec|shell|test)$)' | sort > "$W/ours.txt"
+unsquashfs -lls "$W/a/out.sqfs" | awk 'NR>3 {print $NF}' | sed 's|^squashfs-root||' | sort > "$W/theirs.txt"
+diff "$W/ours.txt" "$W/theirs.txt" | grep "^[<>]" | head -10
+echo "paths: singlet $(wc -l < "$W/ours.txt"), apptainer pipeline $(wc -l < "$W/theirs.txt"); differences (excluding /.singularity.d): $(diff "$W/ours.txt" "$W/theirs.txt" | grep -c '^[<>]')"
+echo "sizes: singlet SIF $(stat -c %s "$W/s.sif") bytes, mksquashfs gzip-9 $(stat -c %s "$W/a/out.sqfs") bytes"
