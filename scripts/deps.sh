@@ -18,6 +18,7 @@ PKGS=(
   skopeo umoci docker-registry
   golang-go golang-github-sylabs-sif-dev
   debootstrap hyperfine python3
+  podman containerd catatonit protobuf-compiler
 )
 missing=()
 for p in "${PKGS[@]}"; do

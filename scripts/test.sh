@@ -2,7 +2,8 @@
 # singlet's whole test suite on a fresh Debian 12 machine, as root:
 #   installs what it needs (scripts/deps.sh), checks format and lints, builds, runs the unit
 #   and integration tests (real containers as root and as unprivileged users), then the
-#   runtime-spec conformance suite against singlet-oci and, to check the suite itself, runc.
+#   runtime-spec conformance suite against singlet-oci and, to check the suite itself, runc,
+#   and the real clients (Podman, containerd, CRI) with singlet-oci and with runc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -62,8 +63,12 @@ run_conf "$TARGET/debug/singlet-oci" "$SINGLET_TEST_USER" || status=1
 run_conf /usr/sbin/runc || status=1
 run_conf /usr/sbin/runc "$SINGLET_TEST_USER" || status=1
 
+echo "== clients: Podman (rootful, rootless), containerd ctr and CRI with singlet-oci; runc as the reference"
+./tests/clients/run.sh "$TARGET/debug/singlet-oci" singlet-oci "$TARGET/debug/singlet-cri-test" || status=1
+./tests/clients/run.sh /usr/sbin/runc runc-ref "$TARGET/debug/singlet-cri-test" || status=1
+
 if [ "$status" != 0 ]; then
-  echo "FAILED: see the conformance tables above" >&2
+  echo "FAILED: see the conformance and client tables above" >&2
   exit 1
 fi
 echo "== all tests passed"
