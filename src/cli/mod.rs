@@ -427,6 +427,34 @@ mod tests {
         );
     }
 
+    /// The checked-in `man/` and `completions/` are what `singlet generate` renders from the
+    /// clap definitions today.
+    #[test]
+    fn man_pages_and_completions_are_current() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (what, dir) in [("man", "man"), ("completions", "completions")] {
+            let tmp = tempfile::tempdir().unwrap();
+            generate(what, tmp.path()).unwrap();
+            let mut want: Vec<_> = std::fs::read_dir(tmp.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            want.sort();
+            let mut have: Vec<_> = std::fs::read_dir(repo.join(dir))
+                .map(|r| r.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            have.sort();
+            let stale = || format!("{dir}/ is out of date: run `singlet generate {what} {dir}`");
+            assert_eq!(want, have, "{}", stale());
+            for f in want {
+                let a = std::fs::read(tmp.path().join(&f)).unwrap();
+                let b = std::fs::read(repo.join(dir).join(&f)).unwrap();
+                assert!(a == b, "{} ({:?} differs)", stale(), f);
+            }
+        }
+    }
+
     #[test]
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();

@@ -1,0 +1,506 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_singlet_global_optspecs
+    string join \n d/debug q/quiet s/silent v/verbose h/help V/version
+end
+
+function __fish_singlet_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_singlet_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_singlet_using_subcommand
+    set -l cmd (__fish_singlet_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c singlet -n "__fish_singlet_needs_command" -s d -l debug -d 'Print debugging information (which rootfs path was taken, mounts, timings)'
+complete -c singlet -n "__fish_singlet_needs_command" -s q -l quiet -d 'Print only warnings and errors'
+complete -c singlet -n "__fish_singlet_needs_command" -s s -l silent -d 'Print only errors'
+complete -c singlet -n "__fish_singlet_needs_command" -s v -l verbose -d 'Print more information'
+complete -c singlet -n "__fish_singlet_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c singlet -n "__fish_singlet_needs_command" -s V -l version -d 'Print version'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "exec" -d 'Run a command inside a container'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "run" -d 'Run the container\'s runscript'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "shell" -d 'Start an interactive shell in the container'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "test" -d 'Run the container\'s test script'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "pull" -d 'Download an OCI/Docker image and convert it to a SIF (or a sandbox)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "run-help" -d 'Show the runscript help of an image'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "oci" -d 'The runc-compatible OCI runtime verbs (same as the singlet-oci command)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "generate" -d 'Write man pages or shell completions (packaging)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l env -d 'Set an environment variable in the container: K=V (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l pwd -d 'Initial working directory inside the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-home -d 'Do not mount the home directory'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s p -l pid -d 'Use a new PID namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s i -l ipc -d 'Use a new IPC namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l uts -d 'Use a new UTS namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-privs -d 'Drop all capabilities (root inside)'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l keep-privs -d 'Keep privileges (root only: no no_new_privs)'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-init -d 'No init process with --pid'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l compat -d 'OCI-like: --containall --no-init --writable-tmpfs --no-eval'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-eval -d 'Do not shell-evaluate injected environment values'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l env -d 'Set an environment variable in the container: K=V (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l pwd -d 'Initial working directory inside the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-home -d 'Do not mount the home directory'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s p -l pid -d 'Use a new PID namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s i -l ipc -d 'Use a new IPC namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l uts -d 'Use a new UTS namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-privs -d 'Drop all capabilities (root inside)'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l keep-privs -d 'Keep privileges (root only: no no_new_privs)'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-init -d 'No init process with --pid'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l compat -d 'OCI-like: --containall --no-init --writable-tmpfs --no-eval'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-eval -d 'Do not shell-evaluate injected environment values'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l env -d 'Set an environment variable in the container: K=V (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l pwd -d 'Initial working directory inside the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s s -l shell -d 'Shell to run (also $SINGULARITY_SHELL)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-home -d 'Do not mount the home directory'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s p -l pid -d 'Use a new PID namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s i -l ipc -d 'Use a new IPC namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l uts -d 'Use a new UTS namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-privs -d 'Drop all capabilities (root inside)'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l keep-privs -d 'Keep privileges (root only: no no_new_privs)'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-init -d 'No init process with --pid'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l compat -d 'OCI-like: --containall --no-init --writable-tmpfs --no-eval'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-eval -d 'Do not shell-evaluate injected environment values'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l env -d 'Set an environment variable in the container: K=V (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l pwd -d 'Initial working directory inside the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-home -d 'Do not mount the home directory'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s p -l pid -d 'Use a new PID namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s i -l ipc -d 'Use a new IPC namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l uts -d 'Use a new UTS namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-privs -d 'Drop all capabilities (root inside)'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l keep-privs -d 'Keep privileges (root only: no no_new_privs)'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-init -d 'No init process with --pid'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l compat -d 'OCI-like: --containall --no-init --writable-tmpfs --no-eval'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-eval -d 'Do not shell-evaluate injected environment values'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l arch -d 'Architecture to pull (amd64, arm64, ppc64le …); default: this host\'s' -r
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l compress -d 'Squashfs compression: gzip (default, every Apptainer reads it), zstd, xz, lz4' -r
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -s F -l force -d 'Overwrite an existing output'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l disable-cache -d 'Do not use or fill the cache [env: APPTAINER_DISABLE_CACHE]'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l sandbox -d 'Write a sandbox directory instead of a SIF'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l arch -d 'Architecture to pull (amd64, arm64, ppc64le …); default: this host\'s' -r
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l compress -d 'Squashfs compression: gzip (default, every Apptainer reads it), zstd, xz, lz4' -r
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s F -l force -d 'Overwrite an existing output'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l disable-cache -d 'Do not use or fill the cache [env: APPTAINER_DISABLE_CACHE]'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s s -l sandbox -d 'Write a sandbox directory'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "list" -d 'List what the cache holds'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "clean" -d 'Remove cache entries'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -s T -l type -d 'Only these types: blob, oci-sif, rootfs (comma-separated)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s T -l type -d 'Only these types: blob, oci-sif, rootfs (comma-separated)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s D -l days -d 'Only entries not modified for this many days' -r
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s f -l force -d 'Do not ask for confirmation'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "list" -d 'List what the cache holds'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "clean" -d 'Remove cache entries'
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "start" -d 'Start an instance: run the image\'s startscript detached'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "run" -d 'Start an instance that runs the image\'s runscript detached'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "list" -d 'List running instances (yours only)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "stop" -d 'Stop instances: SIGINT (or --signal), then SIGKILL after --timeout'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "stats" -d 'Show an instance\'s CPU, memory and process use (needs a cgroup)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l env -d 'Set an environment variable in the container: K=V (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pwd -d 'Initial working directory inside the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-home -d 'Do not mount the home directory'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s p -l pid -d 'Use a new PID namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s i -l ipc -d 'Use a new IPC namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l uts -d 'Use a new UTS namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-privs -d 'Drop all capabilities (root inside)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l keep-privs -d 'Keep privileges (root only: no no_new_privs)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-init -d 'No init process with --pid'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l compat -d 'OCI-like: --containall --no-init --writable-tmpfs --no-eval'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-eval -d 'Do not shell-evaluate injected environment values'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l env -d 'Set an environment variable in the container: K=V (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pwd -d 'Initial working directory inside the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-home -d 'Do not mount the home directory'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s p -l pid -d 'Use a new PID namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s i -l ipc -d 'Use a new IPC namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l uts -d 'Use a new UTS namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-privs -d 'Drop all capabilities (root inside)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l keep-privs -d 'Keep privileges (root only: no no_new_privs)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-init -d 'No init process with --pid'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l compat -d 'OCI-like: --containall --no-init --writable-tmpfs --no-eval'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-eval -d 'Do not shell-evaluate injected environment values'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l docker-login -d 'Ask for registry credentials on the terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from list" -s j -l json -d 'Print JSON ({"instances":[…]}, Apptainer\'s shape)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from list" -s l -l logs -d 'Show the log file paths instead of the image'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stop" -s s -l signal -d 'Signal sent first, by name or number' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stop" -s t -l timeout -d 'Seconds to wait before SIGKILL' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stop" -s a -l all -d 'Stop all of your instances'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stop" -s F -l force -d 'Send SIGKILL at once'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stats" -l json -d 'Print JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stats" -l no-stream -d 'One snapshot even on a terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start an instance: run the image\'s startscript detached'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "run" -d 'Start an instance that runs the image\'s runscript detached'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "list" -d 'List running instances (yours only)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop instances: SIGINT (or --signal), then SIGKILL after --timeout'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Show an instance\'s CPU, memory and process use (needs a cgroup)'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand run-help" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s l -l labels -d 'Show the labels (default)'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s d -l deffile -d 'Show the definition file'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s r -l runscript -d 'Show the runscript'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s s -l startscript -d 'Show the startscript'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s t -l test -d 'Show the test script'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s e -l environment -d 'Show the environment scripts'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s H -l helpfile -d 'Show the runscript help'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s j -l json -d 'Print JSON (inspect-metadata.json shape)'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -l all -d 'Everything, as JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l root -d 'Root directory for container state [default: /run/singlet as root, $XDG_RUNTIME_DIR/singlet or /tmp/singlet-<uid> otherwise]' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l log -d 'Append log messages to FILE (created if missing) instead of stderr' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l log-format -d 'Log format' -r -f -a "text\t'logrus text lines'
+json\t'JSON objects, one per line'"
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l rootless -d 'Rootless behaviour: auto detects a non-root caller' -r -f -a "auto\t''
+true\t''
+false\t''"
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l criu -d 'Accepted for runc compatibility; checkpointing is not supported' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l cgroup-manager -d 'Accepted for crun compatibility (`disabled` skips cgroups)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l debug -d 'Enable debug logging'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l systemd-cgroup -d 'Interpret linux.cgroupsPath as a systemd slice:prefix:name (needs a running systemd)'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -s v -l version -d 'Print version information'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "create" -d 'Create a container: set it up and stop before running the user process'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "start" -d 'Run the user process of a created container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "state" -d 'Print the state of a container as JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "kill" -d 'Send a signal (name or number, default SIGTERM) to the container\'s init'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "delete" -d 'Delete a container and its state'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "run" -d 'Create and start a container; in the foreground, wait and return its exit status'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "exec" -d 'Run a new process inside a container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "list" -d 'List containers'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "ps" -d 'List the processes of a container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "pause" -d 'Freeze every process of a container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "resume" -d 'Thaw a paused container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "update" -d 'Change the resource limits of a running container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "events" -d 'Print container events (resource statistics) as JSON lines'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "features" -d 'Print the runtime\'s features (runtime-spec features.json)'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "spec" -d 'Write a template config.json into the bundle'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "checkpoint" -d 'Not supported: checkpointing needs CRIU integration'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "restore" -d 'Not supported: restoring needs CRIU integration'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -s b -l bundle -d 'Path to the bundle directory (holding config.json)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -l console-socket -d 'Unix socket that receives the pty master (SCM_RIGHTS) when process.terminal is set' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -l pid-file -d 'Write the init\'s host pid to FILE (decimal, no newline)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -l preserve-fds -d 'Pass N extra file descriptors (3 .. 3+N-1) to the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -l no-pivot -d 'Do not use pivot_root (MS_MOVE + chroot instead; for ramfs roots)'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -l no-new-keyring -d 'Do not create a new session keyring'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from state" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from kill" -s a -l all -d 'Send the signal to every process of the container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from kill" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from delete" -s f -l force -d 'Kill a running container first; succeed when the id is unknown'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -s b -l bundle -d 'Path to the bundle directory (holding config.json)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -l console-socket -d 'Unix socket that receives the pty master (SCM_RIGHTS) when process.terminal is set' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -l pid-file -d 'Write the init\'s host pid to FILE (decimal, no newline)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -l preserve-fds -d 'Pass N extra file descriptors (3 .. 3+N-1) to the container' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -l no-pivot -d 'Do not use pivot_root (MS_MOVE + chroot instead; for ramfs roots)'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -l no-new-keyring -d 'Do not create a new session keyring'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -s d -l detach -d 'Return once the container has started'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s p -l process -d 'Path to a process.json; other process flags are then ignored' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l pid-file -d 'Write the process\'s host pid to FILE (decimal, no newline)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l console-socket -d 'Unix socket that receives the pty master' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l cwd -d 'Working directory inside the container' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s e -l env -d 'Set an environment variable (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s u -l user -d 'User to run as: uid[:gid]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s g -l additional-gids -d 'Additional group ids (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s c -l cap -d 'Add a capability (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l preserve-fds -d 'Pass N extra file descriptors' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s t -l tty -d 'Allocate a pseudo-terminal'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s d -l detach -d 'Return once the process has started'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l no-new-privs -d 'Set no_new_privs for the process'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from list" -s f -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the ids'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from ps" -s f -l format -d 'Output format' -r -f -a "table\t''
+json\t''"
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from ps" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -s r -l resources -d 'LinuxResources JSON file, or - for stdin' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l memory -d 'Memory limit (bytes, or with k/m/g suffix; -1 unlimited)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l memory-reservation -d 'Memory soft limit' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l memory-swap -d 'Memory plus swap limit' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l kernel-memory -d 'Ignored (kernel memory accounting is gone from current kernels)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpu-shares -d 'CPU shares (relative weight)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpu-period -d 'CPU CFS period in microseconds' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpu-quota -d 'CPU CFS quota in microseconds' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpuset-cpus -d 'CPUs allowed (0-3, 0,1)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpuset-mems -d 'Memory nodes allowed' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpu-rt-period -d 'Realtime period in microseconds' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l cpu-rt-runtime -d 'Realtime runtime in microseconds' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l pids-limit -d 'Maximum number of pids (-1 unlimited)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -l blkio-weight -d 'Block I/O weight (10–1000)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from events" -l interval -d 'Interval between statistics, e.g. 5s or 500ms' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from events" -l stats -d 'Print statistics once and exit'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from events" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from features" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from spec" -s b -l bundle -d 'Bundle directory' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from spec" -l rootless -d 'Write a config for a rootless container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from spec" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a container: set it up and stop before running the user process'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run the user process of a created container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "state" -d 'Print the state of a container as JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "kill" -d 'Send a signal (name or number, default SIGTERM) to the container\'s init'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a container and its state'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "run" -d 'Create and start a container; in the foreground, wait and return its exit status'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "exec" -d 'Run a new process inside a container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "list" -d 'List containers'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "ps" -d 'List the processes of a container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Freeze every process of a container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Thaw a paused container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change the resource limits of a running container'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "events" -d 'Print container events (resource statistics) as JSON lines'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "features" -d 'Print the runtime\'s features (runtime-spec features.json)'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "spec" -d 'Write a template config.json into the bundle'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "checkpoint" -d 'Not supported: checkpointing needs CRIU integration'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Not supported: restoring needs CRIU integration'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "header" -d 'Display the global header'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "list" -d 'List data objects'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "info" -d 'Display data object info'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "dump" -d 'Dump a data object to stdout'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "new" -d 'Create an empty SIF image (no launch script, like siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "add" -d 'Add a data object'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "del" -d 'Delete a data object (the data stays in the file, like siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "cat" -d 'Print a file from the primary system partition, read in process (extension to siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "setprim" -d 'Set the primary system partition'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and not __fish_seen_subcommand_from header list info dump new add del cat setprim help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from header" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from info" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from dump" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from new" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l datatype -d 'Data type: 1 Deffile, 2 EnvVar, 3 Labels, 4 Partition, 5 Signature, 6 GenericJSON, 7 Generic, 8 CryptoMessage, 9 SBOM (10 OCI.RootIndex, 11 OCI.Blob)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l parttype -d 'Partition type (with --datatype 4): 1 System, 2 PrimSys, 3 Data, 4 Overlay' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l partfs -d 'Partition filesystem (with --datatype 4): 1 Squash, 2 Ext3, 3 ImmuObj, 4 Raw' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l partarch -d 'Partition architecture (with --datatype 4): 1 386, 2 amd64, 3 arm, 4 arm64, 5 ppc64, 6 ppc64le, 7 mips, 8 mipsle, 9 mips64, 10 mips64le, 11 s390x, 12 riscv64' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l signhash -d 'Signature hash (with --datatype 5): 1 SHA256, 2 SHA384, 3 SHA512, 4 BLAKE2s_256, 5 BLAKE2b_256' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l signentity -d 'Signing entity fingerprint, 40 hex digits (with --datatype 5)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l sbomformat -d 'SBOM format (with --datatype 9): cyclonedx-json, cyclonedx-xml, github-json, spdx-json, spdx-rdf, spdx-tag-value, spdx-yaml, syft-json' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l groupid -d 'Group id (0 = no group)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l link -d 'Link to an object id' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l alignment -d 'Alignment [default: 4096 for partitions, 0 otherwise]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -l filename -d 'Object name (set only when given, like siftool)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from cat" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from setprim" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "header" -d 'Display the global header'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "list" -d 'List data objects'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "info" -d 'Display data object info'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "dump" -d 'Dump a data object to stdout'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "new" -d 'Create an empty SIF image (no launch script, like siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a data object'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "del" -d 'Delete a data object (the data stays in the file, like siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "cat" -d 'Print a file from the primary system partition, read in process (extension to siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "setprim" -d 'Set the primary system partition'
+complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "exec" -d 'Run a command inside a container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "run" -d 'Run the container\'s runscript'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "shell" -d 'Start an interactive shell in the container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "test" -d 'Run the container\'s test script'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "pull" -d 'Download an OCI/Docker image and convert it to a SIF (or a sandbox)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "run-help" -d 'Show the runscript help of an image'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "oci" -d 'The runc-compatible OCI runtime verbs (same as the singlet-oci command)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "generate" -d 'Write man pages or shell completions (packaging)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "list" -d 'List what the cache holds'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "clean" -d 'Remove cache entries'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "start" -d 'Start an instance: run the image\'s startscript detached'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "run" -d 'Start an instance that runs the image\'s runscript detached'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "list" -d 'List running instances (yours only)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "stop" -d 'Stop instances: SIGINT (or --signal), then SIGKILL after --timeout'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "stats" -d 'Show an instance\'s CPU, memory and process use (needs a cgroup)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "create" -d 'Create a container: set it up and stop before running the user process'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "start" -d 'Run the user process of a created container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "state" -d 'Print the state of a container as JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "kill" -d 'Send a signal (name or number, default SIGTERM) to the container\'s init'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "delete" -d 'Delete a container and its state'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "run" -d 'Create and start a container; in the foreground, wait and return its exit status'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "exec" -d 'Run a new process inside a container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "list" -d 'List containers'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "ps" -d 'List the processes of a container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "pause" -d 'Freeze every process of a container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "resume" -d 'Thaw a paused container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "update" -d 'Change the resource limits of a running container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "events" -d 'Print container events (resource statistics) as JSON lines'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "features" -d 'Print the runtime\'s features (runtime-spec features.json)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "spec" -d 'Write a template config.json into the bundle'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "checkpoint" -d 'Not supported: checkpointing needs CRIU integration'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from oci" -f -a "restore" -d 'Not supported: restoring needs CRIU integration'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "header" -d 'Display the global header'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "list" -d 'List data objects'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "info" -d 'Display data object info'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "dump" -d 'Dump a data object to stdout'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "new" -d 'Create an empty SIF image (no launch script, like siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "add" -d 'Add a data object'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "del" -d 'Delete a data object (the data stays in the file, like siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "cat" -d 'Print a file from the primary system partition, read in process (extension to siftool)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from sif" -f -a "setprim" -d 'Set the primary system partition'
