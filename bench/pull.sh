@@ -37,13 +37,15 @@ $INTERLEAVE --runs "$RUNS" --warmup 1 --title "pull + convert to SIF, zstd (empt
   --setup "rm -rf $W/cache $W/s.sif" \
   "singlet pull --compress zstd=$W/singlet -q pull --compress zstd --no-https $W/s.sif $IMG" \
   "skopeo+umoci+mksquashfs zstd=$APPTAINER_WAY -comp zstd"
-# Same contents: both squashfs partitions list the same paths.
+# Same contents: both squashfs partitions hold the same paths (outside the Singularity layout).
 rm -rf "$W/cache" "$W/s.sif"
 "$W/singlet" -q pull --no-https "$W/s.sif" "$IMG"
 bash -c "$APPTAINER_WAY -comp gzip"
 OFF=$("$W/singlet" sif list "$W/s.sif" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
-unsquashfs -lls -o "$OFF" "$W/s.sif" | awk 'NR>3 {print $NF}' | sed 's|^squashfs-root||' | grep -v -E '^/(\.singularity\.d|singularity$|environment$|\.(run|exec|shell|test)$)' | sort > "$W/ours.txt"
-unsquashfs -lls "$W/a/out.sqfs" | awk 'NR>3 {print $NF}' | sed 's|^squashfs-root||' | sort > "$W/theirs.txt"
-diff "$W/ours.txt" "$W/theirs.txt" | grep "^[<>]" | head -10
-echo "paths: singlet $(wc -l < "$W/ours.txt"), apptainer pipeline $(wc -l < "$W/theirs.txt"); differences (excluding /.singularity.d): $(diff "$W/ours.txt" "$W/theirs.txt" | grep -c '^[<>]')"
+unsquashfs -q -n -o "$OFF" -d "$W/ours" "$W/s.sif" >/dev/null
+unsquashfs -q -n -d "$W/theirs" "$W/a/out.sqfs" >/dev/null
+(cd "$W/ours" && find . | sort) | grep -v -E '^\./(\.singularity\.d|singularity$|environment$|\.(run|exec|shell|test)$)' > "$W/ours.txt"
+(cd "$W/theirs" && find . | sort) > "$W/theirs.txt"
+echo "paths: singlet $(wc -l < "$W/ours.txt"), apptainer pipeline $(wc -l < "$W/theirs.txt"); only in one of them (outside /.singularity.d): $(diff "$W/ours.txt" "$W/theirs.txt" | grep -c '^[<>]')"
+diff "$W/ours.txt" "$W/theirs.txt" | grep '^[<>]' | head -10
 echo "sizes: singlet SIF $(stat -c %s "$W/s.sif") bytes, mksquashfs gzip-9 $(stat -c %s "$W/a/out.sqfs") bytes"
