@@ -100,7 +100,8 @@ pub struct ActionFlags {
     pub registry: super::image::RegistryFlags,
 }
 
-fn env_value(keys: &[&str]) -> Option<String> {
+/// The first non-empty `APPTAINER_<KEY>`, then `SINGULARITY_<KEY>`, of `keys`.
+pub(crate) fn env_value(keys: &[&str]) -> Option<String> {
     for prefix in ["APPTAINER_", "SINGULARITY_"] {
         for k in keys {
             if let Ok(v) = std::env::var(format!("{prefix}{k}")) {

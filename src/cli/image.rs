@@ -24,18 +24,7 @@ pub struct RegistryFlags {
     pub authfile: Option<PathBuf>,
 }
 
-fn env_any(keys: &[&str]) -> Option<String> {
-    for prefix in ["APPTAINER_", "SINGULARITY_"] {
-        for k in keys {
-            if let Ok(v) = std::env::var(format!("{prefix}{k}")) {
-                if !v.is_empty() {
-                    return Some(v);
-                }
-            }
-        }
-    }
-    None
-}
+use super::action::env_value as env_any;
 
 fn prompt(label: &str, echo: bool) -> anyhow::Result<String> {
     let mut tty = std::fs::OpenOptions::new()

@@ -201,6 +201,18 @@ fn write_sif(
     Ok(())
 }
 
+/// A temporary directory beside `dest` (so the result can be renamed into place on the same
+/// filesystem; removed on drop) and the path of the tree to build in it.
+fn stage_beside(dest: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
+    let parent = dest.parent().unwrap_or(Path::new("/"));
+    let staged = tempfile::Builder::new()
+        .prefix(".singlet-sandbox-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
+    let root = staged.path().join("rootfs");
+    Ok((staged, root))
+}
+
 /// Places the finished sandbox `from` at `dest` (replacing it with `force`).
 fn place_dir(from: &Path, dest: &Path, force: bool) -> Result<()> {
     if dest.exists() {
@@ -332,13 +344,7 @@ pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
             info(o, "Converting OCI blobs to a sandbox");
             let c = convert(&src, &r, &work.dir, o)?;
             c.tree.finish_on_disk()?;
-            // The sandbox is renamed into place: it must be on the destination's filesystem.
-            let parent = dest.parent().unwrap_or(Path::new("/"));
-            let staged = tempfile::Builder::new()
-                .prefix(".singlet-sandbox-")
-                .tempdir_in(parent)
-                .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
-            let staged_root = staged.path().join("rootfs");
+            let (_staged, staged_root) = stage_beside(&dest)?;
             if std::fs::rename(&c.tree.root, &staged_root).is_err() {
                 copy_tree(&c.tree.root, &staged_root)?;
             }
@@ -432,12 +438,7 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
         }
         ImageRef::Sandbox(dir) => {
             check_dest(&dest, o)?;
-            let parent = dest.parent().unwrap_or(Path::new("/"));
-            let staged = tempfile::Builder::new()
-                .prefix(".singlet-sandbox-")
-                .tempdir_in(parent)
-                .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
-            let staged_root = staged.path().join("rootfs");
+            let (_staged, staged_root) = stage_beside(&dest)?;
             copy_tree(&dir, &staged_root)?;
             place_dir(&staged_root, &dest, o.force)?;
             Ok(dest)
@@ -447,12 +448,7 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
             let mut img = crate::sif::SifImage::open(&path)?;
             let d = img.primary_system_partition()?;
             let (off, len) = (d.offset(), d.size());
-            let parent = dest.parent().unwrap_or(Path::new("/"));
-            let staged = tempfile::Builder::new()
-                .prefix(".singlet-sandbox-")
-                .tempdir_in(parent)
-                .map_err(|e| Error::io(format!("create a directory in {}", parent.display()), e))?;
-            let staged_root = staged.path().join("rootfs");
+            let (_staged, staged_root) = stage_beside(&dest)?;
             std::fs::create_dir(&staged_root)
                 .map_err(|e| Error::io(format!("create {}", staged_root.display()), e))?;
             let mut f = std::fs::File::open(&path)

@@ -853,28 +853,7 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
         .as_ref()
         .is_some_and(|a| a.get(1).map(String::as_str) == Some(super::ACTION_SCRIPT));
     let (args, env): (Vec<String>, Vec<String>) = if scripted {
-        let mut a = vec![
-            "/bin/sh".to_string(),
-            super::ACTION_SCRIPT.to_string(),
-            kind.word().to_string(),
-        ];
-        a.extend(p.args.iter().cloned());
-        let mut e: Vec<String> = plan
-            .initial
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        e.push(format!(
-            "{}={}",
-            super::env::INJECT_VAR,
-            super::env::inject_script(&plan, p.no_eval)
-        ));
-        e.push(format!(
-            "{}={}",
-            super::env::HOSTENV_VAR,
-            super::env::host_script(&plan)
-        ));
-        (a, e)
+        super::scripted_process(kind, &p.args, &plan, p.no_eval)
     } else {
         let imgfs = crate::image::metadata::DirFs::open(&init_root)?;
         super::shell_less(&imgfs, &plan, action, &p.args, Path::new(&r.image))?

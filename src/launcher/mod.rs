@@ -593,13 +593,7 @@ fn run_in(
             host.group_name.clone()
         },
     };
-    let read = |p: &str| {
-        imgfs
-            .read_file(Path::new(p))
-            .ok()
-            .flatten()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
+    let read = |p: &str| read_text(&imgfs, p);
     let gen_passwd = passwd::passwd(read("/etc/passwd").as_deref(), &user);
     let gen_group = passwd::group(read("/etc/group").as_deref(), &user);
     let env_dir = imgfs.list_dir(Path::new("/.singularity.d/env"));
@@ -664,24 +658,7 @@ fn run_in(
     let (args, process_env): (Vec<String>, Vec<String>) = if has_sh {
         let script = env::action_script(&env_files);
         write(&skel.join(ACTION_SCRIPT.trim_start_matches('/')), &script)?;
-        let mut a = vec![
-            "/bin/sh".to_string(),
-            ACTION_SCRIPT.to_string(),
-            kind.word().to_string(),
-        ];
-        a.extend(p.args.iter().cloned());
-        let mut e: Vec<String> = plan
-            .initial
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        e.push(format!(
-            "{}={}",
-            env::INJECT_VAR,
-            env::inject_script(&plan, p.no_eval)
-        ));
-        e.push(format!("{}={}", env::HOSTENV_VAR, env::host_script(&plan)));
-        (a, e)
+        scripted_process(kind, &p.args, &plan, p.no_eval)
     } else {
         shell_less(&imgfs, &plan, action, &p.args, &image_path)?
     };
@@ -898,6 +875,44 @@ fn run_in(
     Ok(crate::runtime::container::run(&ctx, &id, &opts)?)
 }
 
+/// Arguments and environment that run `kind` through [`ACTION_SCRIPT`]: `/bin/sh
+/// /.singlet/action.sh WORD ARGS…` with the plan's initial variables and the injected and host
+/// layers as shell code in [`env::INJECT_VAR`] and [`env::HOSTENV_VAR`].
+fn scripted_process(
+    kind: ActionKind,
+    args: &[String],
+    plan: &env::EnvPlan,
+    no_eval: bool,
+) -> (Vec<String>, Vec<String>) {
+    let mut a = vec![
+        "/bin/sh".to_string(),
+        ACTION_SCRIPT.to_string(),
+        kind.word().to_string(),
+    ];
+    a.extend(args.iter().cloned());
+    let mut e: Vec<String> = plan
+        .initial
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    e.push(format!(
+        "{}={}",
+        env::INJECT_VAR,
+        env::inject_script(plan, no_eval)
+    ));
+    e.push(format!("{}={}", env::HOSTENV_VAR, env::host_script(plan)));
+    (a, e)
+}
+
+/// A text file of the image (`None` when absent or unreadable).
+fn read_text(imgfs: &dyn ImageFs, path: &str) -> Option<String> {
+    imgfs
+        .read_file(Path::new(path))
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
 /// Arguments and environment for an image without `/bin/sh`: the environment scripts are
 /// evaluated in process ([`env::evaluate`]) and the action's script is executed directly.
 ///
@@ -910,13 +925,7 @@ fn shell_less(
     args: &[String],
     image_path: &Path,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let read = |p: &str| {
-        imgfs
-            .read_file(Path::new(p))
-            .ok()
-            .flatten()
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-    };
+    let read = |p: &str| read_text(imgfs, p);
     let env_files: Vec<String> = imgfs
         .list_dir(Path::new("/.singularity.d/env"))
         .into_iter()
