@@ -164,7 +164,22 @@ fn write_sif(
     o: &PullOpts,
 ) -> Result<()> {
     let sq = work.join("rootfs.squashfs");
-    squash::squash(tree, &sq, o.compress, build_time())?;
+    // backhand reports no progress: a spinner with the elapsed time on a terminal.
+    let spinner = (o.fetch.progress && !o.quiet).then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        s.set_message(format!("squashing {} entries", tree.meta.len()));
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let r = squash::squash(tree, &sq, o.compress, build_time());
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    r?;
     let attrs = metadata::from_fs(&DirFs::open(&tree.root)?)?;
     let inspect = metadata::InspectMetadata {
         data: metadata::InspectData { attributes: attrs },
