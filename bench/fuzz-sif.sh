@@ -9,6 +9,11 @@ SECS=${1:-600}
 TARGET=${2:-sif_parse}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 mkdir -p "corpus/$TARGET"
+if [ "$TARGET" = oci_layer ]; then
+  for f in /var/tmp/singlet-fixtures/oci-*/layout/blobs/sha256/*; do
+    [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 300000 ] && cp -n "$f" "corpus/$TARGET/" 2>/dev/null || true
+  done
+fi
 if [ "$TARGET" = sif_parse ]; then
   for f in ../../shared/testdata/sif/*/*.sif /work/shared/testdata/sif/*/*.sif; do
     [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 4000000 ] && cp -n "$f" "corpus/$TARGET/" 2>/dev/null || true

@@ -345,6 +345,30 @@ pub fn base_config(args: &[&str], dir: &Path, who: Who) -> Value {
     })
 }
 
+/// The name, state, parent and command line of each pid (for failure messages).
+pub fn describe_pids(pids: &[i32]) -> String {
+    let mut s = String::new();
+    for pid in pids {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |k: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        s.push_str(&format!(
+            "{pid} {} {} ppid={} [{}]\n",
+            field("Name:"),
+            field("State:"),
+            field("PPid:"),
+            String::from_utf8_lossy(&cmd).replace('\0', " ")
+        ));
+    }
+    s
+}
+
 /// Every process whose command line mentions `needle` (for leak checks).
 pub fn processes_matching(needle: &str) -> Vec<i32> {
     let mut v = Vec::new();

@@ -474,7 +474,15 @@ fn failing_and_finished_startscripts() {
     assert!(err.contains(log.to_str().unwrap()), "{err}");
     assert!(fs::read_to_string(&log).unwrap().contains("boom-on-stderr"));
     assert!(t.list_json().is_empty());
-    assert!(processes_matching("bad1").is_empty());
+    // The caller returns once the monitor has been reaped; allow the kernel a moment to finish
+    // tearing down the pid namespace before calling anything a leftover.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut left = processes_matching("bad1");
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        left = processes_matching("bad1");
+    }
+    assert!(left.is_empty(), "left behind:\n{}", describe_pids(&left));
     // A startscript that returns 0 leaves the instance up (Apptainer: no startscript, or one
     // that starts daemons, is a running instance).
     let done = make_sif(t.s.path(), "done", "#!/bin/sh\nexit 0\n");
