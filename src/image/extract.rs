@@ -6,14 +6,22 @@
 //! `..` can make a write land outside the target. Symlinks are created as they are and never
 //! followed. Device nodes, fifos and sockets are skipped; setuid and setgid bits are dropped;
 //! owners are kept only when running as root.
+//!
+//! The tree walk (directories, symlinks, creating each file) stays on the calling thread, in
+//! order; decompressing and writing file contents, which is where the time goes, is spread over
+//! up to [`MAX_WORKERS`] threads that share backhand's reader (its raw reads are serialized by a
+//! lock, decompression runs in parallel). unsquashfs does the same with its own thread pool.
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use backhand::InnerNode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use backhand::{FilesystemReader, InnerNode, SquashfsFileReader};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
@@ -32,6 +40,78 @@ pub struct Extracted {
     /// A few (path, size) pairs checked later to detect a damaged cache entry.
     pub sentinels: Vec<(String, u64)>,
 }
+
+/// At most this many threads write file contents during one extraction.
+pub const MAX_WORKERS: usize = 4;
+
+/// One file whose contents a worker decompresses and writes.
+struct FileJob<'a> {
+    path: PathBuf,
+    parent: Arc<OwnedFd>,
+    name: std::ffi::OsString,
+    node: &'a SquashfsFileReader,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: u32,
+}
+
+/// Creates one file (`O_CREAT|O_EXCL|O_NOFOLLOW` beside its parent's descriptor), writes its
+/// contents through `buf`, then its mode, owner (as root) and mtime. Returns the bytes
+/// written; a length that differs from the inode's is an error (truncated or damaged data).
+fn write_file(
+    reader: &FilesystemReader<'_>,
+    job: FileJob<'_>,
+    buf: &mut [u8],
+    as_root: bool,
+    source_name: &str,
+) -> Result<u64> {
+    let damaged = |msg: String| Error::Squashfs {
+        what: format!("{source_name}:{}", job.path.display()),
+        msg,
+    };
+    let fd = open_at(
+        &job.parent,
+        &job.name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+        0o600,
+    )
+    .map_err(|e| Error::io(format!("create {}", job.path.display()), e.into()))?;
+    let mut file = std::fs::File::from(fd);
+    let mut r = reader.file(job.node).reader();
+    let mut n = 0u64;
+    loop {
+        let got = match r.read(buf) {
+            Ok(0) => break,
+            Ok(g) => g,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(damaged(e.to_string())),
+        };
+        file.write_all(&buf[..got])
+            .map_err(|e| Error::io(format!("write {}", job.path.display()), e))?;
+        n += got as u64;
+    }
+    let want = job.node.file_len() as u64;
+    if n != want {
+        return Err(damaged(format!(
+            "read {n} bytes of data where the inode says {want}"
+        )));
+    }
+    nix::sys::stat::fchmod(file.as_raw_fd(), Mode::from_bits_truncate(job.mode))
+        .map_err(|e| Error::io(format!("chmod {}", job.path.display()), e.into()))?;
+    if as_root {
+        let _ = nix::unistd::fchown(
+            file.as_raw_fd(),
+            Some(nix::unistd::Uid::from_raw(job.uid)),
+            Some(nix::unistd::Gid::from_raw(job.gid)),
+        );
+    }
+    set_mtime(&file, job.mtime);
+    Ok(n)
+}
+
+/// Size of each worker's copy buffer: a whole default squashfs block per `write`.
+const COPY_BUF: usize = 256 * 1024;
 
 fn open_at(dir: &OwnedFd, name: &OsStr, flags: OFlag, mode: u32) -> nix::Result<OwnedFd> {
     let fd = nix::fcntl::openat(
@@ -71,20 +151,108 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
     )
     .map_err(|e| Error::io(format!("open {}", target.display()), e.into()))?;
     // SAFETY: open returned a fresh descriptor.
-    let root = unsafe { OwnedFd::from_raw_fd(root) };
+    let root = Arc::new(unsafe { OwnedFd::from_raw_fd(root) });
+    // Every directory's final mode, applied last so that read-only directories can still be
+    // filled.
+    let mut dir_modes: Vec<DirMode> = Vec::new();
+    let mut out = Extracted::default();
+    let mut biggest: Option<(String, u64)> = None;
+    let reader = fs.reader();
+    // Creating files is bound by the filesystem more than by the CPU: twice as many writers
+    // as cores keeps both busy while some wait on the disk.
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get() * 2)
+        .unwrap_or(2)
+        .clamp(2, MAX_WORKERS);
+    let failed = AtomicBool::new(false);
+    let first_err: Mutex<Option<Error>> = Mutex::new(None);
+    let bytes = AtomicU64::new(0);
+    let record = |r: Result<u64>| match r {
+        Ok(n) => {
+            bytes.fetch_add(n, Ordering::Relaxed);
+        }
+        Err(e) => {
+            failed.store(true, Ordering::Relaxed);
+            let mut slot = first_err.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(e);
+        }
+    };
+    let (tx, rx) = mpsc::sync_channel::<FileJob<'_>>(workers * 64);
+    let rx = Mutex::new(rx);
+    let walked = std::thread::scope(|sc| -> Result<()> {
+        for _ in 0..workers {
+            sc.spawn(|| {
+                let mut buf = vec![0u8; COPY_BUF];
+                loop {
+                    let job = match rx.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+                        Ok(j) => j,
+                        Err(_) => break,
+                    };
+                    if !failed.load(Ordering::Relaxed) {
+                        record(write_file(reader, job, &mut buf, as_root, source_name));
+                    }
+                }
+            });
+        }
+        let r = walk(
+            reader,
+            &root,
+            &mut out,
+            &mut dir_modes,
+            &mut biggest,
+            as_root,
+            source_name,
+            &failed,
+            |job| {
+                if let Err(mpsc::SendError(job)) = tx.send(job) {
+                    // Every worker is gone (only after a panic): write it here.
+                    record(write_file(
+                        reader,
+                        job,
+                        &mut vec![0u8; COPY_BUF],
+                        as_root,
+                        source_name,
+                    ));
+                }
+            },
+        );
+        drop(tx);
+        r
+    });
+    if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    walked?;
+    out.bytes = bytes.into_inner();
+    if let Some(b) = biggest {
+        out.sentinels.push(b);
+    }
+    set_dir_modes(&root, dir_modes, as_root)?;
+    Ok(out)
+}
+
+/// The depth-first walk: directories and symlinks made here, files created here and handed to
+/// `write` for their contents.
+#[allow(clippy::too_many_arguments)]
+fn walk<'a>(
+    reader: &'a FilesystemReader<'_>,
+    root: &Arc<OwnedFd>,
+    out: &mut Extracted,
+    dir_modes: &mut Vec<DirMode>,
+    biggest: &mut Option<(String, u64)>,
+    as_root: bool,
+    source_name: &str,
+    failed: &AtomicBool,
+    mut write: impl FnMut(FileJob<'a>),
+) -> Result<()> {
     let unsafe_entry = |entry: &Path, why: &str| Error::Unsafe {
         source_name: source_name.to_string(),
         entry: entry.display().to_string(),
         why: why.to_string(),
     };
     // Descriptors of the directories on the current path (backhand's order is depth-first, so
-    // an entry's parent is always on this stack), and every directory's final mode, applied
-    // last so that read-only directories can still be filled.
-    let mut stack: Vec<(PathBuf, OwnedFd)> = Vec::new();
-    let mut dir_modes: Vec<(PathBuf, u32, u32, u32, u32)> = Vec::new();
-    let mut out = Extracted::default();
-    let mut biggest: Option<(String, u64)> = None;
-    let reader = fs.reader();
+    // an entry's parent is always on this stack).
+    let mut stack: Vec<(PathBuf, Arc<OwnedFd>)> = Vec::new();
     let root_header = reader.root.nodes.first().map(|n| n.header);
     if let Some(h) = root_header {
         dir_modes.push((
@@ -96,6 +264,10 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
         ));
     }
     for node in reader.files() {
+        if failed.load(Ordering::Relaxed) {
+            // A worker failed; its error is what the caller reports.
+            return Ok(());
+        }
         let path = node.fullpath.as_path();
         if path == Path::new("/") {
             continue;
@@ -107,7 +279,7 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
             stack.pop();
         }
         let parent_fd = if parent == Path::new("/") {
-            &root
+            root
         } else {
             &stack
                 .last()
@@ -127,42 +299,27 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
                 let fd = open_at(parent_fd, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, 0)
                     .map_err(|e| Error::io(format!("open {}", path.display()), e.into()))?;
                 dir_modes.push((path.to_path_buf(), perm & 0o1777, h.uid, h.gid, h.mtime));
-                stack.push((path.to_path_buf(), fd));
+                stack.push((path.to_path_buf(), Arc::new(fd)));
             }
             InnerNode::File(f) => {
-                let fd = open_at(
-                    parent_fd,
-                    name,
-                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
-                    0o600,
-                )
-                .map_err(|e| Error::io(format!("create {}", path.display()), e.into()))?;
-                let mut file = std::fs::File::from(fd);
-                let mut r = reader.file(f).reader();
-                let n = std::io::copy(&mut r, &mut file).map_err(|e| Error::Squashfs {
-                    what: format!("{source_name}:{}", path.display()),
-                    msg: e.to_string(),
-                })?;
-                out.bytes += n;
-                // setuid/setgid bits are never recreated.
-                let mode = perm & 0o777;
-                nix::sys::stat::fchmod(file.as_raw_fd(), Mode::from_bits_truncate(mode))
-                    .map_err(|e| Error::io(format!("chmod {}", path.display()), e.into()))?;
-                if as_root {
-                    let _ = nix::unistd::fchown(
-                        file.as_raw_fd(),
-                        Some(nix::unistd::Uid::from_raw(h.uid)),
-                        Some(nix::unistd::Gid::from_raw(h.gid)),
-                    );
-                }
-                set_mtime(&file, h.mtime);
-                file.flush().ok();
+                let n = f.file_len() as u64;
                 if out.sentinels.len() < 8 {
                     out.sentinels.push((path.display().to_string(), n));
                 }
                 if biggest.as_ref().is_none_or(|b| n > b.1) {
-                    biggest = Some((path.display().to_string(), n));
+                    *biggest = Some((path.display().to_string(), n));
                 }
+                write(FileJob {
+                    path: path.to_path_buf(),
+                    parent: Arc::clone(parent_fd),
+                    name: name.to_os_string(),
+                    node: f,
+                    // setuid/setgid bits are never recreated.
+                    mode: perm & 0o777,
+                    uid: h.uid,
+                    gid: h.gid,
+                    mtime: h.mtime,
+                });
             }
             InnerNode::Symlink(l) => {
                 nix::unistd::symlinkat(l.link.as_os_str(), Some(parent_fd.as_raw_fd()), name)
@@ -192,16 +349,19 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
         }
         out.entries += 1;
     }
-    if let Some(b) = biggest {
-        out.sentinels.push(b);
-    }
-    // Final directory modes, deepest first.
+    Ok(())
+}
+
+/// A directory's path, mode, owner and mtime, applied after its contents are written.
+type DirMode = (PathBuf, u32, u32, u32, u32);
+
+/// Sets the final directory modes, deepest first.
+fn set_dir_modes(root: &OwnedFd, mut dir_modes: Vec<DirMode>, as_root: bool) -> Result<()> {
     dir_modes.sort_by_key(|(p, ..)| std::cmp::Reverse(p.components().count()));
-    drop(stack);
     for (p, mode, uid, gid, mtime) in dir_modes {
         let opened;
         let fd = if p == Path::new("/") {
-            &root
+            root
         } else {
             use crate::runtime::rootfs::path::{openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS};
             opened = openat2(
@@ -233,7 +393,7 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
             mtime,
         );
     }
-    Ok(out)
+    Ok(())
 }
 
 fn set_mtime(f: &std::fs::File, mtime: u32) {
