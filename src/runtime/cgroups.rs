@@ -333,7 +333,10 @@ fn apply_limits(path: &Path, id: &str, resources: &LinuxResources) -> Result<()>
         .map_err(|e| Error::Cgroup(format!("apply linux.resources to {}: {e}", path.display())))
 }
 
-/// Places `pid` in the container's cgroup and applies `linux.resources`.
+/// Makes the container's cgroup and applies `linux.resources`, before its init exists (cgroup
+/// v1); [`enter`] then only has to move the init in. `create` calls this while the init is
+/// still being forked, so the directories and limits cost nothing on its critical path. On a
+/// cgroup v2-only host the cgroup is made by [`enter`] (libcgroups creates it with the task).
 ///
 /// Returns the cgroup path used, or `None` when cgroups were skipped (rootless, not
 /// writable).
@@ -341,10 +344,9 @@ fn apply_limits(path: &Path, id: &str, resources: &LinuxResources) -> Result<()>
 /// # Errors
 /// [`Error::Cgroup`] as root or with `required` (`--rootless=false`); the half-made cgroup is
 /// removed first.
-pub fn setup(
+pub fn prepare(
     spec: &Spec,
     id: &str,
-    pid: i32,
     rootless: bool,
     systemd: bool,
     required: bool,
@@ -367,12 +369,10 @@ pub fn setup(
     }
     let path = path_for(spec, id, systemd)?;
     let layout = Layout::read();
-    let res = if layout.is_v2_only() {
-        setup_v2(&path, id, pid, &resources)
-    } else {
-        setup_v1(&layout, &path, id, pid, &resources, &listed_nodes(spec))
-    };
-    match res {
+    if layout.is_v2_only() {
+        return Ok(Some(path));
+    }
+    match prepare_v1(&layout, &path, id, &resources, &listed_nodes(spec)) {
         Ok(()) => Ok(Some(path)),
         Err(e) => {
             remove(&path, id);
@@ -381,27 +381,46 @@ pub fn setup(
     }
 }
 
-fn setup_v1(
+/// Moves `pid` (the init) into the cgroup [`prepare`] returned; on cgroup v2 also makes the
+/// cgroup and applies `linux.resources`. The first migration of a cgroup v1 host waits for an
+/// RCU grace period (5-15 ms here): the init sets up its mounts meanwhile.
+///
+/// # Errors
+/// [`Error::Cgroup`]; the caller removes the cgroup.
+pub fn enter(spec: &Spec, path: &Path, id: &str, pid: i32) -> Result<()> {
+    let layout = Layout::read();
+    if layout.is_v2_only() {
+        let resources = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().clone())
+            .unwrap_or_default();
+        return setup_v2(path, id, pid, &resources);
+    }
+    for (_, dir) in layout.dirs(path) {
+        if !dir.is_dir() {
+            continue;
+        }
+        if let Err(e) = write(&dir.join("cgroup.procs"), &pid.to_string()) {
+            tracing::debug!("{e}");
+        }
+    }
+    Ok(())
+}
+
+fn prepare_v1(
     layout: &Layout,
     path: &Path,
     id: &str,
-    pid: i32,
     r: &LinuxResources,
     nodes: &[(char, i64, i64)],
 ) -> Result<()> {
-    // Every directory first, then the migrations: a mkdir right after a migration waits for
-    // the RCU grace period the migration started (several ms each on this kind of host).
-    let mut made = Vec::new();
+    // Every directory and limit first, then (in `enter`) the migrations: a mkdir right after a
+    // migration waits for the RCU grace period the migration started.
     for (h, dir) in layout.dirs(path) {
-        match mkdir_cgroup(h, &dir) {
-            Ok(()) => made.push(dir),
-            // A read-only or foreign hierarchy (e.g. name=systemd owned elsewhere) is skipped;
-            // the controllers that carry limits are checked below.
-            Err(e) => tracing::debug!("{e}"),
-        }
-    }
-    for dir in made {
-        if let Err(e) = write(&dir.join("cgroup.procs"), &pid.to_string()) {
+        // A read-only or foreign hierarchy (e.g. name=systemd owned elsewhere) is skipped;
+        // the controllers that carry limits are checked below.
+        if let Err(e) = mkdir_cgroup(h, &dir) {
             tracing::debug!("{e}");
         }
     }

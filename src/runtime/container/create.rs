@@ -242,6 +242,20 @@ fn create_in(
     drop(listener_fd);
     let s = parent_sock.as_raw_fd();
 
+    // The cgroup and its limits are made while the child unshares its namespaces; only the
+    // migration of the init is left for when its pid is known. Saved so that `delete --force`
+    // after a killed create removes it too.
+    c.saved.cgroup_path = cgroups::prepare(
+        &spec,
+        &id,
+        rootless,
+        ctx.systemd_cgroup,
+        ctx.rootless == crate::runtime::RootlessMode::False,
+    )?;
+    if c.saved.cgroup_path.is_some() {
+        c.save()?;
+    }
+
     if namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
         sync::expect(s, &SyncMsg::UsernsReady, "user namespace set-up")?;
         let setgroups = match userns::write_maps(stage1, &uid_maps, &gid_maps) {
@@ -292,14 +306,9 @@ fn create_in(
     if let Some(adj) = process.oom_score_adj() {
         security::set_oom_score_adj(pid, adj)?;
     }
-    c.saved.cgroup_path = cgroups::setup(
-        &spec,
-        &id,
-        pid,
-        rootless,
-        ctx.systemd_cgroup,
-        ctx.rootless == crate::runtime::RootlessMode::False,
-    )?;
+    if let Some(cg) = &c.saved.cgroup_path {
+        cgroups::enter(&spec, cg, &id, pid)?;
+    }
     c.save()?;
     sync::send(s, &SyncMsg::CgroupsDone, None)?;
 

@@ -148,11 +148,16 @@ fn run_init(
         .process()
         .as_ref()
         .ok_or_else(|| Error::Child("config.json: process is required".into()))?;
-    sync::expect(s, &SyncMsg::CgroupsDone, "cgroup setup")?;
-    let membership = rootfs::read_cgroup_membership();
-    if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
-        unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
-    }
+    // Waits for the parent to have moved this process into the container's cgroups; the
+    // cgroup namespace must be made after that, and /proc/self/cgroup read before it.
+    let mut join_cgroups = || -> Result<Vec<(String, String)>> {
+        sync::expect(s, &SyncMsg::CgroupsDone, "cgroup setup")?;
+        let membership = rootfs::read_cgroup_membership();
+        if ns.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+            unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+        }
+        Ok(membership)
+    };
     if ns.new.contains(CloneFlags::CLONE_NEWNET) {
         super::loopback_up();
     }
@@ -162,11 +167,13 @@ fn run_init(
         bundle: cfg.bundle.to_path_buf(),
         in_userns: cfg.in_userns,
         no_pivot: cfg.no_pivot,
-        cgroup_membership: membership,
+        cgroup_membership: std::cell::OnceCell::new(),
     };
     let new_mnt = ns.new.contains(CloneFlags::CLONE_NEWNS);
     if new_mnt {
-        fs.prepare()?;
+        fs.prepare(&mut join_cgroups)?;
+    } else {
+        join_cgroups()?;
     }
     sync::send(s, &SyncMsg::RunHooks, None)?;
     let hook_state = match sync::recv(s)? {

@@ -46,8 +46,9 @@ pub struct Rootfs<'a> {
     pub in_userns: bool,
     /// `--no-pivot`: use `MS_MOVE` + `chroot` instead of `pivot_root`.
     pub no_pivot: bool,
-    /// `/proc/self/cgroup` of init read before `unshare(CLONE_NEWCGROUP)`.
-    pub cgroup_membership: Vec<(String, String)>,
+    /// `/proc/self/cgroup` of init read after it joined the container's cgroups and before
+    /// `unshare(CLONE_NEWCGROUP)`: filled by the `join_cgroups` callback of [`Rootfs::prepare`].
+    pub cgroup_membership: std::cell::OnceCell<Vec<(String, String)>>,
 }
 
 fn do_mount(
@@ -192,7 +193,21 @@ impl Rootfs<'_> {
     ///
     /// # Errors
     /// [`Error::Sys`] naming the mount or device that failed.
-    pub fn prepare(&self) -> Result<()> {
+    pub fn prepare(
+        &self,
+        join_cgroups: &mut dyn FnMut() -> Result<Vec<(String, String)>>,
+    ) -> Result<()> {
+        // The parent moves init into the container's cgroups while these mounts are made (the
+        // first migration waits for an RCU grace period, several ms on cgroup v1); init waits
+        // for it only before the first cgroup mount and at the end of the mounts (the nodes of
+        // linux.devices are made before: the devices controller allows them in any case).
+        let mut joined = || -> Result<()> {
+            if self.cgroup_membership.get().is_none() {
+                let m = join_cgroups()?;
+                let _ = self.cgroup_membership.set(m);
+            }
+            Ok(())
+        };
         let root_prop = match self.propagation() {
             Some(p) if p.contains(MsFlags::MS_PRIVATE) => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
             _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -219,12 +234,15 @@ impl Rootfs<'_> {
                 dev_mounted = true;
                 dev_is_bind = opts.is_bind() || m.typ().as_deref() == Some("bind");
             }
+            if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+                joined()?;
+            }
             self.mount_one(root_fd.as_raw_fd(), m, &opts)?;
         }
         if !dev_is_bind {
             self.create_devices(root_fd.as_raw_fd(), dev_mounted)?;
         }
-        Ok(())
+        joined()
     }
 
     fn source_path(&self, m: &Mount) -> Option<PathBuf> {
@@ -427,13 +445,18 @@ impl Rootfs<'_> {
             else {
                 continue;
             };
-            let membership = self.cgroup_membership.iter().find(|(ctrls, _)| {
-                if h.fstype == "cgroup2" {
-                    ctrls.is_empty()
-                } else {
-                    ctrls.split(',').any(|c| h.opts.iter().any(|o| o == c))
-                }
-            });
+            let membership =
+                self.cgroup_membership
+                    .get()
+                    .into_iter()
+                    .flatten()
+                    .find(|(ctrls, _)| {
+                        if h.fstype == "cgroup2" {
+                            ctrls.is_empty()
+                        } else {
+                            ctrls.split(',').any(|c| h.opts.iter().any(|o| o == c))
+                        }
+                    });
             let sub = membership
                 .map(|(_, p)| p.trim_start_matches('/'))
                 .unwrap_or("");
