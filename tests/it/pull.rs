@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -48,59 +49,74 @@ struct Registry {
     data: PathBuf,
 }
 
-/// A docker-registry on a free loopback port with the fixture images pushed as
-/// `test/<tag>:latest`. It is started from a thread that never ends, with a parent-death
-/// signal, so it stops with the test process.
+/// Starts a docker-registry on a free loopback port, `extra` appended to its config (with
+/// `{dir}` replaced by its directory). It is started from a thread that never ends, with a
+/// parent-death signal, so it stops with the test process. Returns the address and directory.
+fn start_registry(extra: &str) -> (String, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("singlet-registry-")
+        .tempdir()
+        .unwrap()
+        .keep();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    fs::write(
+        dir.join("config.yml"),
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nlog:\n  level: error\n{}",
+            dir.join("data").display(),
+            extra.replace("{dir}", &dir.display().to_string())
+        ),
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let cfg = dir.join("config.yml");
+    std::thread::spawn(move || {
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new("docker-registry");
+        c.arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: prctl in the child before exec.
+        unsafe {
+            c.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = c
+            .spawn()
+            .expect("docker-registry (Debian package) is installed");
+        tx.send(child.id()).unwrap();
+        // This thread stays (the registry's parent-death signal follows it) and reaps.
+        let _ = child.wait();
+        loop {
+            std::thread::park();
+        }
+    });
+    let _pid = rx.recv().unwrap();
+    let t = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (addr, dir)
+}
+
+/// A docker-registry with the fixture images pushed as `test/<tag>:latest`.
 fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
         let fx = fixtures().clone();
-        let dir = tempfile::Builder::new()
-            .prefix("singlet-registry-")
-            .tempdir()
-            .unwrap()
-            .keep();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        fs::write(
-            dir.join("config.yml"),
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nlog:\n  level: error\n",
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let cfg = dir.join("config.yml");
-        std::thread::spawn(move || {
-            use std::os::unix::process::CommandExt;
-            let mut c = Command::new("docker-registry");
-            c.arg("serve").arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null());
-            // SAFETY: prctl in the child before exec.
-            unsafe {
-                c.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            let mut child = c.spawn().expect("docker-registry (Debian package) is installed");
-            tx.send(child.id()).unwrap();
-            // This thread stays (the registry's parent-death signal follows it) and reaps.
-            let _ = child.wait();
-            loop {
-                std::thread::park();
-            }
-        });
-        let _pid = rx.recv().unwrap();
-        let t = Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(10), "registry did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (addr, dir) = start_registry("");
         for tag in ["busybox", "entry", "multi", "debian", "corrupt"] {
             let st = Command::new("skopeo")
                 .args(["copy", "-q", "--dest-tls-verify=false"])
@@ -741,4 +757,159 @@ fn interrupted_pull() {
         .ok(&["exec", &out, "cat", "/etc/debian_version"])
         .starts_with("12"));
     p.cache_consistent();
+}
+
+/// A registry that wants a user name and password (htpasswd, bcrypt) for every request, with
+/// the busybox fixture pushed as `private/busybox:latest`.
+fn auth_registry() -> &'static String {
+    static R: OnceLock<String> = OnceLock::new();
+    R.get_or_init(|| {
+        let auth = tempfile::Builder::new()
+            .prefix("singlet-htpasswd-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let hash = Command::new("python3")
+            .args([
+                "-W",
+                "ignore",
+                "-c",
+                "import crypt; print(crypt.crypt('s3cret', crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            ])
+            .output()
+            .unwrap();
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
+        assert!(hash.starts_with("$2"), "no bcrypt: {hash}");
+        fs::write(auth.join("htpasswd"), format!("alice:{hash}\n")).unwrap();
+        let (addr, _) = start_registry(&format!(
+            "auth:\n  htpasswd:\n    realm: singlet-test\n    path: {}\n",
+            auth.join("htpasswd").display()
+        ));
+        let st = Command::new("skopeo")
+            .args([
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                "alice:s3cret",
+            ])
+            .arg(format!(
+                "oci:{}:busybox",
+                fixtures().join("layout").display()
+            ))
+            .arg(format!("docker://{addr}/private/busybox:latest"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "push to the registry with credentials");
+        addr
+    })
+}
+
+/// Credentials reach the registry from each place Apptainer reads them, and a missing or wrong
+/// one gives a clear error.
+#[test]
+fn registry_credentials() {
+    need!(Who::Root);
+    let p = P::new(Who::Root);
+    let uri = format!("docker://{}/private/busybox:latest", auth_registry());
+    let out = p.path("private.sif");
+    let pull_env = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut c = p.s.cmd("env");
+        c.arg(format!("SINGLET_CACHEDIR={}", p.cache.display()));
+        for (k, v) in env {
+            c.arg(format!("{k}={v}"));
+        }
+        c.arg(singlet())
+            .args(["pull", "--disable-cache", "--no-https", "--force"])
+            .args(extra)
+            .args([out.as_str(), uri.as_str()])
+            .current_dir(p.s.path());
+        p.s.run(c)
+    };
+    let check_ok = |o: Output, how: &str| {
+        assert!(
+            o.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(p.ok(&["exec", &out, "echo", "authorized"]), "authorized\n");
+        fs::remove_file(&out).unwrap();
+    };
+    // No credentials, then wrong ones: refused with the hint, nothing written.
+    for env in [
+        &[][..],
+        &[
+            ("SINGULARITY_DOCKER_USERNAME", "alice"),
+            ("SINGULARITY_DOCKER_PASSWORD", "wrong"),
+        ][..],
+    ] {
+        let o = pull_env(env, &[]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(255), "{err}");
+        assert!(err.contains("unauthorized"), "{err}");
+        assert!(err.contains("--docker-login"), "{err}");
+        assert!(!Path::new(&out).exists());
+    }
+    check_ok(
+        pull_env(
+            &[
+                ("SINGULARITY_DOCKER_USERNAME", "alice"),
+                ("SINGULARITY_DOCKER_PASSWORD", "s3cret"),
+            ],
+            &[],
+        ),
+        "SINGULARITY_DOCKER_*",
+    );
+    check_ok(
+        pull_env(
+            &[
+                ("APPTAINER_DOCKER_USERNAME", "alice"),
+                ("APPTAINER_DOCKER_PASSWORD", "s3cret"),
+            ],
+            &[],
+        ),
+        "APPTAINER_DOCKER_*",
+    );
+    // A containers auth.json.
+    let authfile = p.path("auth.json");
+    fs::write(
+        &authfile,
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"YWxpY2U6czNjcmV0\"}}}}}}",
+            auth_registry()
+        ),
+    )
+    .unwrap();
+    check_ok(pull_env(&[], &["--authfile", &authfile]), "--authfile");
+    // --docker-login asks on the terminal (script(1) gives the command a pty).
+    let mut c = Command::new("script");
+    c.args(["-q", "-e", "-c"])
+        .arg(format!(
+            "env SINGLET_CACHEDIR={} {} pull --disable-cache --no-https --force --docker-login {out} {uri}",
+            p.cache.display(),
+            singlet().display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .current_dir(p.s.path());
+    let mut child = c.spawn().unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        stdin.write_all(b"alice\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        stdin.write_all(b"s3cret\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let o = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains("Username: "), "{shown}");
+    assert!(shown.contains("Password: "), "{shown}");
+    assert!(
+        !shown.contains("s3cret"),
+        "the password was echoed: {shown}"
+    );
+    check_ok(o, "--docker-login");
 }
