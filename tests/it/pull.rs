@@ -913,3 +913,36 @@ fn registry_credentials() {
     );
     check_ok(o, "--docker-login");
 }
+
+/// `--arch` picks the platform's image from an index (default: the host's); a platform the
+/// index lacks is a clear error.
+#[test]
+fn arch_selects_from_an_index() {
+    need!(Who::Root);
+    let p = P::new(Who::Root);
+    let src = layout("multiarch");
+    let host = p.path("host.sif");
+    p.ok(&["pull", &host, &src]);
+    assert!(p
+        .ok(&["sif", "list", &host])
+        .contains("FS (Squashfs/*System/amd64)"));
+    assert_eq!(
+        p.ok(&["exec", &host, "ls", "/"])
+            .lines()
+            .filter(|l| *l == "arch-arm64")
+            .count(),
+        0
+    );
+    let arm = p.path("arm.sif");
+    p.ok(&["pull", "--arch", "arm64", &arm, &src]);
+    assert!(p
+        .ok(&["sif", "list", &arm])
+        .contains("FS (Squashfs/*System/arm64)"));
+    assert_eq!(p.ok(&["sif", "cat", &arm, "/arch-arm64"]).trim(), "arm64");
+    let err = p.fails(
+        &["pull", "--arch", "s390x", &p.path("no.sif"), &src],
+        "architecture s390x",
+    );
+    assert!(err.contains("--arch picks another"), "{err}");
+    assert!(!Path::new(&p.path("no.sif")).exists(), "{err}");
+}

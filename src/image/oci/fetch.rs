@@ -98,6 +98,8 @@ fn proxy_error(reference: &str, e: impl std::fmt::Display) -> Error {
         " (the registry speaks plain HTTP: use --no-https)"
     } else if msg.contains("corrupted blob") || msg.contains("digest did not match") {
         " (the data received does not match the image's digest; nothing was kept)"
+    } else if msg.contains("no image found in") {
+        " (the image is not published for that platform; --arch picks another)"
     } else if msg.contains("unauthorized") || msg.contains("authentication required") {
         " (credentials: --docker-login or SINGULARITY_DOCKER_USERNAME/PASSWORD)"
     } else {
