@@ -230,7 +230,7 @@ pub fn dispatch(cmd: SifCommand) -> Result<()> {
             let mut img = SifImage::open(&sif_path)?;
             let d = img.primary_system_partition()?;
             let what = format!("{} partition {}", sif_path.display(), d.id());
-            let fs = crate::image::squashfs::SquashFs::open(img.object_reader(&d), &what)?;
+            let fs = crate::image::lookup::SquashLookup::open(img.object_reader(&d), &what)?;
             match fs.read(&path)? {
                 Some(b) => out.write_all(&b)?,
                 None => bail!(

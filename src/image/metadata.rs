@@ -37,6 +37,18 @@ impl ImageFs for SquashFs<'_> {
     }
 }
 
+impl<R: std::io::Read + std::io::Seek + Send> ImageFs for super::lookup::SquashLookup<R> {
+    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        self.read(path)
+    }
+    fn list_dir(&self, path: &Path) -> Vec<String> {
+        self.list(path).unwrap_or_else(|e| {
+            tracing::debug!("{e}");
+            Vec::new()
+        })
+    }
+}
+
 /// A sandbox directory; paths resolve inside it (`openat2(RESOLVE_IN_ROOT)`), so a symlink in
 /// the image cannot make us read a host file.
 pub struct DirFs {
@@ -282,7 +294,10 @@ pub fn sif_attributes(img: &mut SifImage<std::fs::File>, path: &Path) -> Result<
         None => {
             let d = img.primary_system_partition()?;
             let reader = img.object_reader(&d);
-            let fs = SquashFs::open(reader, &format!("{} partition {}", path.display(), d.id()))?;
+            let fs = super::lookup::SquashLookup::open(
+                reader,
+                &format!("{} partition {}", path.display(), d.id()),
+            )?;
             from_fs(&fs)?
         }
     };

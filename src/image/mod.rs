@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod fuse;
 pub mod layout;
+pub mod lookup;
 pub mod metadata;
 pub mod oci;
 pub mod pull;

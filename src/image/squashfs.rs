@@ -1,7 +1,7 @@
-//! Reading files out of a squashfs in process, with backhand: a SIF's primary partition
-//! (through a bounded [`ObjectReader`](crate::sif::ObjectReader)) or a plain squashfs file.
-//! Used for `inspect` and for the image's `/.singularity.d` metadata, so those never need a
-//! mount or a full extraction.
+//! A squashfs opened with backhand's full tree: a SIF's primary partition (through a bounded
+//! [`ObjectReader`](crate::sif::ObjectReader)) or a plain squashfs file. Used for extraction
+//! (which visits every entry anyway) and as the reference the lazy path lookups of
+//! [`super::lookup`] (what `inspect` and `sif cat` use) are tested against.
 
 use std::io::{BufReader, Read, Seek};
 use std::path::{Component, Path, PathBuf};

@@ -1092,7 +1092,7 @@ pub fn inspect(image: &str) -> Result<crate::image::metadata::Attributes> {
             use std::io::Seek;
             f.seek(std::io::SeekFrom::Start(offset))
                 .map_err(|e| Error::io("seek", e))?;
-            let fsq = crate::image::squashfs::SquashFs::open(
+            let fsq = crate::image::lookup::SquashLookup::open(
                 OffsetFile { f, offset },
                 &path.display().to_string(),
             )?;
