@@ -112,6 +112,23 @@ fn u64_at(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
+/// Pushes the components of `path` (names and `..`) onto `parts` so that they pop in order;
+/// the last one is marked `last` when `ends` is set.
+fn push_components(parts: &mut Vec<(Vec<u8>, bool)>, path: &Path, ends: bool) {
+    let comps: Vec<Vec<u8>> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(std::os::unix::ffi::OsStrExt::as_bytes(n).to_vec()),
+            Component::ParentDir => Some(b"..".to_vec()),
+            _ => None,
+        })
+        .collect();
+    let n = comps.len();
+    for (i, c) in comps.into_iter().enumerate().rev() {
+        parts.push((c, ends && i + 1 == n));
+    }
+}
+
 impl<R: Read + Seek + Send> SquashLookup<R> {
     /// Opens the squashfs that starts at the reader's position 0 (give it a bounded
     /// [`ObjectReader`](crate::sif::ObjectReader) for a SIF partition). Reads the superblock
@@ -333,19 +350,9 @@ impl<R: Read + Seek + Send> SquashLookup<R> {
     fn walk(&self, path: &Path, follow_last: bool) -> Result<Option<Vec<Entry>>> {
         let root = self.sb.root_inode;
         let mut stack: Vec<Entry> = Vec::new();
+        // Components still to walk, the next one last, each marked when it ends the path.
         let mut parts: Vec<(Vec<u8>, bool)> = Vec::new();
-        let comps: Vec<Vec<u8>> = path
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(std::os::unix::ffi::OsStrExt::as_bytes(n).to_vec()),
-                Component::ParentDir => Some(b"..".to_vec()),
-                _ => None,
-            })
-            .collect();
-        let n = comps.len();
-        for (i, c) in comps.into_iter().enumerate().rev() {
-            parts.push((c, i + 1 == n));
-        }
+        push_components(&mut parts, path, true);
         let mut hops = 0;
         while let Some((name, last)) = parts.pop() {
             if name == b".." {
@@ -376,20 +383,7 @@ impl<R: Read + Seek + Send> SquashLookup<R> {
                 if target.is_absolute() {
                     stack.clear();
                 }
-                let t: Vec<Vec<u8>> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => {
-                            Some(std::os::unix::ffi::OsStrExt::as_bytes(n).to_vec())
-                        }
-                        Component::ParentDir => Some(b"..".to_vec()),
-                        _ => None,
-                    })
-                    .collect();
-                let k = t.len();
-                for (i, c) in t.into_iter().enumerate().rev() {
-                    parts.push((c, last && i + 1 == k));
-                }
+                push_components(&mut parts, &target, last);
                 continue;
             }
             stack.push((name, iref));
