@@ -248,7 +248,7 @@ impl<R: Read + Seek + Send> SquashLookup<R> {
 
     fn inode(&self, iref: u64) -> Result<Inode> {
         let mut at = Cursor {
-            block: self.sb.inode_table + (iref >> 16),
+            block: self.sb.inode_table.saturating_add(iref >> 16),
             offset: (iref & 0xffff) as usize,
         };
         let header = self.take(&mut at, 16)?;
@@ -312,7 +312,7 @@ impl<R: Read + Seek + Send> SquashLookup<R> {
             return Err(self.bad(format!("a directory listing of {left} bytes")));
         }
         let mut at = Cursor {
-            block: self.sb.dir_table + block as u64,
+            block: self.sb.dir_table.saturating_add(block as u64),
             offset: offset as usize,
         };
         let mut out = Vec::new();
@@ -518,7 +518,10 @@ impl<R: Read + Seek + Send> SquashLookup<R> {
                 self.sb.frag_count
             )));
         }
-        let ptr = self.read_at(self.sb.frag_table + (index as u64 / 512) * 8, 8)?;
+        let ptr = self.read_at(
+            self.sb.frag_table.saturating_add((index as u64 / 512) * 8),
+            8,
+        )?;
         let mut at = Cursor {
             block: u64_at(&ptr, 0),
             offset: (index as usize % 512) * 16,
