@@ -333,31 +333,22 @@ fn apply_limits(path: &Path, id: &str, resources: &LinuxResources) -> Result<()>
         .map_err(|e| Error::Cgroup(format!("apply linux.resources to {}: {e}", path.display())))
 }
 
-/// Makes the container's cgroup and applies `linux.resources`, before its init exists (cgroup
-/// v1); [`enter`] then only has to move the init in. `create` calls this while the init is
-/// still being forked, so the directories and limits cost nothing on its critical path. On a
-/// cgroup v2-only host the cgroup is made by [`enter`] (libcgroups creates it with the task).
-///
-/// Returns the cgroup path used, or `None` when cgroups were skipped (rootless, not
-/// writable).
+/// The container's cgroup path, or `None` when cgroups are skipped (rootless and not
+/// writable; resource limits then get one warning). Nothing is made yet: `create` records the
+/// path in the state before the fork, so that `delete --force` after a killed create removes
+/// the cgroup too, then calls [`prepare`] and [`enter`].
 ///
 /// # Errors
-/// [`Error::Cgroup`] as root or with `required` (`--rootless=false`); the half-made cgroup is
-/// removed first.
-pub fn prepare(
+/// [`Error::Cgroup`] for a bad `linux.cgroupsPath`.
+pub fn plan(
     spec: &Spec,
     id: &str,
     rootless: bool,
     systemd: bool,
     required: bool,
 ) -> Result<Option<PathBuf>> {
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
     if !writable(rootless) && !required {
-        if has_limits(&resources) {
+        if has_limits(&resources_of(spec)) {
             tracing::warn!(
                 "cgroups are not writable for this user (no delegation); resource limits in \
                  linux.resources were skipped"
@@ -367,18 +358,33 @@ pub fn prepare(
         }
         return Ok(None);
     }
-    let path = path_for(spec, id, systemd)?;
+    path_for(spec, id, systemd).map(Some)
+}
+
+fn resources_of(spec: &Spec) -> LinuxResources {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default()
+}
+
+/// Makes the cgroup [`plan`] returned and applies `linux.resources`, before the init exists
+/// (cgroup v1); [`enter`] then only has to move the init in. `create` calls this while the
+/// child unshares its namespaces, so the directories and limits cost nothing on its critical
+/// path. On a cgroup v2-only host the cgroup is made by [`enter`] (libcgroups creates it with
+/// the task).
+///
+/// # Errors
+/// [`Error::Cgroup`] as root or with `required` (`--rootless=false`); the half-made cgroup is
+/// removed first.
+pub fn prepare(spec: &Spec, path: &Path, id: &str) -> Result<()> {
     let layout = Layout::read();
     if layout.is_v2_only() {
-        return Ok(Some(path));
+        return Ok(());
     }
-    match prepare_v1(&layout, &path, id, &resources, &listed_nodes(spec)) {
-        Ok(()) => Ok(Some(path)),
-        Err(e) => {
-            remove(&path, id);
-            Err(e)
-        }
-    }
+    prepare_v1(&layout, path, id, &resources_of(spec), &listed_nodes(spec)).inspect_err(|_| {
+        remove(path, id);
+    })
 }
 
 /// Moves `pid` (the init) into the cgroup [`prepare`] returned; on cgroup v2 also makes the
@@ -390,12 +396,7 @@ pub fn prepare(
 pub fn enter(spec: &Spec, path: &Path, id: &str, pid: i32) -> Result<()> {
     let layout = Layout::read();
     if layout.is_v2_only() {
-        let resources = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.resources().clone())
-            .unwrap_or_default();
-        return setup_v2(path, id, pid, &resources);
+        return setup_v2(path, id, pid, &resources_of(spec));
     }
     for (_, dir) in layout.dirs(path) {
         if !dir.is_dir() {

@@ -208,6 +208,13 @@ fn create_in(
     c.saved.owner = state::owner_name();
     c.saved.rootless = rootless;
     c.saved.own_pid_ns = namespaces.new.contains(CloneFlags::CLONE_NEWPID);
+    c.saved.cgroup_path = cgroups::plan(
+        &spec,
+        &id,
+        rootless,
+        ctx.systemd_cgroup,
+        ctx.rootless == crate::runtime::RootlessMode::False,
+    )?;
     c.save()?;
 
     let listener = bind_notify(&c.dir)?;
@@ -243,17 +250,9 @@ fn create_in(
     let s = parent_sock.as_raw_fd();
 
     // The cgroup and its limits are made while the child unshares its namespaces; only the
-    // migration of the init is left for when its pid is known. Saved so that `delete --force`
-    // after a killed create removes it too.
-    c.saved.cgroup_path = cgroups::prepare(
-        &spec,
-        &id,
-        rootless,
-        ctx.systemd_cgroup,
-        ctx.rootless == crate::runtime::RootlessMode::False,
-    )?;
-    if c.saved.cgroup_path.is_some() {
-        c.save()?;
+    // migration of the init is left for when its pid is known.
+    if let Some(cg) = &c.saved.cgroup_path {
+        cgroups::prepare(&spec, cg, &id)?;
     }
 
     if namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
