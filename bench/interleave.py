@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Times shell commands interleaved (A B C A B C ...) and prints medians and ratios.
+"""Times shell commands interleaved and prints medians and ratios.
 
-Usage: interleave.py [--runs N] [--warmup N] [--setup CMD] [--base NAME] NAME=CMD ...
+Rounds rotate the order (A B C, B C A, C A B, ...) so that every command follows every other
+equally often: on this kind of host one runtime's teardown (cgroup removal, RCU grace periods)
+slows whichever command runs next, and a fixed order would charge that to one of them.
+
+Usage: interleave.py [--runs N] [--warmup N] [--setup CMD] [--fixed-order] NAME=CMD ...
 Each CMD runs through /bin/sh; "{i}" in it is replaced by the run number, so every run can
 use a fresh container id. --setup runs before each timed command (not timed). The first
 NAME is the subject: ratios are printed as subject/other. Exit status != 0 of a timed command
@@ -20,6 +24,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--setup", default="")
     ap.add_argument("--title", default="")
+    ap.add_argument("--fixed-order", action="store_true",
+                    help="A B C A B C ... instead of rotating the order each round")
     ap.add_argument("cmds", nargs="+")
     a = ap.parse_args()
     cmds = []
@@ -29,7 +35,8 @@ def main():
     times = {n: [] for n, _ in cmds}
     total = a.warmup + a.runs
     for i in range(total):
-        for name, cmd in cmds:
+        k = 0 if a.fixed_order else i % len(cmds)
+        for name, cmd in cmds[k:] + cmds[:k]:
             if a.setup:
                 subprocess.run(a.setup.replace("{i}", str(i)), shell=True, check=False,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
