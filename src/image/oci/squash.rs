@@ -287,10 +287,9 @@ pub fn squash(tree: &Tree, out: &Path, c: Compression, mtime: u32) -> Result<u64
     }
     precomputed().done.lock().expect("lock").clear();
     let (_, size) = r.map_err(|e| bh(&out.display().to_string(), e))?;
-    let f = bw
-        .into_inner()
+    // No fsync: the file is an intermediate that is copied into the SIF, whose write is the
+    // durable one (temp file, fsync, rename).
+    bw.into_inner()
         .map_err(|e| Error::io(format!("write {}", out.display()), e.into_error()))?;
-    f.sync_all()
-        .map_err(|e| Error::io(format!("sync {}", out.display()), e))?;
     Ok(size)
 }
