@@ -345,6 +345,37 @@ pub fn base_config(args: &[&str], dir: &Path, who: Who) -> Value {
     })
 }
 
+/// A front-end harness (frontend, instance and pull tests): how it runs `singlet ARGS` as its
+/// user with its environment; the checks come with it.
+pub trait SingletRunner {
+    /// Runs `singlet ARGS`.
+    fn run(&self, args: &[&str]) -> Output;
+
+    /// stdout of `singlet ARGS`, which must succeed.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "singlet {args:?} failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// stderr of `singlet ARGS`, which must fail with Apptainer's status 255 and say `want`.
+    fn fails(&self, args: &[&str], want: &str) -> String {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(255), "singlet {args:?}: {err}");
+        assert!(
+            err.contains(want),
+            "singlet {args:?}: want {want:?} in:\n{err}"
+        );
+        err
+    }
+}
+
 /// The name, state, parent and command line of each pid (for failure messages).
 pub fn describe_pids(pids: &[i32]) -> String {
     let mut s = String::new();

@@ -62,20 +62,11 @@ impl Front {
         c.args(args).current_dir(self.s.path());
         c
     }
+}
 
+impl SingletRunner for Front {
     fn run(&self, args: &[&str]) -> Output {
         self.s.run(self.cmd(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "singlet {args:?} failed ({}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 }
 
@@ -622,26 +613,17 @@ fn shell_gets_a_terminal() {
     assert_eq!(st.code(), Some(3));
 }
 
-fn expect_255(f: &Front, args: &[&str], want: &str) {
-    let o = f.run(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(255), "{args:?}: {err}");
-    assert!(err.contains(want), "{args:?}: {err:?} lacks {want:?}");
-}
-
 fn bad_input(who: Who) {
     need!(who);
     let f = Front::new(who);
     let i = img("reference/busybox.sif");
-    expect_255(
-        &f,
+    f.fails(
         &["exec", "/no/such/image.sif", "true"],
         "no such file or directory",
     );
     let notimg = f.s.path().join("notes.txt");
     fs::write(&notimg, "just text").unwrap();
-    expect_255(
-        &f,
+    f.fails(
         &["exec", notimg.to_str().unwrap(), "true"],
         "not a SIF, squashfs or sandbox image",
     );
@@ -653,23 +635,20 @@ fn bad_input(who: Who) {
     }
     fs::write(&bad, b).unwrap();
     let g = Front::new(who).env("SINGLET_SQUASHFUSE", "none");
-    expect_255(&g, &["exec", bad.to_str().unwrap(), "true"], "squashfs");
+    g.fails(&["exec", bad.to_str().unwrap(), "true"], "squashfs");
     let mut b = fs::read(testdata().join("reference/busybox.sif")).unwrap();
     b[36864..36868].copy_from_slice(b"XXXX");
     let bad2 = f.s.path().join("bad2.sif");
     fs::write(&bad2, b).unwrap();
-    expect_255(
-        &f,
+    f.fails(
         &["exec", bad2.to_str().unwrap(), "true"],
         "declared Squashfs",
     );
-    expect_255(
-        &f,
+    f.fails(
         &["exec", "-B", "/no/such/src:/x", &i, "true"],
         "mount source /no/such/src doesn't exist",
     );
-    expect_255(
-        &f,
+    f.fails(
         &[
             "exec",
             "-B",
@@ -679,13 +658,11 @@ fn bad_input(who: Who) {
         ],
         "/proc/sys/kernel/nope",
     );
-    expect_255(
-        &f,
+    f.fails(
         &["exec", "--pwd", "/no/such/dir", &i, "true"],
         "--pwd: /no/such/dir does not exist",
     );
-    expect_255(
-        &f,
+    f.fails(
         &[
             "exec",
             &img("real/singularity-3.8.1-busybox_arm64.sif"),

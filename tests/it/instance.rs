@@ -165,32 +165,6 @@ impl Inst {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        self.s.run(self.cmd(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "singlet {args:?} failed ({}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str], want: &str) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(255), "singlet {args:?}: {err}");
-        assert!(
-            err.contains(want),
-            "singlet {args:?}: want {want:?} in {err}"
-        );
-        err
-    }
-
     fn list_json(&self) -> Vec<Value> {
         let v: Value = serde_json::from_str(&self.ok(&["instance", "list", "--json"])).unwrap();
         v["instances"].as_array().unwrap().clone()
@@ -203,6 +177,12 @@ impl Inst {
             .unwrap_or_else(|| panic!("{name} not listed"))["pid"]
             .as_i64()
             .unwrap() as i32
+    }
+}
+
+impl SingletRunner for Inst {
+    fn run(&self, args: &[&str]) -> Output {
+        self.s.run(self.cmd(args))
     }
 }
 

@@ -159,32 +159,6 @@ impl P {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
-        self.s.run(self.cmd(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "singlet {args:?} failed ({}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn fails(&self, args: &[&str], want: &str) -> String {
-        let o = self.run(args);
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert_eq!(o.status.code(), Some(255), "singlet {args:?}: {err}");
-        assert!(
-            err.contains(want),
-            "singlet {args:?}: want {want:?} in:\n{err}"
-        );
-        err
-    }
-
     fn path(&self, name: &str) -> String {
         self.s.path().join(name).display().to_string()
     }
@@ -215,6 +189,12 @@ impl P {
                 }
             }
         }
+    }
+}
+
+impl SingletRunner for P {
+    fn run(&self, args: &[&str]) -> Output {
+        self.s.run(self.cmd(args))
     }
 }
 
