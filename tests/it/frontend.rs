@@ -85,7 +85,10 @@ fn sessions_left(who: Who) -> usize {
                 .filter(|e| {
                     let name = e.file_name().to_string_lossy().into_owned();
                     let pid = name.split('-').next().and_then(|s| s.parse::<i32>().ok());
+                    // Read after the pid check: a launcher removes its session, then exits,
+                    // possibly between the listing and the pid check.
                     !pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
+                        && e.path().exists()
                 })
                 .count()
         })
