@@ -318,8 +318,15 @@ fn cached_sif(src: &Source, r: &ImageReference, o: &PullOpts) -> Result<PathBuf>
         tracing::debug!("{}: cached as {}", r.skopeo(), path.display());
         return Ok(path);
     }
-    info(o, "Converting OCI blobs to SIF format");
+    convert_to_sif(src, r, &path, o)?;
+    Ok(path)
+}
+
+/// Converts the image `src` into a SIF at `dest` (temp file + fsync + rename), through a
+/// work directory removed afterwards.
+fn convert_to_sif(src: &Source, r: &ImageReference, dest: &Path, o: &PullOpts) -> Result<()> {
     let work = Work::new()?;
+    info(o, "Converting OCI blobs to SIF format");
     let c = convert(src, r, &work.dir, o)?;
     info(o, "Creating SIF file...");
     write_sif(
@@ -327,11 +334,10 @@ fn cached_sif(src: &Source, r: &ImageReference, o: &PullOpts) -> Result<PathBuf>
         &c.deffile,
         Some(&c.config),
         &c.arch,
-        &path,
+        dest,
         &work.dir,
         o,
-    )?;
-    Ok(path)
+    )
 }
 
 /// `singlet pull [OUT] URI` (and `build OUT URI`): returns the path written.
@@ -367,19 +373,7 @@ pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
             return Ok(dest.clone());
         }
         if o.disable_cache {
-            let work = Work::new()?;
-            info(o, "Converting OCI blobs to SIF format");
-            let c = convert(&src, &r, &work.dir, o)?;
-            info(o, "Creating SIF file...");
-            write_sif(
-                &c.tree,
-                &c.deffile,
-                Some(&c.config),
-                &c.arch,
-                &dest,
-                &work.dir,
-                o,
-            )?;
+            convert_to_sif(&src, &r, &dest, o)?;
             return Ok(dest.clone());
         }
         let cached = cached_sif(&src, &r, o)?;

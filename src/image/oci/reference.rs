@@ -159,20 +159,24 @@ impl ImageReference {
         ))
     }
 
+    /// `base` followed by `:TAG` and `@DIGEST` when the reference has them.
+    fn with_tag_and_digest(&self, mut base: String) -> String {
+        if let Some(t) = &self.tag {
+            base.push(':');
+            base.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            base.push('@');
+            base.push_str(d);
+        }
+        base
+    }
+
     /// The reference as skopeo reads it (`docker://docker.io/library/busybox:latest`).
     pub fn skopeo(&self) -> String {
         match self.transport {
             Transport::Docker => {
-                let mut s = format!("docker://{}/{}", self.registry, self.repository);
-                if let Some(t) = &self.tag {
-                    s.push(':');
-                    s.push_str(t);
-                }
-                if let Some(d) = &self.digest {
-                    s.push('@');
-                    s.push_str(d);
-                }
-                s
+                self.with_tag_and_digest(format!("docker://{}/{}", self.registry, self.repository))
             }
             t => {
                 let prefix = match t {
@@ -201,16 +205,7 @@ impl ImageReference {
                 } else {
                     format!("{}/{}", self.registry, self.repository)
                 };
-                let mut s = repo;
-                if let Some(t) = &self.tag {
-                    s.push(':');
-                    s.push_str(t);
-                }
-                if let Some(d) = &self.digest {
-                    s.push('@');
-                    s.push_str(d);
-                }
-                (s, "docker")
+                (self.with_tag_and_digest(repo), "docker")
             }
             Transport::OciDir => (self.skopeo()["oci:".len()..].to_string(), "oci"),
             Transport::OciArchive => (
