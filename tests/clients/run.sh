@@ -169,9 +169,10 @@ if [[ " $ONLY " == *" podman "* ]]; then
   check "podman stop (sleep ignores TERM → KILL)" 137 "$(podman_root inspect -f '{{.State.ExitCode}}' "$id")"
   if [ -d "/proc/$pid" ]; then bad "podman stop: process gone"; else ok "podman stop: process gone"; fi
   podman_root rm "$id" >/dev/null
-  # podman's attach under script(1) is timing-sensitive (for runc too): one retry.
-  for _ in 1 2; do
-    out=$(script -qec "env CONTAINERS_CONF=$T/podman/containers.conf CONTAINERS_STORAGE_CONF=$T/podman/storage.conf CONTAINERS_REGISTRIES_CONF=$T/podman/registries.conf podman run -it --rm localhost/busybox tty" /dev/null 2>&1 | tr -d '\r\0')
+  # podman attaches to the pty after starting the container: output of a command that ends at
+  # once can be lost (seen with runc as well), so the command waits a little, and one retry.
+  for _ in 1 2 3; do
+    out=$(script -qec "env CONTAINERS_CONF=$T/podman/containers.conf CONTAINERS_STORAGE_CONF=$T/podman/storage.conf CONTAINERS_REGISTRIES_CONF=$T/podman/registries.conf podman run -it --rm localhost/busybox sh -c 'sleep 0.3; tty'" /dev/null 2>&1 | tr -d '\r\0')
     case "$out" in *"/dev/pts/"*) break ;; esac
   done
   contains "podman run -it: a pty through the console socket" "/dev/pts/" "$out"
