@@ -208,8 +208,12 @@ fn lifecycle(who: Who) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "instance start: {err}");
     assert!(err.contains("instance started successfully"), "{err}");
-    // The startscript got its arguments (its early stderr is echoed, as Apptainer).
-    assert!(err.contains("startscript args: one two"), "{err}");
+    // The startscript's stderr of its first 100 ms is echoed, as Apptainer does; on a loaded
+    // machine the script may not have printed yet (CI saw that), so the arguments are checked
+    // in the log below and the echo only when it came.
+    if err.contains("startscript args") {
+        assert!(err.contains("startscript args: one two"), "{err}");
+    }
 
     // The service answers on loopback.
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -244,9 +248,9 @@ fn lifecycle(who: Who) {
     assert_eq!(j["img"], imgs.as_str());
     let log_err = PathBuf::from(j["logErrPath"].as_str().unwrap());
     assert!(log_err.exists() && PathBuf::from(j["logOutPath"].as_str().unwrap()).exists());
-    assert!(fs::read_to_string(&log_err)
-        .unwrap()
-        .contains("startscript args"));
+    // The startscript got its arguments (it printed them before it became the httpd).
+    let logged = fs::read_to_string(&log_err).unwrap();
+    assert!(logged.contains("startscript args: one two"), "{logged}");
     let logs = t.ok(&["instance", "list", "--logs", &name]);
     assert!(logs.contains(log_err.to_str().unwrap()), "{logs}");
     assert!(t.ok(&["instance", "list", "nomatch*"]).lines().count() == 1);
