@@ -38,7 +38,7 @@ complete -c singlet -n "__fish_singlet_needs_command" -f -a "pull" -d 'Download 
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
-complete -c singlet -n "__fish_singlet_needs_command" -f -a "run-help" -d 'Show the runscript help of an image'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "run-help" -d 'Show the runscript help of an image (or of one of its SCIF apps)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "oci" -d 'The runc-compatible OCI runtime verbs (same as the singlet-oci command)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'
@@ -54,6 +54,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l pwd -d 'Initial
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-home -d 'Do not mount the home directory'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
@@ -85,6 +86,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l pwd -d 'Initial 
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-home -d 'Do not mount the home directory'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
@@ -116,6 +118,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l pwd -d 'Initia
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s s -l shell -d 'Shell to run (also $SINGULARITY_SHELL)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-home -d 'Do not mount the home directory'
@@ -148,6 +151,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l pwd -d 'Initial
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-home -d 'Do not mount the home directory'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
@@ -219,6 +223,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-home -d 'Do not mount the home directory'
@@ -251,6 +256,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-home -d 'Do not mount the home directory'
@@ -290,7 +296,9 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop instances: SIGINT (or --signal), then SIGKILL after --timeout'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "stats" -d 'Show an instance\'s CPU, memory and process use (needs a cgroup)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand run-help" -l app -d 'Show the help of this SCIF app (/scif/apps/NAME/scif/runscript.help)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run-help" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -l app -d 'Show the metadata of this SCIF app (/scif/apps/NAME/scif) instead of the image\'s' -r
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s l -l labels -d 'Show the labels (default)'
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s d -l deffile -d 'Show the definition file'
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s r -l runscript -d 'Show the runscript'
@@ -300,6 +308,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s e -l environ
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s H -l helpfile -d 'Show the runscript help'
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s j -l json -d 'Print JSON (inspect-metadata.json shape)'
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -l all -d 'Everything, as JSON'
+complete -c singlet -n "__fish_singlet_using_subcommand inspect" -l list-apps -d 'List the image\'s SCIF apps, one per line'
 complete -c singlet -n "__fish_singlet_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l root -d 'Root directory for container state [default: /run/singlet as root, $XDG_RUNTIME_DIR/singlet or /tmp/singlet-<uid> otherwise]' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and not __fish_seen_subcommand_from create start state kill delete run exec list ps pause resume update events features spec checkpoint restore help" -l log -d 'Append log messages to FILE (created if missing) instead of stderr' -r -F
@@ -465,7 +474,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "run-help" -d 'Show the runscript help of an image'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "run-help" -d 'Show the runscript help of an image (or of one of its SCIF apps)'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "oci" -d 'The runc-compatible OCI runtime verbs (same as the singlet-oci command)'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif generate help" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'

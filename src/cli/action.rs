@@ -95,6 +95,10 @@ pub struct ActionFlags {
     /// evaluation
     #[arg(long)]
     pub oci_semantics: bool,
+    /// Run a SCIF app of the image: its runscript (run), test (test) or startscript
+    /// (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
     /// Registry flags (for docker:// and other OCI sources, converted into the cache).
     #[command(flatten)]
     pub registry: super::image::RegistryFlags,
@@ -183,6 +187,7 @@ impl ActionFlags {
             shell: shell.or_else(|| env_value(&["SHELL"])),
             unsquash: f.unsquash || env_bool(&["UNSQUASH"]),
             oci_semantics: f.oci_semantics || env_bool(&["OCI_SEMANTICS"]),
+            app: f.app.clone().or_else(|| env_value(&["APP"])),
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
         }
     }
@@ -218,6 +223,12 @@ pub struct InspectArgs {
     /// Everything, as JSON
     #[arg(long)]
     pub all: bool,
+    /// Show the metadata of this SCIF app (/scif/apps/NAME/scif) instead of the image's
+    #[arg(long, value_name = "NAME")]
+    pub app: Option<String>,
+    /// List the image's SCIF apps, one per line
+    #[arg(long)]
+    pub list_apps: bool,
     /// Image: SIF, sandbox directory or squashfs file
     pub image: String,
 }
@@ -227,7 +238,14 @@ pub struct InspectArgs {
 /// # Errors
 /// Image errors.
 pub fn inspect(a: &InspectArgs) -> anyhow::Result<String> {
-    let attrs = crate::launcher::inspect(&a.image)?;
+    if a.list_apps {
+        let apps = crate::launcher::list_apps(&a.image)?;
+        return Ok(apps.iter().map(|n| format!("{n}\n")).collect());
+    }
+    let attrs = match &a.app {
+        Some(app) => crate::launcher::inspect_app(&a.image, app)?,
+        None => crate::launcher::inspect(&a.image)?,
+    };
     let default =
         !(a.deffile || a.runscript || a.startscript || a.test || a.environment || a.helpfile);
     let mut sel = crate::image::metadata::Attributes::default();

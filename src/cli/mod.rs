@@ -152,8 +152,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: instance::InstanceCommand,
     },
-    /// Show the runscript help of an image
+    /// Show the runscript help of an image (or of one of its SCIF apps)
     RunHelp {
+        /// Show the help of this SCIF app (/scif/apps/NAME/scif/runscript.help)
+        #[arg(long, value_name = "NAME")]
+        app: Option<String>,
         /// Image
         image: String,
     },
@@ -243,8 +246,8 @@ pub fn main() -> ExitCode {
         Command::Build(a) => front(image::build(a, cli.quiet || cli.silent)),
         Command::Cache { cmd } => front(image::cache(cmd)),
         Command::Instance { cmd } => front(instance::dispatch(cmd, cli.quiet || cli.silent)),
-        Command::RunHelp { image } => front((|| {
-            print!("{}", crate::launcher::run_help(&image)?);
+        Command::RunHelp { app, image } => front((|| {
+            print!("{}", crate::launcher::run_help(&image, app.as_deref())?);
             Ok(0)
         })()),
         Command::Inspect(a) => front((|| {

@@ -236,6 +236,61 @@ pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
     Ok(a)
 }
 
+/// Where Apptainer's builder installs SCIF apps (`%appinstall NAME` and friends; apptainer.md
+/// §4): one directory per app, its metadata in `NAME/scif/`.
+pub const SCIF_APPS: &str = "/scif/apps";
+
+/// `true` for a name that can be a SCIF app: not empty, not `.` or `..`, no `/` or NUL (the
+/// name becomes a path component under [`SCIF_APPS`]).
+pub fn valid_app_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
+/// The image's SCIF apps, sorted: the directories of [`SCIF_APPS`] that hold a `scif`
+/// metadata directory, as Apptainer's `inspect --list-apps` lists them. Empty for an image
+/// without apps.
+pub fn list_apps(fs: &dyn ImageFs) -> Vec<String> {
+    let root = Path::new(SCIF_APPS);
+    fs.list_dir(root)
+        .into_iter()
+        .filter(|a| valid_app_name(a) && !fs.list_dir(&root.join(a).join("scif")).is_empty())
+        .collect()
+}
+
+/// The attributes of SCIF app `app` from its files in `/scif/apps/APP/scif/`: `labels.json`,
+/// `runscript`, `startscript`, `test`, `runscript.help` and the scripts of `env/` (keyed by
+/// their path in the image), as `inspect --app` shows them. The def file is left empty (the
+/// caller keeps the image's).
+///
+/// # Errors
+/// Read failures of existing files; `Ok(None)` when the image has no such app.
+pub fn app_attributes(fs: &dyn ImageFs, app: &str) -> Result<Option<Attributes>> {
+    if !valid_app_name(app) || !list_apps(fs).iter().any(|a| a == app) {
+        return Ok(None);
+    }
+    let d = Path::new(SCIF_APPS).join(app).join("scif");
+    let mut a = Attributes {
+        labels: fs
+            .read_file(&d.join("labels.json"))?
+            .map(|b| labels_from_json(&b))
+            .unwrap_or_default(),
+        runscript: text(fs.read_file(&d.join("runscript"))?),
+        startscript: text(fs.read_file(&d.join("startscript"))?),
+        test: text(fs.read_file(&d.join("test"))?),
+        helpfile: text(fs.read_file(&d.join("runscript.help"))?),
+        ..Default::default()
+    };
+    for f in fs.list_dir(&d.join("env")) {
+        if f.ends_with(".sh") {
+            let p = d.join("env").join(&f);
+            if let Some(b) = fs.read_file(&p)? {
+                a.environment.insert(p.display().to_string(), text(Some(b)));
+            }
+        }
+    }
+    Ok(Some(a))
+}
+
 /// What the SIF's own objects say: `inspect-metadata.json` (if any), the `Def.FILE` object,
 /// the `JSON.Labels` object and `oci-config.json`.
 #[derive(Debug, Clone, Default)]
@@ -315,6 +370,16 @@ pub fn sif_attributes(img: &mut SifImage<std::fs::File>, path: &Path) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_names_stay_one_path_component() {
+        for ok in ["hello", "my-app_2", "a.b", "..x"] {
+            assert!(valid_app_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "../x", "/abs", "a\0b"] {
+            assert!(!valid_app_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn inspect_json_roundtrip() {

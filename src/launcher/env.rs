@@ -294,6 +294,12 @@ const DISPATCH: &str = r#"case "$__singlet_action" in
 exec) unset __singlet_action; exec "$@" ;;
 run)
     unset __singlet_action
+    if [ -n "${SINGULARITY_APPNAME:-}" ]; then
+        __app=/scif/apps/$SINGULARITY_APPNAME/scif
+        if [ -x "$__app/runscript" ]; then exec "$__app/runscript" "$@"; fi
+        if [ -f "$__app/runscript" ]; then exec /bin/sh "$__app/runscript" "$@"; fi
+        echo "no runscript for contained app: $SINGULARITY_APPNAME" >&2; exit 1
+    fi
     if [ -x /.singularity.d/runscript ]; then exec /.singularity.d/runscript "$@"; fi
     if [ -f /.singularity.d/runscript ]; then exec /bin/sh /.singularity.d/runscript "$@"; fi
     if [ -x /singularity ]; then exec /singularity "$@"; fi
@@ -306,11 +312,22 @@ shell)
     exec /bin/sh "$@" ;;
 test)
     unset __singlet_action
+    if [ -n "${SINGULARITY_APPNAME:-}" ]; then
+        __app=/scif/apps/$SINGULARITY_APPNAME/scif
+        if [ -x "$__app/test" ]; then exec "$__app/test" "$@"; fi
+        if [ -f "$__app/test" ]; then exec /bin/sh "$__app/test" "$@"; fi
+        echo "No tests for contained app: $SINGULARITY_APPNAME" >&2; exit 1
+    fi
     if [ -x /.singularity.d/test ]; then exec /.singularity.d/test "$@"; fi
     if [ -f /.singularity.d/test ]; then exec /bin/sh /.singularity.d/test "$@"; fi
     echo 'No test script found in container, exiting'; exit 0 ;;
 start)
     unset __singlet_action
+    if [ -n "${SINGULARITY_APPNAME:-}" ]; then
+        __app=/scif/apps/$SINGULARITY_APPNAME/scif
+        if [ -x "$__app/startscript" ]; then exec "$__app/startscript" "$@"; fi
+        if [ -f "$__app/startscript" ]; then exec /bin/sh "$__app/startscript" "$@"; fi
+    fi
     if [ -x /.singularity.d/startscript ]; then exec /.singularity.d/startscript "$@"; fi
     if [ -f /.singularity.d/startscript ]; then exec /bin/sh /.singularity.d/startscript "$@"; fi
     exit 0 ;;

@@ -839,6 +839,12 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
     if let Some(sh) = &p.shell {
         runtime_vars.push(("SHELL".to_string(), sh.clone()));
     }
+    let init_root = PathBuf::from(format!("/proc/{}/root", r.pid));
+    let imgfs = crate::image::metadata::DirFs::open(&init_root)?;
+    if let Some(app) = &p.app {
+        super::check_app(&imgfs, app, action, Path::new(&r.image))?;
+        runtime_vars.push(("APPNAME".to_string(), app.clone()));
+    }
     let plan = super::env::plan(super::env::PlanInput {
         host: &host_env,
         cleanenv: p.cleanenv,
@@ -847,7 +853,6 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
         home: home.clone(),
         runtime: runtime_vars,
     })?;
-    let init_root = PathBuf::from(format!("/proc/{}/root", r.pid));
     let scripted = process
         .args()
         .as_ref()
@@ -855,8 +860,14 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
     let (args, env): (Vec<String>, Vec<String>) = if scripted {
         super::scripted_process(kind, &p.args, &plan, p.no_eval)
     } else {
-        let imgfs = crate::image::metadata::DirFs::open(&init_root)?;
-        super::shell_less(&imgfs, &plan, action, &p.args, Path::new(&r.image))?
+        super::shell_less(
+            &imgfs,
+            &plan,
+            action,
+            p.app.as_deref(),
+            &p.args,
+            Path::new(&r.image),
+        )?
     };
     if args.is_empty() {
         return Err(Error::Flag("exec: no command given".into()));

@@ -115,6 +115,8 @@ pub struct ExecParams {
     pub unsquash: bool,
     /// `--oci-semantics`.
     pub oci_semantics: bool,
+    /// `--app NAME`: a SCIF app of the image (`/scif/apps/NAME`).
+    pub app: Option<String>,
     /// How to fetch `docker://` and other OCI sources (converted into the cache first).
     pub fetch: crate::image::oci::fetch::FetchOpts,
 }
@@ -605,6 +607,9 @@ fn run_in(
         _ => PathBuf::new(),
     };
     let action = p.action.unwrap_or(Action::Exec);
+    if let Some(app) = &p.app {
+        check_app(&imgfs, app, action, &image_path)?;
+    }
     let cmd_name = match action {
         Action::Exec => "exec",
         Action::Run => "run",
@@ -646,6 +651,9 @@ fn run_in(
     if let Some(m) = &monitor {
         runtime_vars.push(("INSTANCE".to_string(), m.name.clone()));
     }
+    if let Some(app) = &p.app {
+        runtime_vars.push(("APPNAME".to_string(), app.clone()));
+    }
     let plan = env::plan(env::PlanInput {
         host: &host.env,
         cleanenv: p.cleanenv,
@@ -660,7 +668,14 @@ fn run_in(
         write(&skel.join(ACTION_SCRIPT.trim_start_matches('/')), &script)?;
         scripted_process(kind, &p.args, &plan, p.no_eval)
     } else {
-        shell_less(&imgfs, &plan, action, &p.args, &image_path)?
+        shell_less(
+            &imgfs,
+            &plan,
+            action,
+            p.app.as_deref(),
+            &p.args,
+            &image_path,
+        )?
     };
     if args.is_empty() {
         return Err(Error::Flag("exec: no command given".into()));
@@ -904,6 +919,37 @@ fn scripted_process(
     (a, e)
 }
 
+/// Checks `--app APP` before the container starts: the image has the SCIF app, and for `run`
+/// and `test` the app has the script they run. (Apptainer finds out inside the container:
+/// "no runscript for contained app", exit 1.)
+///
+/// # Errors
+/// [`Error::Flag`] naming the image's apps, or the missing script.
+fn check_app(imgfs: &dyn ImageFs, app: &str, action: Action, image: &Path) -> Result<()> {
+    let apps = crate::image::metadata::list_apps(imgfs);
+    if !apps.iter().any(|a| a == app) {
+        return Err(no_such_app(&image.display().to_string(), app, &apps));
+    }
+    let script = match action {
+        Action::Run => "runscript",
+        Action::Test => "test",
+        _ => return Ok(()),
+    };
+    let path = app_script(app, script);
+    if read_text(imgfs, &path).is_none() {
+        return Err(Error::Flag(format!(
+            "--app {app}: the app has no {script} ({path} is missing in {})",
+            image.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `/scif/apps/APP/scif/SCRIPT`.
+fn app_script(app: &str, script: &str) -> String {
+    format!("{}/{app}/scif/{script}", crate::image::metadata::SCIF_APPS)
+}
+
 /// A text file of the image (`None` when absent or unreadable).
 fn read_text(imgfs: &dyn ImageFs, path: &str) -> Option<String> {
     imgfs
@@ -922,6 +968,7 @@ fn shell_less(
     imgfs: &dyn ImageFs,
     plan: &env::EnvPlan,
     action: Action,
+    app: Option<&str>,
     args: &[String],
     image_path: &Path,
 ) -> Result<(Vec<String>, Vec<String>)> {
@@ -941,9 +988,13 @@ fn shell_less(
         a.extend(args.iter().cloned());
         a
     };
-    let a = match action {
-        Action::Exec => args.to_vec(),
-        Action::Run | Action::Start => {
+    let app_has = |s: &str| app.is_some_and(|a| read(&app_script(a, s)).is_some());
+    let a = match (action, app) {
+        (Action::Exec, _) => args.to_vec(),
+        (Action::Run, Some(a)) => with(&app_script(a, "runscript")),
+        (Action::Test, Some(a)) => with(&app_script(a, "test")),
+        (Action::Start, Some(a)) if app_has("startscript") => with(&app_script(a, "startscript")),
+        (Action::Run | Action::Start, _) => {
             let oci: Option<Value> =
                 read("/.singularity.d/oci-config.json").and_then(|t| serde_json::from_str(&t).ok());
             match oci {
@@ -952,8 +1003,8 @@ fn shell_less(
                 None => with("/.singularity.d/startscript"),
             }
         }
-        Action::Test => with("/.singularity.d/test"),
-        Action::Shell => {
+        (Action::Test, None) => with("/.singularity.d/test"),
+        (Action::Shell, _) => {
             return Err(Error::Flag(format!(
                 "{}: the image has no /bin/sh, so there is no shell to start (use exec)",
                 image_path.display()
@@ -1061,12 +1112,16 @@ fn overlay_view(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -
     Ok(target)
 }
 
-/// The runscript help (`run-help`), or Apptainer's message when there is none.
+/// The runscript help (`run-help`; of SCIF app `app` with `--app`), or Apptainer's message
+/// when there is none.
 ///
 /// # Errors
-/// Image errors.
-pub fn run_help(image: &str) -> Result<String> {
-    let attrs = inspect(image)?;
+/// Image errors; [`Error::Flag`] for an app the image does not have.
+pub fn run_help(image: &str, app: Option<&str>) -> Result<String> {
+    let attrs = match app {
+        Some(a) => inspect_app(image, a)?,
+        None => inspect(image)?,
+    };
     Ok(if attrs.helpfile.is_empty() {
         "No help sections were defined for this image\n".into()
     } else {
@@ -1080,35 +1135,90 @@ pub fn run_help(image: &str) -> Result<String> {
 /// Image and SIF errors.
 pub fn inspect(image: &str) -> Result<crate::image::metadata::Attributes> {
     use crate::image::metadata;
-    Ok(match detect(image)? {
+    match detect(image)? {
         ImageRef::Sif(path) => {
             let mut img = SifImage::open(&path)?;
-            metadata::sif_attributes(&mut img, &path)?
+            Ok(metadata::sif_attributes(&mut img, &path)?)
         }
-        ImageRef::Sandbox(d) => metadata::from_fs(&DirFs::open(&d)?)?,
+        _ => with_image_fs(image, |fs| Ok(metadata::from_fs(fs)?)),
+    }
+}
+
+/// The `inspect --app APP` attributes: the app's files under `/scif/apps/APP/scif` (read from
+/// the image's files even for a SIF, whose `inspect-metadata.json` has only the image's), with
+/// the image's def file.
+///
+/// # Errors
+/// Image errors; [`Error::Flag`] naming the image's apps when it has no app `app`.
+pub fn inspect_app(image: &str, app: &str) -> Result<crate::image::metadata::Attributes> {
+    use crate::image::metadata;
+    let deffile = inspect(image)?.deffile;
+    with_image_fs(image, |fs| match metadata::app_attributes(fs, app)? {
+        Some(mut a) => {
+            a.deffile = deffile;
+            Ok(a)
+        }
+        None => Err(no_such_app(image, app, &metadata::list_apps(fs))),
+    })
+}
+
+/// The image's SCIF apps, sorted (`inspect --list-apps`).
+///
+/// # Errors
+/// Image errors.
+pub fn list_apps(image: &str) -> Result<Vec<String>> {
+    with_image_fs(image, |fs| Ok(crate::image::metadata::list_apps(fs)))
+}
+
+/// The error for `--app APP` on an image without that app; names the apps it has.
+fn no_such_app(image: &str, app: &str, apps: &[String]) -> Error {
+    let has = if apps.is_empty() {
+        "it has no SCIF apps".to_string()
+    } else {
+        format!("its apps: {}", apps.join(", "))
+    };
+    Error::Flag(format!(
+        "--app {app}: {image} has no SCIF app {app:?} ({has})"
+    ))
+}
+
+/// Calls `f` with the files of `image`: the primary partition of a SIF and a plain squashfs
+/// read in process ([`crate::image::lookup::SquashLookup`]), a sandbox through [`DirFs`].
+///
+/// # Errors
+/// Image errors, or `f`'s; [`Error::Flag`] for an image reference with no files of its own.
+fn with_image_fs<T>(image: &str, f: impl FnOnce(&dyn ImageFs) -> Result<T>) -> Result<T> {
+    match detect(image)? {
+        ImageRef::Sif(path) => {
+            let mut img = SifImage::open(&path)?;
+            let d = img.primary_system_partition()?;
+            let reader = img.object_reader(&d);
+            let fsq = crate::image::lookup::SquashLookup::open(
+                reader,
+                &format!("{} partition {}", path.display(), d.id()),
+            )?;
+            f(&fsq)
+        }
+        ImageRef::Sandbox(d) => f(&DirFs::open(&d)?),
         ImageRef::Squashfs { path, offset } => {
-            let mut f = fs::File::open(&path)
+            let mut file = fs::File::open(&path)
                 .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
             use std::io::Seek;
-            f.seek(std::io::SeekFrom::Start(offset))
+            file.seek(std::io::SeekFrom::Start(offset))
                 .map_err(|e| Error::io("seek", e))?;
             let fsq = crate::image::lookup::SquashLookup::open(
-                OffsetFile { f, offset },
+                OffsetFile { f: file, offset },
                 &path.display().to_string(),
             )?;
-            metadata::from_fs(&fsq)?
+            f(&fsq)
         }
-        ImageRef::Oci(r) => {
-            return Err(Error::Flag(format!(
-                "{r}: inspect a pulled image (singlet pull)"
-            )))
-        }
-        ImageRef::Instance(n) => {
-            return Err(Error::Flag(format!(
-                "instance://{n}: inspect the instance's image"
-            )))
-        }
-    })
+        ImageRef::Oci(r) => Err(Error::Flag(format!(
+            "{r}: inspect a pulled image (singlet pull)"
+        ))),
+        ImageRef::Instance(n) => Err(Error::Flag(format!(
+            "instance://{n}: inspect the instance's image"
+        ))),
+    }
 }
 
 /// A file viewed from `offset` on.

@@ -290,6 +290,41 @@ pub fn make_busybox_rootfs(rootfs: &Path) {
     fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
 }
 
+/// Writes `sif` from the sandbox `sb` as a real SIF: a mksquashfs partition (all files owned by
+/// root) added with `singlet sif new` and `singlet sif add`, mode 0644.
+pub fn sif_from_sandbox(sb: &Path, sif: &Path) {
+    let sq = sif.with_extension("sqfs");
+    let st = Command::new("mksquashfs")
+        .arg(sb)
+        .arg(&sq)
+        .args(["-quiet", "-noappend", "-all-root"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for args in [
+        vec!["sif".to_string(), "new".into(), sif.display().to_string()],
+        vec![
+            "sif".into(),
+            "add".into(),
+            "--datatype".into(),
+            "4".into(),
+            "--parttype".into(),
+            "2".into(),
+            "--partfs".into(),
+            "1".into(),
+            "--partarch".into(),
+            "2".into(),
+            sif.display().to_string(),
+            sq.display().to_string(),
+        ],
+    ] {
+        let o = Command::new(singlet()).args(&args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {o:?}");
+    }
+    fs::set_permissions(sif, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
 /// runc-like base config; unprivileged identities get a user namespace mapping root to
 /// themselves (what `singlet-oci spec --rootless` writes).
 pub fn base_config(args: &[&str], dir: &Path, who: Who) -> Value {

@@ -31,37 +31,8 @@ fn make_sif(dir: &Path, name: &str, startscript: &str) -> PathBuf {
     let ss = sb.join(".singularity.d/startscript");
     fs::write(&ss, startscript).unwrap();
     fs::set_permissions(&ss, fs::Permissions::from_mode(0o755)).unwrap();
-    let sq = dir.join(format!("{name}.sqfs"));
-    let st = Command::new("mksquashfs")
-        .arg(&sb)
-        .arg(&sq)
-        .args(["-quiet", "-noappend", "-all-root"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success());
     let sif = dir.join(format!("{name}.sif"));
-    for args in [
-        vec!["sif".to_string(), "new".into(), sif.display().to_string()],
-        vec![
-            "sif".into(),
-            "add".into(),
-            "--datatype".into(),
-            "4".into(),
-            "--parttype".into(),
-            "2".into(),
-            "--partfs".into(),
-            "1".into(),
-            "--partarch".into(),
-            "2".into(),
-            sif.display().to_string(),
-            sq.display().to_string(),
-        ],
-    ] {
-        let o = Command::new(singlet()).args(&args).output().unwrap();
-        assert!(o.status.success(), "{args:?}: {o:?}");
-    }
-    fs::set_permissions(&sif, fs::Permissions::from_mode(0o644)).unwrap();
+    sif_from_sandbox(&sb, &sif);
     sif
 }
 

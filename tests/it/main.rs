@@ -1,6 +1,7 @@
 //! One integration-test binary (nextest/ripgrep style): real containers, as root and as the
 //! unprivileged users `.ci/run` creates.
 
+mod apps;
 mod common;
 mod frontend;
 mod instance;
