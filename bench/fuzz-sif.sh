@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the SIF reader (header → descriptors → primary partition → backhand superblock and
-# tree → /.singularity.d reads) for a fixed time. Usage: bench/fuzz-sif.sh [SECONDS] [TARGET]
+# Fuzzes one parser of untrusted input for a fixed time: sif_parse (default; header →
+# descriptors → primary partition → backhand superblock and tree → /.singularity.d reads),
+# oci_layer, config_json or deffile. Usage: bench/fuzz-sif.sh [SECONDS] [TARGET]
 # Stable Rust has no ASan (-Zsanitizer), so the target runs with --sanitizer none: libFuzzer
 # coverage, panics, timeouts (-timeout) and the RSS limit still count as findings.
 set -euo pipefail
@@ -18,6 +19,10 @@ if [ "$TARGET" = sif_parse ]; then
   for f in ../../shared/testdata/sif/*/*.sif /work/shared/testdata/sif/*/*.sif; do
     [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 4000000 ] && cp -n "$f" "corpus/$TARGET/" 2>/dev/null || true
   done
+fi
+if [ "$TARGET" = deffile ]; then
+  printf 'Bootstrap: docker\nFrom: busybox\n%%post -c /bin/bash\n  echo hi\n%%labels\n  A "b c"\n%%files\n  a /b\n%%apprun x\n  run\n' \
+    > "corpus/$TARGET/seed.def"
 fi
 cargo fuzz run --sanitizer none "$TARGET" -- \
   -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=4000000 -print_final_stats=1 2>&1 \

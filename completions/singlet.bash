@@ -442,7 +442,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__build)
-            opts="-F -s -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --help"
+            opts="-F -s -T -B -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --notest --bind --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,6 +457,14 @@ _singlet() {
                     return 0
                     ;;
                 --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -B)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

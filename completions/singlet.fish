@@ -185,11 +185,13 @@ complete -c singlet -n "__fish_singlet_using_subcommand pull" -s h -l help -d 'P
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l arch -d 'Architecture to pull (amd64, arm64, ppc64le …); default: this host\'s' -r
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l compress -d 'Squashfs compression: gzip (default, every Apptainer reads it), zstd, xz, lz4' -r
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l authfile -d 'containers auth.json with registry credentials' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s B -l bind -d 'Definition files: bind a host path into the %post and %test containers (src[:dst[:ro|rw]], repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s F -l force -d 'Overwrite an existing output'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l disable-cache -d 'Do not use or fill the cache [env: APPTAINER_DISABLE_CACHE]'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s s -l sandbox -d 'Write a sandbox directory'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s T -l notest -d 'Definition files: skip the %test section'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "list" -d 'List what the cache holds'

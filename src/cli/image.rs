@@ -134,7 +134,9 @@ Examples:
   singlet build busybox.sif docker://busybox
   singlet build --sandbox busybox/ docker://busybox
   singlet build image.sif sandbox/                  # squash a sandbox into a SIF
-  singlet build --sandbox sandbox/ image.sif        # and back";
+  singlet build --sandbox sandbox/ image.sif        # and back
+  singlet build app.sif app.def                     # from a definition file, without root
+  singlet build --notest --sandbox app/ app.def";
 
 /// `pull` arguments.
 #[derive(Debug, Args)]
@@ -159,9 +161,17 @@ pub struct BuildArgs {
     /// Write a sandbox directory
     #[arg(short = 's', long)]
     pub sandbox: bool,
+    /// Definition files: skip the %test section
+    #[arg(short = 'T', long)]
+    pub notest: bool,
+    /// Definition files: bind a host path into the %post and %test containers
+    /// (src[:dst[:ro|rw]], repeatable)
+    #[arg(short = 'B', long = "bind", value_name = "SPEC")]
+    pub bind: Vec<String>,
     /// Output SIF file or directory
     pub out: PathBuf,
-    /// Source: docker://, oci:, oci-archive:, docker-archive: reference, sandbox or SIF
+    /// Source: a definition file, a docker://, oci:, oci-archive:, docker-archive:
+    /// reference, a sandbox or a SIF
     pub source: String,
 }
 
@@ -218,7 +228,23 @@ pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
 /// Build errors.
 pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
     let o = a.flags.opts(a.sandbox, quiet)?;
-    let p = crate::image::pull::build(&a.out, &a.source, &o)?;
+    let def = std::path::Path::new(&a.source);
+    let p = if crate::launcher::build::is_deffile(def) {
+        crate::launcher::build::build_from_def(
+            &a.out,
+            def,
+            &crate::launcher::build::DefBuildOpts {
+                pull: o,
+                notest: a.notest,
+                binds: a.bind,
+            },
+        )?
+    } else {
+        if a.notest || !a.bind.is_empty() {
+            anyhow::bail!("--notest and --bind apply to definition-file builds only");
+        }
+        crate::image::pull::build(&a.out, &a.source, &o)?
+    };
     if !quiet {
         eprintln!("{:<8} Build complete: {}", "INFO:", p.display());
     }

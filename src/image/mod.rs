@@ -4,6 +4,7 @@
 //! paths and file descriptors handed in.
 
 pub mod cache;
+pub mod deffile;
 pub mod detect;
 pub mod error;
 pub mod extract;

@@ -216,9 +216,35 @@ fn write_sif(
     Ok(())
 }
 
+/// Squashes the sandbox `dir` into a SIF at `dest` (atomically) with Apptainer's objects:
+/// `deffile` as the definition file object, `inspect-metadata.json` from the sandbox's
+/// `/.singularity.d`, its `oci-config.json` when it has one, the partition for the host's
+/// architecture. Ownership is recorded as this process sees it (inside a user namespace, the
+/// ids inside it).
+///
+/// # Errors
+/// Read errors naming the entry; write errors naming `dest`.
+pub fn sif_from_sandbox(dir: &Path, deffile: &str, dest: &Path, o: &PullOpts) -> Result<()> {
+    let work = Work::new()?;
+    let tree = Tree::from_dir(dir)?;
+    let oci = std::fs::read(dir.join(".singularity.d/oci-config.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    info(o, "Creating SIF file...");
+    write_sif(
+        &tree,
+        deffile,
+        oci.as_ref(),
+        fetch::host_arch(),
+        dest,
+        &work.dir,
+        o,
+    )
+}
+
 /// A temporary directory beside `dest` (so the result can be renamed into place on the same
 /// filesystem; removed on drop) and the path of the tree to build in it.
-fn stage_beside(dest: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
+pub(crate) fn stage_beside(dest: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
     let parent = dest.parent().unwrap_or(Path::new("/"));
     let staged = tempfile::Builder::new()
         .prefix(".singlet-sandbox-")
@@ -229,7 +255,7 @@ fn stage_beside(dest: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
 }
 
 /// Places the finished sandbox `from` at `dest` (replacing it with `force`).
-fn place_dir(from: &Path, dest: &Path, force: bool) -> Result<()> {
+pub(crate) fn place_dir(from: &Path, dest: &Path, force: bool) -> Result<()> {
     if dest.exists() {
         if !force {
             return Err(Error::Other(format!(
@@ -276,7 +302,7 @@ fn place_file(from: &Path, dest: &Path) -> Result<()> {
     })
 }
 
-fn check_dest(dest: &Path, o: &PullOpts) -> Result<()> {
+pub(crate) fn check_dest(dest: &Path, o: &PullOpts) -> Result<()> {
     if dest.exists() && !o.force {
         return Err(Error::Other(format!(
             "{} exists; use --force to overwrite it",
@@ -427,22 +453,8 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
         ImageRef::Oci(u) => pull(&u, Some(&dest), o),
         ImageRef::Sandbox(dir) if !o.sandbox => {
             check_dest(&dest, o)?;
-            let work = Work::new()?;
-            let tree = Tree::from_dir(&dir)?;
             let deffile = format!("bootstrap: localimage\nfrom: {}\n", dir.display());
-            let oci = std::fs::read(dir.join(".singularity.d/oci-config.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            info(o, "Creating SIF file...");
-            write_sif(
-                &tree,
-                &deffile,
-                oci.as_ref(),
-                fetch::host_arch(),
-                &dest,
-                &work.dir,
-                o,
-            )?;
+            sif_from_sandbox(&dir, &deffile, &dest, o)?;
             Ok(dest)
         }
         ImageRef::Sandbox(dir) => {

@@ -11,6 +11,7 @@
 //! The front end never reaches past [`ExecParams`]: no clap type crosses this boundary.
 
 pub mod binds;
+pub mod build;
 pub mod env;
 pub mod error;
 pub mod instance;

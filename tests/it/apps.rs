@@ -6,7 +6,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::common::*;
 use crate::need;
@@ -77,44 +77,6 @@ fn make_app_image(dir: &Path) -> (PathBuf, PathBuf) {
     (sb, sif)
 }
 
-/// `singlet ARGS` as `who` with a private cache and instance directory; `envs` first.
-fn singlet_as(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) -> Output {
-    for d in ["cache", "instances"] {
-        if !s.path().join(d).exists() {
-            fs::create_dir_all(s.path().join(d)).unwrap();
-            s.own(&s.path().join(d));
-        }
-    }
-    let mut c = s.cmd("env");
-    c.arg(format!(
-        "SINGLET_CACHEDIR={}",
-        s.path().join("cache").display()
-    ))
-    .arg(format!(
-        "SINGLET_INSTANCEDIR={}",
-        s.path().join("instances").display()
-    ));
-    for (k, v) in envs {
-        c.arg(format!("{k}={v}"));
-    }
-    c.arg(singlet()).args(args).current_dir(s.path());
-    s.run(c)
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(s: &Scratch, args: &[&str]) -> String {
-    let o = singlet_as(s, &[], args);
-    assert!(o.status.success(), "{args:?}: {o:?}");
-    out(&o)
-}
-
 fn run_apps(who: Who) {
     need!(who);
     let s = Scratch::new(who);
@@ -151,24 +113,24 @@ fn run_apps(who: Who) {
         "[]\n"
     );
     // test: the app's test script and its status.
-    let o = singlet_as(&s, &[], &["test", "--app", "hello", i]);
+    let o = singlet_in(&s, &[], &["test", "--app", "hello", i]);
     assert_eq!(o.status.code(), Some(3), "{o:?}");
     assert_eq!(out(&o), "hello-test\n");
     // The flag from the environment, as Apptainer reads it.
     for var in ["APPTAINER_APP", "SINGULARITY_APP"] {
-        let o = singlet_as(&s, &[(var, "other")], &["run", i]);
+        let o = singlet_in(&s, &[(var, "other")], &["run", i]);
         assert_eq!(out(&o), "other\n", "{var}: {o:?}");
     }
 
     // Bad apps: clear errors before anything starts.
-    let o = singlet_as(&s, &[], &["run", "--app", "nope", i]);
+    let o = singlet_in(&s, &[], &["run", "--app", "nope", i]);
     assert_eq!(o.status.code(), Some(255), "{o:?}");
     assert!(
         err(&o).contains("\"nope\"") && err(&o).contains("its apps: hello, other"),
         "{}",
         err(&o)
     );
-    let o = singlet_as(&s, &[], &["test", "--app", "other", i]);
+    let o = singlet_in(&s, &[], &["test", "--app", "other", i]);
     assert_eq!(o.status.code(), Some(255), "{o:?}");
     assert!(
         err(&o).contains("has no test") && err(&o).contains("/scif/apps/other/scif/test"),
@@ -176,11 +138,11 @@ fn run_apps(who: Who) {
         err(&o)
     );
     for bad in ["..", "hello/../other", ""] {
-        let o = singlet_as(&s, &[], &["run", "--app", bad, i]);
+        let o = singlet_in(&s, &[], &["run", "--app", bad, i]);
         assert_eq!(o.status.code(), Some(255), "{bad:?}: {o:?}");
     }
     let plain = testdata().join("reference/busybox.sif");
-    let o = singlet_as(&s, &[], &["run", "--app", "x", plain.to_str().unwrap()]);
+    let o = singlet_in(&s, &[], &["run", "--app", "x", plain.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(255), "{o:?}");
     assert!(err(&o).contains("it has no SCIF apps"), "{}", err(&o));
 }
@@ -220,7 +182,7 @@ fn inspect_apps() {
             ok(&s, &["run-help", "--app", "other", img]),
             "No help sections were defined for this image\n"
         );
-        let o = singlet_as(&s, &[], &["inspect", "--app", "nope", img]);
+        let o = singlet_in(&s, &[], &["inspect", "--app", "nope", img]);
         assert_eq!(o.status.code(), Some(255), "{o:?}");
         assert!(err(&o).contains("its apps: hello, other"), "{}", err(&o));
     }
@@ -243,7 +205,7 @@ fn instance_with_app() {
     let (_, sif) = make_app_image(s.path());
     let i = sif.to_str().unwrap();
     let name = format!("app-{}", std::process::id());
-    let o = singlet_as(&s, &[], &["instance", "start", "--app", "hello", i, &name]);
+    let o = singlet_in(&s, &[], &["instance", "start", "--app", "hello", i, &name]);
     assert!(o.status.success(), "{o:?}");
     // The app's startscript runs (not the image's, which is empty here).
     let procs = ok(
@@ -277,7 +239,7 @@ fn instance_with_app() {
         ),
         "/scif/apps/hello bonjour\n"
     );
-    let o = singlet_as(
+    let o = singlet_in(
         &s,
         &[],
         &[

@@ -325,6 +325,47 @@ pub fn sif_from_sandbox(sb: &Path, sif: &Path) {
     fs::set_permissions(sif, fs::Permissions::from_mode(0o644)).unwrap();
 }
 
+/// `singlet ARGS` as the scratch's identity with a private cache and instance directory; `envs` first.
+pub fn singlet_in(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    for d in ["cache", "instances"] {
+        if !s.path().join(d).exists() {
+            fs::create_dir_all(s.path().join(d)).unwrap();
+            s.own(&s.path().join(d));
+        }
+    }
+    let mut c = s.cmd("env");
+    c.arg(format!(
+        "SINGLET_CACHEDIR={}",
+        s.path().join("cache").display()
+    ))
+    .arg(format!(
+        "SINGLET_INSTANCEDIR={}",
+        s.path().join("instances").display()
+    ));
+    for (k, v) in envs {
+        c.arg(format!("{k}={v}"));
+    }
+    c.arg(singlet()).args(args).current_dir(s.path());
+    s.run(c)
+}
+
+/// stdout as text.
+pub fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// [`singlet_in`] without variables, which must succeed; its stdout.
+pub fn ok(s: &Scratch, args: &[&str]) -> String {
+    let o = singlet_in(s, &[], args);
+    assert!(o.status.success(), "{args:?}: {o:?}");
+    out(&o)
+}
+
 /// runc-like base config; unprivileged identities get a user namespace mapping root to
 /// themselves (what `singlet-oci spec --rootless` writes).
 pub fn base_config(args: &[&str], dir: &Path, who: Who) -> Value {

@@ -2,6 +2,7 @@
 //! unprivileged users `.ci/run` creates.
 
 mod apps;
+mod build;
 mod common;
 mod frontend;
 mod instance;

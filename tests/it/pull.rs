@@ -133,7 +133,7 @@ fn registry() -> &'static Registry {
     })
 }
 
-fn docker(tag: &str) -> String {
+pub(crate) fn docker(tag: &str) -> String {
     format!("docker://{}/test/{tag}:latest", registry().addr)
 }
 

@@ -1,0 +1,319 @@
+//! Definition files (`build OUT recipe.def`), parsed as Apptainer's
+//! `pkg/build/types/parser/deffile.go` reads them (apptainer.md §7.4): a header of `Key: value`
+//! lines (`Bootstrap`, `From`, …; keys case-insensitive, `#` comments), then sections that
+//! start with `%name [args]` at the beginning of a line. Repeated sections concatenate; app
+//! sections (`%apprun NAME` …) are kept per app. The parser is pure: running the sections is
+//! the launcher's job (`launcher::build`).
+
+use std::collections::BTreeMap;
+
+use super::error::{Error, Result};
+
+/// The sections singlet runs or stores, in Apptainer's names.
+pub const SECTIONS: &[&str] = &[
+    "setup",
+    "files",
+    "post",
+    "test",
+    "environment",
+    "runscript",
+    "startscript",
+    "labels",
+    "help",
+];
+
+/// The SCIF app sections (`%appNAME APP`).
+pub const APP_SECTIONS: &[&str] = &[
+    "appinstall",
+    "appfiles",
+    "appenv",
+    "apptest",
+    "apphelp",
+    "apprun",
+    "appstart",
+    "applabels",
+];
+
+/// Sections Apptainer knows that singlet refuses with a clear error rather than ignoring.
+const REFUSED: &[(&str, &str)] = &[(
+    "arguments",
+    "build arguments ({{ var }} templates) are not supported; write the values in the file",
+)];
+
+/// One section's body and the arguments on its `%name` line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Section {
+    /// Words after the section name (`-c /bin/bash`, `from stage`).
+    pub args: Vec<String>,
+    /// The body, lines joined with `\n` (repeated sections appended in order).
+    pub body: String,
+    /// Line (1-based) of the first `%name` line.
+    pub line: usize,
+}
+
+impl Section {
+    /// The interpreter given with `-c PATH` on the section line, if any.
+    pub fn interpreter(&self) -> Option<&str> {
+        let i = self.args.iter().position(|a| a == "-c")?;
+        self.args.get(i + 1).map(String::as_str)
+    }
+}
+
+/// A parsed definition file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefFile {
+    /// Header keys (lower-cased) and values, in file order.
+    pub header: Vec<(String, String)>,
+    /// Sections by name (without `%`).
+    pub sections: BTreeMap<String, Section>,
+    /// App sections: app name → section name → section.
+    pub apps: BTreeMap<String, BTreeMap<String, Section>>,
+    /// The file's text, stored in the SIF as the definition file object.
+    pub text: String,
+}
+
+impl DefFile {
+    /// The value of header key `key` (case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let key = key.to_ascii_lowercase();
+        self.header
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body of section `name`, if present and not blank.
+    pub fn body(&self, name: &str) -> Option<&str> {
+        self.sections
+            .get(name)
+            .map(|s| s.body.as_str())
+            .filter(|b| !b.trim().is_empty())
+    }
+
+    /// `Bootstrap` lower-cased.
+    pub fn bootstrap(&self) -> &str {
+        self.get("bootstrap").unwrap_or_default()
+    }
+}
+
+/// `true` when `text` looks like a definition file: its first line that is neither blank nor
+/// a comment is a `Bootstrap:` header.
+pub fn looks_like_deffile(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .and_then(|l| l.split_once(':'))
+        .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("bootstrap"))
+}
+
+/// Parses `text`, the contents of the file `name` (used in errors).
+///
+/// # Errors
+/// [`Error::Other`] naming the file and line for a header line without `:`, a missing
+/// `Bootstrap`, an unknown or refused section, or an app section without an app name.
+pub fn parse(name: &str, text: &str) -> Result<DefFile> {
+    let err = |line: usize, msg: String| Error::Other(format!("{name}:{line}: {msg}"));
+    let mut d = DefFile {
+        text: text.to_string(),
+        ..Default::default()
+    };
+    // (section name, app) of the section being read
+    let mut current: Option<(String, Option<String>)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        if let Some(rest) = raw.strip_prefix('%') {
+            let mut words = rest.split_whitespace();
+            let sec = words.next().unwrap_or_default().to_ascii_lowercase();
+            let args: Vec<String> = words.map(str::to_string).collect();
+            if let Some((_, why)) = REFUSED.iter().find(|(s, _)| *s == sec) {
+                return Err(err(n, format!("%{sec}: {why}")));
+            }
+            if APP_SECTIONS.contains(&sec.as_str()) {
+                let app = args
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| err(n, format!("%{sec} needs an app name (%{sec} NAME)")))?;
+                if !super::metadata::valid_app_name(&app) {
+                    return Err(err(n, format!("%{sec}: invalid app name {app:?}")));
+                }
+                let s = d
+                    .apps
+                    .entry(app.clone())
+                    .or_default()
+                    .entry(sec.clone())
+                    .or_insert_with(|| Section {
+                        line: n,
+                        ..Default::default()
+                    });
+                s.args = args[1..].to_vec();
+                current = Some((sec, Some(app)));
+            } else if SECTIONS.contains(&sec.as_str()) {
+                let s = d.sections.entry(sec.clone()).or_insert_with(|| Section {
+                    line: n,
+                    ..Default::default()
+                });
+                if s.args.is_empty() {
+                    s.args = args;
+                }
+                current = Some((sec, None));
+            } else {
+                return Err(err(
+                    n,
+                    format!(
+                        "unknown section %{sec} (known: {}, and %app* sections)",
+                        SECTIONS
+                            .iter()
+                            .map(|s| format!("%{s}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
+                ));
+            }
+            continue;
+        }
+        match &current {
+            None => {
+                let l = raw.trim();
+                if l.is_empty() || l.starts_with('#') {
+                    continue;
+                }
+                let (k, v) = l.split_once(':').ok_or_else(|| {
+                    err(
+                        n,
+                        format!("header line {l:?} is not `Key: value` (sections start with %)"),
+                    )
+                })?;
+                d.header
+                    .push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+            Some((sec, app)) => {
+                let s = match app {
+                    Some(a) => d
+                        .apps
+                        .get_mut(a)
+                        .and_then(|m| m.get_mut(sec))
+                        .expect("created at its header"),
+                    None => d.sections.get_mut(sec).expect("created at its header"),
+                };
+                s.body.push_str(raw);
+                s.body.push('\n');
+            }
+        }
+    }
+    if d.get("bootstrap").is_none_or(str::is_empty) {
+        return Err(Error::Other(format!(
+            "{name}: no `Bootstrap:` header (a definition file starts with e.g. \
+             `Bootstrap: docker` and `From: debian:12`)"
+        )));
+    }
+    if let Some(stage) = d.get("stage") {
+        return Err(Error::Other(format!(
+            "{name}: multi-stage builds (Stage: {stage}) are not supported"
+        )));
+    }
+    Ok(d)
+}
+
+/// `%labels` / `%applabels` body: one `KEY VALUE` per line (the value may be quoted or
+/// contain spaces; blank and `#` lines skipped), in order.
+pub fn labels(body: &str) -> Vec<(String, String)> {
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| match l.split_once(char::is_whitespace) {
+            Some((k, v)) => {
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|x| x.strip_suffix('"'))
+                    .unwrap_or(v);
+                (k.to_string(), v.to_string())
+            }
+            None => (l.to_string(), String::new()),
+        })
+        .collect()
+}
+
+/// `%files` / `%appfiles` body: `SRC [DST]` per line (DST defaults to SRC).
+pub fn files(body: &str) -> Vec<(String, String)> {
+    body.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let src = w.next().unwrap_or_default().to_string();
+            let dst = w.next().map(str::to_string).unwrap_or_else(|| src.clone());
+            (src, dst)
+        })
+        .collect()
+}
+
+/// A script file for a stored section: the body as is when it starts with `#!`, else with
+/// `#!INTERP` from `-c INTERP` or `#!/bin/sh` (Apptainer's rule).
+pub fn script(s: &Section) -> String {
+    let body = s.body.trim_start_matches('\n');
+    if body.starts_with("#!") {
+        return body.to_string();
+    }
+    format!("#!{}\n\n{body}", s.interpreter().unwrap_or("/bin/sh"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEF: &str = "# a comment\nBootstrap: docker\nFrom: 127.0.0.1:5000/test/busybox\n\n\
+%post\n    echo one\n%environment\n    export A=1\n%post\n    echo two\n\
+%runscript -c /bin/bash\n    echo run \"$@\"\n%labels\n    Author me\n    Version \"1 2\"\n\
+%apprun hello\n    echo hi\n%applabels hello\n    APP hello\n%files\n    a.txt /opt/a.txt\n    b\n";
+
+    #[test]
+    fn header_sections_apps() {
+        let d = parse("x.def", DEF).unwrap();
+        assert_eq!(d.bootstrap(), "docker");
+        assert_eq!(d.get("FROM"), Some("127.0.0.1:5000/test/busybox"));
+        assert_eq!(d.body("post"), Some("    echo one\n    echo two\n"));
+        assert_eq!(
+            script(&d.sections["runscript"]),
+            "#!/bin/bash\n\n    echo run \"$@\"\n"
+        );
+        assert_eq!(
+            labels(d.body("labels").unwrap()),
+            [
+                ("Author".into(), "me".into()),
+                ("Version".into(), "1 2".into())
+            ]
+        );
+        assert_eq!(d.apps["hello"]["apprun"].body, "    echo hi\n");
+        assert_eq!(
+            files(d.body("files").unwrap()),
+            [
+                ("a.txt".into(), "/opt/a.txt".into()),
+                ("b".into(), "b".into())
+            ]
+        );
+        assert!(looks_like_deffile(DEF));
+        assert!(!looks_like_deffile("#!/bin/sh\necho\n"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("x.def", "Bootstrap: docker\n%bogus\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("x.def:2: unknown section %bogus"),
+            "{e}"
+        );
+        let e = parse("x.def", "Bootstrap: docker\nFrom busybox\n").unwrap_err();
+        assert!(e.to_string().starts_with("x.def:2: header line"), "{e}");
+        let e = parse("x.def", "From: busybox\n%post\n").unwrap_err();
+        assert!(e.to_string().contains("no `Bootstrap:`"), "{e}");
+        let e = parse("x.def", "Bootstrap: docker\n%apprun\n").unwrap_err();
+        assert!(e.to_string().contains("needs an app name"), "{e}");
+        let e = parse("x.def", "Bootstrap: docker\n%apprun ../x\n").unwrap_err();
+        assert!(e.to_string().contains("invalid app name"), "{e}");
+        let e = parse("x.def", "Bootstrap: docker\n%arguments\n").unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+        let e = parse("x.def", "Bootstrap: docker\nStage: one\n").unwrap_err();
+        assert!(e.to_string().contains("multi-stage"), "{e}");
+    }
+}
