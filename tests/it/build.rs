@@ -327,3 +327,34 @@ fn bad_definition_files() {
         );
     }
 }
+
+/// The common real-world case, rootless: `apt-get install` in `%post` on Debian 12 (the
+/// packages from the Debian mirror apt uses on this machine). apt drops to its `_apt` user
+/// for downloads, which needs the subuid range.
+#[test]
+fn apt_get_in_post_unprivileged() {
+    need!(Who::User);
+    let s = Scratch::new(Who::User);
+    let def = s.path().join("deb.def");
+    fs::write(
+        &def,
+        format!(
+            "Bootstrap: localimage\nFrom: {}\n%post\n    apt-get update -q\n\
+    apt-get install -y -q --no-install-recommends hello\n    rm -rf /var/lib/apt/lists/*\n\
+%runscript\n    exec hello \"$@\"\n",
+            testdata().join("reference/debian.sif").display()
+        ),
+    )
+    .unwrap();
+    let sif = s.path().join("deb.sif").display().to_string();
+    let o = singlet_in(&s, &[], &["build", &sif, def.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(ok(&s, &["run", &sif]), "Hello, world!\n");
+    let own = owners(Path::new(&sif));
+    let hello = own.iter().find(|(p, _)| p == "/usr/bin/hello");
+    assert_eq!(
+        hello.map(|(_, v)| v.as_str()),
+        Some("-rwxr-xr-x 0/0"),
+        "{hello:?}"
+    );
+}
