@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Definition-file builds: `singlet build out.sif app.def` (base: the Debian 12 SIF fixture;
+# %post writes a file, %environment/%runscript/%labels stored) as root and rootless (fakeroot
+# with the subuid range), against the same work done by hand as root with squashfs-tools and
+# siftool: unsquashfs the partition, run the %post line with chroot, write the same metadata
+# files, mksquashfs (gzip, as ours), siftool new + add. No Apptainer on this host; the by-hand
+# pipeline is the floor Apptainer's own localimage build (unsquash, %post, mksquashfs) stands on.
+# Usage: bench/build.sh [RUNS]
+source "$(dirname "$0")/common.sh"
+RUNS=${1:-5}
+"$REPO/tests/interop/build.sh" "$W/ref" >/dev/null
+SIFTOOL="$W/ref/siftool"
+D="$TESTDATA/reference/debian.sif"
+OFF=$("$W/singlet" sif list "$D" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
+
+mkdir -p "$W/u"
+cat > "$W/u/app.def" <<EOF
+Bootstrap: localimage
+From: $D
+
+%post
+    echo built > /opt/built.txt
+
+%environment
+    export GREETING=hello
+
+%runscript
+    echo "\$GREETING"
+
+%labels
+    Bench yes
+EOF
+cat > "$W/byhand.sh" <<EOF
+set -e
+rm -rf "$W/h" && mkdir "$W/h"
+unsquashfs -q -n -o $OFF -d "$W/h/root" "$D" >/dev/null
+chroot "$W/h/root" /bin/sh -e -c 'echo built > /opt/built.txt'
+printf '#!/bin/sh\nexport GREETING=hello\n' > "$W/h/root/.singularity.d/env/90-environment.sh"
+printf '#!/bin/sh\necho "\$GREETING"\n' > "$W/h/root/.singularity.d/runscript"
+cp "$W/u/app.def" "$W/h/root/.singularity.d/Singularity"
+mksquashfs "$W/h/root" "$W/h/p.sqfs" -noappend -quiet -comp gzip >/dev/null
+"$SIFTOOL" new "$W/h/out.sif"
+"$SIFTOOL" add --datatype 4 --parttype 2 --partfs 1 --partarch 2 --groupid 1 "$W/h/out.sif" "$W/h/p.sqfs"
+EOF
+chown -R "$BUSER:" "$W/u"
+
+echo "# definition-file build on debian.sif, $(stat -c %s "$D") bytes ($RUNS runs each, interleaved)"
+$INTERLEAVE --runs "$RUNS" --warmup 1 --title "build out.sif app.def" \
+  "singlet root=cd $W/u && rm -f r.sif && $W/singlet -q build r.sif app.def" \
+  "singlet rootless=cd $W/u && rm -f u.sif && setpriv --reuid=$(id -u "$BUSER") --regid=$(id -g "$BUSER") --init-groups env -i HOME=/home/$BUSER PATH=/usr/bin:/bin $W/singlet -q build u.sif app.def" \
+  "by hand (unsquashfs+chroot+mksquashfs+siftool)=sh $W/byhand.sh"
+ls -l "$W/u/r.sif" "$W/u/u.sif" "$W/h/out.sif" | awk '{print "#", $5, $NF}'
