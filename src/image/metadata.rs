@@ -196,13 +196,10 @@ fn text(b: Option<Vec<u8>>) -> String {
     .unwrap_or_default()
 }
 
-/// Reads the attributes from the files of an image (no SIF objects).
-///
-/// # Errors
-/// Read failures of existing files.
-pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
-    let d = Path::new("/.singularity.d");
-    let mut a = Attributes {
+/// `labels.json`, `runscript`, `startscript`, `test` and `runscript.help` of the metadata
+/// directory `d` (`/.singularity.d`, or an app's `scif/`).
+fn scripts_in(fs: &dyn ImageFs, d: &Path) -> Result<Attributes> {
+    Ok(Attributes {
         labels: fs
             .read_file(&d.join("labels.json"))?
             .map(|b| labels_from_json(&b))
@@ -212,7 +209,16 @@ pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
         test: text(fs.read_file(&d.join("test"))?),
         helpfile: text(fs.read_file(&d.join("runscript.help"))?),
         ..Default::default()
-    };
+    })
+}
+
+/// Reads the attributes from the files of an image (no SIF objects).
+///
+/// # Errors
+/// Read failures of existing files.
+pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
+    let d = Path::new("/.singularity.d");
+    let mut a = scripts_in(fs, d)?;
     for name in ["Singularity", "Apptainer"] {
         if a.deffile.is_empty() {
             a.deffile = text(fs.read_file(&d.join(name))?);
@@ -269,17 +275,7 @@ pub fn app_attributes(fs: &dyn ImageFs, app: &str) -> Result<Option<Attributes>>
         return Ok(None);
     }
     let d = Path::new(SCIF_APPS).join(app).join("scif");
-    let mut a = Attributes {
-        labels: fs
-            .read_file(&d.join("labels.json"))?
-            .map(|b| labels_from_json(&b))
-            .unwrap_or_default(),
-        runscript: text(fs.read_file(&d.join("runscript"))?),
-        startscript: text(fs.read_file(&d.join("startscript"))?),
-        test: text(fs.read_file(&d.join("test"))?),
-        helpfile: text(fs.read_file(&d.join("runscript.help"))?),
-        ..Default::default()
-    };
+    let mut a = scripts_in(fs, &d)?;
     for f in fs.list_dir(&d.join("env")) {
         if f.ends_with(".sh") {
             let p = d.join("env").join(&f);

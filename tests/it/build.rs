@@ -47,27 +47,7 @@ fn names(dir: &Path) -> BTreeSet<String> {
 
 /// `unsquashfs -lln` of a SIF's partition: path → "mode uid/gid".
 fn owners(sif: &Path) -> Vec<(String, String)> {
-    let off = {
-        let o = Command::new(singlet())
-            .args(["sif", "list"])
-            .arg(sif)
-            .output()
-            .unwrap();
-        let t = String::from_utf8_lossy(&o.stdout).into_owned();
-        let line = t
-            .lines()
-            .find(|l| l.contains("FS (Squashfs"))
-            .unwrap()
-            .to_string();
-        line.split('|')
-            .nth(3)
-            .unwrap()
-            .split('-')
-            .next()
-            .unwrap()
-            .trim()
-            .to_string()
-    };
+    let off = partition_offset(sif);
     let o = Command::new("unsquashfs")
         .args(["-o", &off, "-lln"])
         .arg(sif)

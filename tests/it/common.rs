@@ -349,6 +349,26 @@ pub fn singlet_in(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) -> Output {
     s.run(c)
 }
 
+/// Byte offset (decimal) of the primary system partition of `sif`, from `singlet sif list`.
+pub fn partition_offset(sif: &Path) -> String {
+    let o = Command::new(singlet())
+        .args(["sif", "list"])
+        .arg(sif)
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&o.stdout).into_owned();
+    let line = t
+        .lines()
+        .find(|l| l.contains("*System"))
+        .unwrap_or_else(|| panic!("no system partition in {}: {t}", sif.display()));
+    line.split('|')
+        .nth(3)
+        .and_then(|pos| pos.split('-').next())
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// stdout as text.
 pub fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

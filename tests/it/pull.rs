@@ -384,22 +384,7 @@ fn trees_match_umoci() {
         let sif = p.path(&format!("{tag}.sif"));
         p.ok(&["pull", &sif, &layout(tag)]);
         let part = p.s.path().join(format!("{tag}-unsquashfs"));
-        let off = {
-            let l = p.ok(&["sif", "list", &sif]);
-            let line = l
-                .lines()
-                .find(|l| l.contains("*System"))
-                .unwrap()
-                .to_string();
-            line.split('|')
-                .nth(3)
-                .unwrap()
-                .split('-')
-                .next()
-                .unwrap()
-                .trim()
-                .to_string()
-        };
+        let off = partition_offset(Path::new(&sif));
         let st = Command::new("unsquashfs")
             .args(["-q", "-n", "-o", &off, "-d"])
             .arg(&part)
