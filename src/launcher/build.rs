@@ -32,7 +32,7 @@ use super::{Action, ExecParams};
 use crate::image::deffile::{self, DefFile, Section};
 use crate::image::metadata::{ImageFs, SCIF_APPS};
 use crate::image::pull::{self, PullOpts};
-use crate::runtime::rootfs::path::{mkdir_all, relative};
+use crate::runtime::rootfs::path::{mkdir_all, openat_in_root, relative};
 
 /// Options of a definition-file build.
 #[derive(Debug, Clone, Default)]
@@ -414,8 +414,10 @@ fn write_in(root: &fs::File, path: &str, text: &str, mode: u32) -> Result<()> {
 }
 
 /// `%files SRC DST`: copies the host path `src` (symlinks followed, as Apptainer) to `dst`
-/// inside the rootfs with `cp -r -L`; the destination's parent is resolved inside the rootfs
-/// and an existing symlink at `dst` is refused.
+/// inside the rootfs with `cp -r -L --remove-destination`; the destination's parent is
+/// resolved inside the rootfs, and a symlink at `dst` (or at `dst/NAME` when `dst` is an
+/// existing directory) is refused. Links deeper in an existing tree that a directory copy
+/// merges into are not checked.
 fn copy_in(root: &fs::File, src: &str, dst: &str, section: &str) -> Result<()> {
     if fs::metadata(src).is_err() {
         return Err(Error::Flag(format!(
@@ -423,20 +425,44 @@ fn copy_in(root: &fs::File, src: &str, dst: &str, section: &str) -> Result<()> {
         )));
     }
     let rel = relative(Path::new(dst));
-    let parent = mkdir_all(root.as_raw_fd(), rel.parent().unwrap_or(Path::new(".")))?;
+    let parent =
+        mkdir_all(root.as_raw_fd(), rel.parent().unwrap_or(Path::new("."))).map_err(|e| {
+            Error::Flag(format!(
+                "{section}: cannot make the directory of {dst} in the image ({e}; a dangling \
+                 symbolic link on the way?)"
+            ))
+        })?;
     let name = rel
         .file_name()
         .ok_or_else(|| Error::Flag(format!("{section}: {dst}: not a destination path")))?;
-    if let Ok(st) = nix::sys::stat::fstatat(
-        Some(parent.as_raw_fd()),
-        name,
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    ) {
-        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-            return Err(Error::Flag(format!(
-                "{section}: {dst} is a symbolic link in the image; refusing to copy through it"
-            )));
+    let kind = |dir: &OwnedFd, n: &std::ffi::OsStr| {
+        nix::sys::stat::fstatat(
+            Some(dir.as_raw_fd()),
+            n,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ok()
+        .map(|st| st.st_mode & libc::S_IFMT)
+    };
+    let through_link = || {
+        Error::Flag(format!(
+            "{section}: {dst} leads through a symbolic link in the image; refusing to copy \
+             through it"
+        ))
+    };
+    match kind(&parent, name) {
+        Some(libc::S_IFLNK) => return Err(through_link()),
+        // cp copies into an existing directory: the entry it writes must not be a link either.
+        Some(libc::S_IFDIR) => {
+            let inner = openat_in_root(root.as_raw_fd(), &rel, OFlag::O_PATH, 0)
+                .map_err(|e| Error::sys(format!("{section}: open {dst} in the image"), e))?;
+            if let Some(base) = Path::new(src).file_name() {
+                if kind(&inner, base) == Some(libc::S_IFLNK) {
+                    return Err(through_link());
+                }
+            }
         }
+        _ => {}
     }
     let target = PathBuf::from(format!(
         "/proc/{}/fd/{}",
@@ -445,7 +471,13 @@ fn copy_in(root: &fs::File, src: &str, dst: &str, section: &str) -> Result<()> {
     ))
     .join(name);
     let st = std::process::Command::new("cp")
-        .args(["-r", "-L", "--preserve=mode,timestamps", "--"])
+        .args([
+            "-r",
+            "-L",
+            "--remove-destination",
+            "--preserve=mode,timestamps",
+            "--",
+        ])
         .arg(src)
         .arg(&target)
         .status()

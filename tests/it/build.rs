@@ -338,3 +338,53 @@ fn apt_get_in_post_unprivileged() {
         "{hello:?}"
     );
 }
+
+/// `%files` never writes through a symlink of the base image: at the destination, inside a
+/// destination directory, or on the way to it (a link to a host path resolves inside the
+/// rootfs, where it dangles, and is refused).
+#[test]
+fn files_never_write_through_links() {
+    let s = Scratch::new(Who::Root);
+    let base = s.path().join("base");
+    make_busybox_rootfs(&base);
+    let outside = s.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(outside.join("victim"), base.join("link")).unwrap();
+    fs::create_dir(base.join("dir")).unwrap();
+    std::os::unix::fs::symlink(outside.join("victim2"), base.join("dir/note.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, base.join("escape")).unwrap();
+    fs::write(s.path().join("note.txt"), "host\n").unwrap();
+    for (dst, want) in [
+        ("/link", "leads through a symbolic link"),
+        ("/dir", "leads through a symbolic link"),
+        (
+            "/escape/inside.txt",
+            "cannot make the directory of /escape/inside.txt",
+        ),
+    ] {
+        let def = s.path().join("links.def");
+        fs::write(
+            &def,
+            format!(
+                "Bootstrap: localimage\nFrom: {}\n%files\n    note.txt {dst}\n",
+                base.display()
+            ),
+        )
+        .unwrap();
+        let out = s.path().join("links.sif");
+        let _ = fs::remove_file(&out);
+        let o = singlet_in(
+            &s,
+            &[],
+            &["build", out.to_str().unwrap(), def.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(255), "{dst}: {o:?}");
+        assert!(err(&o).contains(want), "{dst}: {}", err(&o));
+        assert!(!out.exists());
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{dst}: wrote outside the rootfs"
+        );
+    }
+}
