@@ -54,6 +54,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l pwd -d 'Initial
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-home -d 'Do not mount the home directory'
@@ -73,6 +75,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l compat -d 'OCI-
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-eval -d 'Do not shell-evaluate injected environment values'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s h -l help -d 'Print help'
@@ -86,6 +89,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l pwd -d 'Initial 
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-home -d 'Do not mount the home directory'
@@ -105,6 +110,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l compat -d 'OCI-l
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-eval -d 'Do not shell-evaluate injected environment values'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s h -l help -d 'Print help'
@@ -118,6 +124,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l pwd -d 'Initia
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s s -l shell -d 'Shell to run (also $SINGULARITY_SHELL)' -r
@@ -138,6 +146,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l compat -d 'OCI
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-eval -d 'Do not shell-evaluate injected environment values'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s h -l help -d 'Print help'
@@ -151,6 +160,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l pwd -d 'Initial
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-home -d 'Do not mount the home directory'
@@ -170,6 +181,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l compat -d 'OCI-
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-eval -d 'Do not shell-evaluate injected environment values'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s h -l help -d 'Print help'
@@ -225,6 +237,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
@@ -245,6 +259,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-eval -d 'Do not shell-evaluate injected environment values'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
@@ -258,6 +273,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l hostname -d 'Hostname in the container (implies --uts)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
@@ -278,6 +295,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-eval -d 'Do not shell-evaluate injected environment values'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'

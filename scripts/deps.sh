@@ -19,6 +19,7 @@ PKGS=(
   golang-go golang-github-sylabs-sif-dev
   debootstrap hyperfine python3
   podman containerd catatonit protobuf-compiler
+  slirp4netns
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -95,6 +95,17 @@ pub struct ActionFlags {
     /// evaluation
     #[arg(long)]
     pub oci_semantics: bool,
+    /// A network namespace: with --network slirp (default) user-mode networking through
+    /// slirp4netns, with --network none loopback only [env: APPTAINER_NET]
+    #[arg(short = 'n', long)]
+    pub net: bool,
+    /// With --net: none or slirp [env: APPTAINER_NETWORK]
+    #[arg(long, value_name = "NAME")]
+    pub network: Vec<String>,
+    /// With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host's 127.0.0.1),
+    /// allow-host-loopback (the host's 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]
+    #[arg(long, value_name = "ARGS")]
+    pub network_args: Vec<String>,
     /// Run a SCIF app of the image: its runscript (run), test (test) or startscript
     /// (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]
     #[arg(long, value_name = "NAME")]
@@ -188,6 +199,9 @@ impl ActionFlags {
             unsquash: f.unsquash || env_bool(&["UNSQUASH"]),
             oci_semantics: f.oci_semantics || env_bool(&["OCI_SEMANTICS"]),
             app: f.app.clone().or_else(|| env_value(&["APP"])),
+            net: f.net || env_bool(&["NET"]),
+            network: list(&f.network, &["NETWORK"]),
+            network_args: list(&f.network_args, &["NETWORK_ARGS"]),
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
         }
     }

@@ -15,6 +15,7 @@ pub mod build;
 pub mod env;
 pub mod error;
 pub mod instance;
+pub mod net;
 pub mod passwd;
 pub mod session;
 
@@ -118,6 +119,12 @@ pub struct ExecParams {
     pub oci_semantics: bool,
     /// `--app NAME`: a SCIF app of the image (`/scif/apps/NAME`).
     pub app: Option<String>,
+    /// `-n/--net`: a network namespace ([`net::decide`]).
+    pub net: bool,
+    /// `--network` values (`none`, `slirp`).
+    pub network: Vec<String>,
+    /// `--network-args` values (`portmap=HOST:CONTAINER/tcp`, `allow-host-loopback`).
+    pub network_args: Vec<String>,
     /// How to fetch `docker://` and other OCI sources (converted into the cache first).
     pub fetch: crate::image::oci::fetch::FetchOpts,
 }
@@ -303,6 +310,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
             )));
         }
     }
+    net::decide(p.net, &p.network, &p.network_args)?;
     if p.keep_privs && host.uid != 0 {
         return Err(Error::Flag("--keep-privs is only allowed for root".into()));
     }
@@ -547,8 +555,15 @@ fn run_in(
             mounts.push(bind(cwd, cwd, false));
         }
     }
+    let network = net::decide(p.net, &p.network, &p.network_args)?;
     let mut etc_files = vec!["/etc/hosts", "/etc/localtime"];
-    if !p.no_mount("/etc/resolv.conf") {
+    if let net::Network::Slirp { .. } = network {
+        // The host's resolver may be a loopback address the container cannot reach: slirp4netns
+        // forwards DNS at its own address.
+        let rc = session.subdir("net")?.join("resolv.conf");
+        write(&rc, &format!("nameserver {}\n", net::SLIRP_DNS))?;
+        mounts.push(bind(&rc, Path::new("/etc/resolv.conf"), true));
+    } else if !p.no_mount("/etc/resolv.conf") {
         etc_files.push("/etc/resolv.conf");
     }
     if !p.no_mount("bind-paths") {
@@ -794,6 +809,9 @@ fn run_in(
     if p.uts {
         namespaces.push(json!({"type": "uts"}));
     }
+    if network != net::Network::Host {
+        namespaces.push(json!({"type": "network"}));
+    }
     // Root inside keeps what this process holds (all of them in a user namespace; real root
     // may lack some, e.g. CAP_SYS_RESOURCE on hosts that drop it).
     let caps: Vec<String> = if is_root_inside && !p.no_privs {
@@ -863,18 +881,33 @@ fn run_in(
         },
         detach: false,
     };
+    // slirp4netns, connected after the create and kept until the container ends.
+    let mut slirp: Option<net::Slirp> = None;
+    let net_dir = session.subdir("net")?;
+    let connect = |pid: i32| -> crate::runtime::Result<()> {
+        if let net::Network::Slirp {
+            ports,
+            host_loopback,
+        } = &network
+        {
+            slirp = Some(
+                net::attach(pid, ports, *host_loopback, &net_dir)
+                    .map_err(|e| crate::runtime::Error::Child(e.to_string()))?,
+            );
+        }
+        Ok(())
+    };
     if let Some(m) = monitor {
         let id = m.container_id();
         // A container left by an instance of this name whose monitor was killed.
         if crate::runtime::container::state(&ctx, &id).is_ok() {
             let _ = crate::runtime::container::delete(&ctx, &id, true);
         }
-        return Ok(crate::runtime::container::run_with(
-            &ctx,
-            &id,
-            &opts,
-            |pid| m.started(pid, &image_path, state_root),
-        )?);
+        let code = crate::runtime::container::run_hooked(&ctx, &id, &opts, connect, |pid| {
+            m.started(pid, &image_path, state_root)
+        });
+        drop(slirp);
+        return Ok(code?);
     }
     let id = format!(
         "singlet-{}-{}",
@@ -888,7 +921,9 @@ fn run_in(
             .next_back()
             .unwrap_or("0")
     );
-    Ok(crate::runtime::container::run(&ctx, &id, &opts)?)
+    let code = crate::runtime::container::run_hooked(&ctx, &id, &opts, connect, |_| Ok(()));
+    drop(slirp);
+    Ok(code?)
 }
 
 /// Arguments and environment that run `kind` through [`ACTION_SCRIPT`]: `/bin/sh

@@ -604,3 +604,66 @@ fn users_are_separated() {
     root.ok(&["instance", "stop", &name]);
     assert!(!alive(pid));
 }
+
+/// slirp4netns processes attached to the container whose init is `pid` (its PID argument).
+fn slirp_of(pid: i32) -> Vec<i32> {
+    processes_matching("slirp4netns")
+        .into_iter()
+        .filter(|p| {
+            fs::read(format!("/proc/{p}/cmdline"))
+                .map(|c| {
+                    c.split(|b| *b == 0)
+                        .any(|a| a == pid.to_string().as_bytes())
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Beyond Apptainer (no port mapping without its setuid CNI path): an instance on its own
+/// network (slirp4netns) with its httpd published on the host's loopback with
+/// `--network-args portmap=HOST:CONTAINER/tcp`; slirp4netns and the host port are released at
+/// stop. As root here: this host's /dev/net/tun is 0600 (an unprivileged user gets a clear
+/// error, tested in `net.rs`).
+#[test]
+fn instance_with_published_port() {
+    need!(Who::Root);
+    let mut t = Inst::new(Who::Root);
+    let img = make_sif(
+        t.s.path(),
+        "pub",
+        "#!/bin/sh\nexec httpd -f -p \"0.0.0.0:$PORT\" -h /www\n",
+    );
+    let host_port = free_port();
+    t.env("PORT", "8080");
+    let o = t.run(&[
+        "instance",
+        "start",
+        "--net",
+        "--network-args",
+        &format!("portmap={host_port}:8080/tcp"),
+        img.to_str().unwrap(),
+        "pub1",
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let page = await_http(host_port);
+    assert!(page.contains("hello-instance"), "{page}");
+    // Its own network: tap0 inside; one slirp4netns serves it.
+    assert_eq!(
+        t.ok(&["exec", "instance://pub1", "ls", "/sys/class/net"]),
+        "lo\ntap0\n"
+    );
+    let pid = t.pid_of("pub1");
+    assert_eq!(slirp_of(pid).len(), 1);
+    t.ok(&["instance", "stop", "pub1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(slirp_of(pid).is_empty() && port_free(host_port)) {
+        assert!(
+            Instant::now() < deadline,
+            "after stop: slirp4netns {:?}, host port {host_port} free: {}",
+            slirp_of(pid),
+            port_free(host_port)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

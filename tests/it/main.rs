@@ -6,6 +6,7 @@ mod build;
 mod common;
 mod frontend;
 mod instance;
+mod net;
 mod pull;
 mod runtime;
 mod sif;

@@ -17,7 +17,7 @@ pub use exec::{exec, ExecOpts};
 pub use kill::{container_pids, kill, signal_pid};
 pub use query::{events, list, ps, state};
 pub use resources::{pause, resume, update};
-pub use run::{run, run_with, RunOpts};
+pub use run::{run, run_hooked, run_with, RunOpts};
 pub use start::start;
 
 use std::path::{Path, PathBuf};

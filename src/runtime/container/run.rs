@@ -35,6 +35,22 @@ pub fn run_with(
     opts: &RunOpts,
     started: impl FnOnce(i32) -> Result<()>,
 ) -> Result<i32> {
+    run_hooked(ctx, id, opts, |_| Ok(()), started)
+}
+
+/// [`run_with`], also calling `created(init_pid)` after the create, while the init waits in
+/// its namespaces and before the user process starts (e.g. to connect its network namespace).
+/// An error from `created` deletes the container and is returned.
+///
+/// # Errors
+/// As [`run_with`], plus `created`'s.
+pub fn run_hooked(
+    ctx: &Context,
+    id: &str,
+    opts: &RunOpts,
+    created_cb: impl FnOnce(i32) -> Result<()>,
+    started: impl FnOnce(i32) -> Result<()>,
+) -> Result<i32> {
     if opts.detach && opts.create.console_socket.is_none() {
         if let Ok(b) = super::load_bundle(&opts.create.bundle) {
             if b.spec
@@ -58,7 +74,7 @@ pub fn run_with(
     let cid = ContainerId::new(id)?;
     {
         let c = Container::load(&ctx.root, &cid)?;
-        if let Err(e) = super::start::start_loaded(&c) {
+        if let Err(e) = created_cb(created.pid).and_then(|()| super::start::start_loaded(&c)) {
             super::delete::kill_and_wait(&c);
             let _ = super::delete::destroy(&c);
             return Err(e);
