@@ -883,17 +883,15 @@ fn run_in(
     };
     // slirp4netns, connected after the create and kept until the container ends.
     let mut slirp: Option<net::Slirp> = None;
-    let net_dir = session.subdir("net")?;
     let connect = |pid: i32| -> crate::runtime::Result<()> {
         if let net::Network::Slirp {
             ports,
             host_loopback,
         } = &network
         {
-            slirp = Some(
-                net::attach(pid, ports, *host_loopback, &net_dir)
-                    .map_err(|e| crate::runtime::Error::Child(e.to_string()))?,
-            );
+            let as_child = |e: Error| crate::runtime::Error::Child(e.to_string());
+            let dir = session.subdir("net").map_err(as_child)?;
+            slirp = Some(net::attach(pid, ports, *host_loopback, &dir).map_err(as_child)?);
         }
         Ok(())
     };
