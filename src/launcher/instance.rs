@@ -319,6 +319,8 @@ pub(crate) struct Monitor {
     log_err: PathBuf,
     action: Action,
     pub(crate) record: Option<Record>,
+    /// The instance's address on its own network (`--net` with slirp4netns), for `list`.
+    pub(crate) ip: String,
 }
 
 impl Monitor {
@@ -359,7 +361,7 @@ impl Monitor {
             state_root: state_root.to_path_buf(),
             log_out_path: self.log_out.clone(),
             log_err_path: self.log_err.clone(),
-            ip: String::new(),
+            ip: self.ip.clone(),
             action: match self.action {
                 Action::Run => "run".into(),
                 _ => "start".into(),
@@ -584,6 +586,7 @@ fn monitor_main(
         log_err,
         action: p.action.unwrap_or(Action::Start),
         record: None,
+        ip: String::new(),
     };
     let r = super::launch_inner(&p, Some(&mut m));
     if m.record.is_some() {

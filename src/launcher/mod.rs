@@ -896,6 +896,9 @@ fn run_in(
         Ok(())
     };
     if let Some(m) = monitor {
+        if let net::Network::Slirp { .. } = network {
+            m.ip = net::SLIRP_ADDR.to_string();
+        }
         let id = m.container_id();
         // A container left by an instance of this name whose monitor was killed.
         if crate::runtime::container::state(&ctx, &id).is_ok() {

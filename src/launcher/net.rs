@@ -16,6 +16,8 @@ use super::error::{Error, Result};
 
 /// Address of slirp4netns' DNS forwarder inside the container.
 pub const SLIRP_DNS: &str = "10.0.2.3";
+/// The container's address on slirp4netns' default network (10.0.2.0/24).
+pub const SLIRP_ADDR: &str = "10.0.2.100";
 
 /// The network a container gets.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -655,6 +655,19 @@ fn instance_with_published_port() {
     );
     let pid = t.pid_of("pub1");
     assert_eq!(slirp_of(pid).len(), 1);
+    // `list` shows the instance's address, which is the one on its interface.
+    assert_eq!(t.list_json()[0]["ip"], "10.0.2.100");
+    assert!(t
+        .ok(&[
+            "exec",
+            "instance://pub1",
+            "ip",
+            "-4",
+            "addr",
+            "show",
+            "tap0"
+        ])
+        .contains("inet 10.0.2.100/24"));
     t.ok(&["instance", "stop", "pub1"]);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !(slirp_of(pid).is_empty() && port_free(host_port)) {
