@@ -112,7 +112,9 @@ pub fn pair() -> Result<(OwnedFd, OwnedFd)> {
 /// Sends `msg`, with `fd` attached when given.
 ///
 /// # Errors
-/// [`Error::Sys`] from `sendmsg(2)` (e.g. `EPIPE` when the peer died).
+/// [`Error::Child`] with the peer's own message when it reported an error and left before
+/// this send (the init fails a mount while the parent still sends it `CgroupsDone`: the
+/// reason is in the socket, not in the `EPIPE`); [`Error::Sys`] from `sendmsg(2)` otherwise.
 pub fn send(sock: RawFd, msg: &SyncMsg, fd: Option<RawFd>) -> Result<()> {
     let data = serde_json::to_vec(msg).expect("sync message serializes");
     let iov = [IoSlice::new(&data)];
@@ -124,8 +126,18 @@ pub fn send(sock: RawFd, msg: &SyncMsg, fd: Option<RawFd>) -> Result<()> {
         }
         None => Vec::new(),
     };
-    sendmsg::<()>(sock, &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None)
-        .map_err(|e| Error::sys("send on the sync socket", e))?;
+    if let Err(e) = sendmsg::<()>(sock, &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+        if matches!(e, nix::Error::EPIPE | nix::Error::ECONNRESET) {
+            // The peer has closed its end, so reading cannot block: what it sent before it
+            // left is still queued, end-of-file after that.
+            while let Ok(Some((m, _))) = recv(sock) {
+                if let SyncMsg::Error { msg } = m {
+                    return Err(Error::Child(msg));
+                }
+            }
+        }
+        return Err(Error::sys("send on the sync socket", e));
+    }
     Ok(())
 }
 
@@ -211,6 +223,31 @@ pub fn die(sock: &impl AsRawFd, err: &Error) -> ! {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_send_to_a_peer_that_failed_returns_its_error() {
+        let (parent, child) = pair().unwrap();
+        send(
+            child.as_raw_fd(),
+            &SyncMsg::Error {
+                msg: "mount /proc/sys/kernel/nope: EPERM".into(),
+            },
+            None,
+        )
+        .unwrap();
+        drop(child);
+        match send(parent.as_raw_fd(), &SyncMsg::CgroupsDone, None) {
+            Err(Error::Child(m)) => assert_eq!(m, "mount /proc/sys/kernel/nope: EPERM"),
+            other => panic!("{other:?}"),
+        }
+        // Without a message the EPIPE itself is the error.
+        let (parent, child) = pair().unwrap();
+        drop(child);
+        assert!(matches!(
+            send(parent.as_raw_fd(), &SyncMsg::CgroupsDone, None),
+            Err(Error::Sys { .. })
+        ));
+    }
 
     #[test]
     fn roundtrip_with_fd() {
