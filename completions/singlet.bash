@@ -598,7 +598,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__exec)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --app --no-https --docker-login --authfile --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -665,6 +665,18 @@ _singlet() {
                     return 0
                     ;;
                 --network-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pids-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1514,7 +1526,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__instance__subcmd__run)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --app --no-https --docker-login --authfile --pid-file --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --pid-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1581,6 +1593,18 @@ _singlet() {
                     return 0
                     ;;
                 --network-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pids-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1604,7 +1628,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__instance__subcmd__start)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --app --no-https --docker-login --authfile --pid-file --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --pid-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1671,6 +1695,18 @@ _singlet() {
                     return 0
                     ;;
                 --network-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pids-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2490,7 +2526,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__run)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --app --no-https --docker-login --authfile --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2557,6 +2593,18 @@ _singlet() {
                     return 0
                     ;;
                 --network-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pids-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2594,7 +2642,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__shell)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -s -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --app --no-https --docker-login --authfile --shell --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -s -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --shell --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2661,6 +2709,18 @@ _singlet() {
                     return 0
                     ;;
                 --network-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pids-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3026,7 +3086,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__test)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --app --no-https --docker-login --authfile --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3093,6 +3153,18 @@ _singlet() {
                     return 0
                     ;;
                 --network-args)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pids-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -106,6 +106,16 @@ pub struct ActionFlags {
     /// allow-host-loopback (the host's 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]
     #[arg(long, value_name = "ARGS")]
     pub network_args: Vec<String>,
+    /// Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups)
+    /// [env: APPTAINER_MEMORY]
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+    /// Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]
+    #[arg(long, value_name = "N")]
+    pub pids_limit: Option<i64>,
     /// Run a SCIF app of the image: its runscript (run), test (test) or startscript
     /// (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]
     #[arg(long, value_name = "NAME")]
@@ -200,6 +210,11 @@ impl ActionFlags {
             oci_semantics: f.oci_semantics || env_bool(&["OCI_SEMANTICS"]),
             app: f.app.clone().or_else(|| env_value(&["APP"])),
             net: f.net || env_bool(&["NET"]),
+            memory: f.memory.clone().or_else(|| env_value(&["MEMORY"])),
+            cpus: f.cpus.clone().or_else(|| env_value(&["CPUS"])),
+            pids_limit: f
+                .pids_limit
+                .or_else(|| env_value(&["PIDS_LIMIT"]).and_then(|v| v.parse().ok())),
             network: list(&f.network, &["NETWORK"]),
             network_args: list(&f.network_args, &["NETWORK_ARGS"]),
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),

@@ -792,6 +792,10 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
             "--writable/--overlay",
         ),
         (p.fakeroot, "--fakeroot"),
+        (
+            p.memory.is_some() || p.cpus.is_some() || p.pids_limit.is_some(),
+            "--memory/--cpus/--pids-limit",
+        ),
         (p.home.is_some() || p.no_home, "--home"),
     ]
     .into_iter()

@@ -119,6 +119,12 @@ pub struct ExecParams {
     pub oci_semantics: bool,
     /// `--app NAME`: a SCIF app of the image (`/scif/apps/NAME`).
     pub app: Option<String>,
+    /// `--memory SIZE` (bytes, b/k/m/g suffixes).
+    pub memory: Option<String>,
+    /// `--cpus N` (a decimal number of CPUs).
+    pub cpus: Option<String>,
+    /// `--pids-limit N`.
+    pub pids_limit: Option<i64>,
     /// `-n/--net`: a network namespace ([`net::decide`]).
     pub net: bool,
     /// `--network` values (`none`, `slirp`).
@@ -311,6 +317,13 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
         }
     }
     net::decide(p.net, &p.network, &p.network_args)?;
+    if resources(&p)?.is_some() && host.uid != 0 {
+        return Err(Error::Flag(
+            "--memory, --cpus and --pids-limit need root here: unprivileged limits need cgroup \
+             v2 with a delegated subtree (this host runs cgroup v1)"
+                .into(),
+        ));
+    }
     if p.keep_privs && host.uid != 0 {
         return Err(Error::Flag("--keep-privs is only allowed for root".into()));
     }
@@ -858,6 +871,10 @@ fn run_in(
     if let Some(h) = &p.hostname {
         config["hostname"] = json!(h);
     }
+    let limits = resources(p)?;
+    if let Some(r) = &limits {
+        config["linux"]["resources"] = r.clone();
+    }
     let bundle = session.subdir("bundle")?;
     write(
         &bundle.join("config.json"),
@@ -866,8 +883,9 @@ fn run_in(
 
     let ctx = crate::runtime::Context {
         root: state_root.to_path_buf(),
-        // Instances of root get a cgroup (for `instance stats`); other runs skip cgroups.
-        rootless: if monitor.is_some() && host.uid == 0 {
+        // Instances of root get a cgroup (for `instance stats`), and so do runs with limits;
+        // other runs skip cgroups.
+        rootless: if (monitor.is_some() || limits.is_some()) && host.uid == 0 {
             crate::runtime::RootlessMode::Auto
         } else {
             crate::runtime::RootlessMode::True
@@ -925,6 +943,63 @@ fn run_in(
     let code = crate::runtime::container::run_hooked(&ctx, &id, &opts, connect, |_| Ok(()));
     drop(slirp);
     Ok(code?)
+}
+
+/// `linux.resources` for `--memory`, `--cpus` and `--pids-limit` (runtime-spec "Control
+/// groups": memory.limit in bytes; cpu.quota over a 100,000 µs period; pids.limit), `None`
+/// when no limit is asked.
+///
+/// # Errors
+/// [`Error::Flag`] naming the flag for a value that does not parse or is not positive.
+fn resources(p: &ExecParams) -> Result<Option<Value>> {
+    let mut r = serde_json::Map::new();
+    if let Some(m) = &p.memory {
+        let bad = || {
+            Error::Flag(format!(
+                "--memory {m:?}: expected bytes with an optional b, k, m or g suffix, e.g. 512m"
+            ))
+        };
+        let t = m.trim().to_ascii_lowercase();
+        let (num, mult) = match t.chars().last() {
+            Some('k') => (&t[..t.len() - 1], 1u64 << 10),
+            Some('m') => (&t[..t.len() - 1], 1 << 20),
+            Some('g') => (&t[..t.len() - 1], 1 << 30),
+            Some('b') => (&t[..t.len() - 1], 1),
+            _ => (t.as_str(), 1),
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let bytes = n
+            .checked_mul(mult)
+            .filter(|b| *b > 0 && *b <= i64::MAX as u64)
+            .ok_or_else(bad)?;
+        r.insert("memory".into(), json!({"limit": bytes}));
+    }
+    if let Some(c) = &p.cpus {
+        let cpus: f64 = c
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.01 && *v <= 4096.0)
+            .ok_or_else(|| {
+                Error::Flag(format!(
+                    "--cpus {c:?}: expected a number of CPUs from 0.01, e.g. 1.5"
+                ))
+            })?;
+        let period = 100_000u64;
+        r.insert(
+            "cpu".into(),
+            json!({"quota": (cpus * period as f64).round() as i64, "period": period}),
+        );
+    }
+    if let Some(n) = p.pids_limit {
+        if n <= 0 {
+            return Err(Error::Flag(format!(
+                "--pids-limit {n}: expected a positive number"
+            )));
+        }
+        r.insert("pids".into(), json!({"limit": n}));
+    }
+    Ok((!r.is_empty()).then_some(Value::Object(r)))
 }
 
 /// Arguments and environment that run `kind` through [`ACTION_SCRIPT`]: `/bin/sh

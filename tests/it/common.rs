@@ -89,6 +89,23 @@ pub struct Scratch {
     pub who: Who,
 }
 
+/// A test that fails half-way must not leave instances running (or their runtime state) after
+/// its instance directory is gone: stop them all, by force, before the scratch is removed.
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let inst = self.path().join("instances");
+        if inst.is_dir() {
+            let mut c = self.cmd("env");
+            c.arg(format!("SINGLET_INSTANCEDIR={}", inst.display()))
+                .arg(singlet())
+                .args(["-q", "instance", "stop", "--all", "-F"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            let _ = c.status();
+        }
+    }
+}
+
 impl Scratch {
     pub fn new(who: Who) -> Scratch {
         let dir = tempfile::Builder::new()

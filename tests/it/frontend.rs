@@ -686,3 +686,93 @@ fn bad_input_root() {
 fn bad_input_unprivileged() {
     bad_input(Who::User);
 }
+
+/// `--memory`, `--cpus`, `--pids-limit` (root on this cgroup v1 host): the limits hold inside,
+/// bad values and unprivileged use are refused clearly.
+#[test]
+fn resource_limits() {
+    need!(Who::Root);
+    let f = Front::new(Who::Root);
+    let i = img("reference/busybox.sif");
+    // 200 MB in a shell variable under a 32 MiB limit: the kernel's OOM killer ends it.
+    let o = f.run(&[
+        "exec",
+        "--memory",
+        "32m",
+        &i,
+        "sh",
+        "-c",
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived ${#x}",
+    ]);
+    assert_eq!(o.status.code(), Some(137), "{o:?}");
+    // Five processes at most: the shell cannot start eight sleeps.
+    let o = f.run(&[
+        "exec",
+        "--pids-limit",
+        "5",
+        &i,
+        "sh",
+        "-c",
+        "for n in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("can't fork"),
+        "{o:?}"
+    );
+    // The CPU quota is the container's cgroup's.
+    let q = f.ok(&[
+        "exec",
+        "--cpus",
+        "0.5",
+        &i,
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup | grep ':cpu:'",
+    ]);
+    let path = q.trim().rsplit(':').next().unwrap().to_string();
+    assert!(path.starts_with("/singlet/singlet-"), "{q}");
+    // (The cgroup is removed with the container; its value is read while it runs, once the
+    // runtime has written it: the directory exists a moment before its limits.)
+    let mut child = f
+        .cmd(&["exec", "--cpus", "0.5", &i, "sleep", "2"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = None;
+    loop {
+        let found = fs::read_dir("/sys/fs/cgroup/cpu/singlet")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("singlet-{}-", child.id()))
+            })
+            .find_map(|e| fs::read_to_string(e.path().join("cpu.cfs_quota_us")).ok());
+        if found.as_deref().map(str::trim) == Some("50000") {
+            break;
+        }
+        last = found.or(last);
+        assert!(
+            Instant::now() < deadline,
+            "the container's cpu.cfs_quota_us: {last:?}, want 50000"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait().unwrap();
+
+    for (args, want) in [
+        (vec!["--memory", "lots"], "--memory \"lots\""),
+        (vec!["--cpus", "0"], "--cpus \"0\""),
+        (vec!["--pids-limit", "0"], "--pids-limit 0"),
+    ] {
+        let mut a = vec!["exec"];
+        a.extend(args.iter().copied());
+        a.extend([i.as_str(), "true"]);
+        f.fails(&a, want);
+    }
+    if Who::User.available() {
+        Front::new(Who::User).fails(&["exec", "--memory", "64m", &i, "true"], "need root here");
+    }
+}
