@@ -190,16 +190,12 @@ impl Drop for Slirp {
 /// port mapping (e.g. the host port is taken), with its message.
 pub fn attach(pid: i32, ports: &[PortMap], host_loopback: bool, api_dir: &Path) -> Result<Slirp> {
     let prog = find_slirp().ok_or_else(|| Error::Flag("slirp4netns not found".into()))?;
-    let (ready_r, ready_w) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
-    let (exit_r, exit_w) = nix::unistd::pipe().map_err(|e| Error::sys("pipe", e))?;
-    // Only the child's ends cross the exec: ours stay close-on-exec.
-    for fd in [&ready_r, &exit_w] {
-        nix::fcntl::fcntl(
-            fd.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .map_err(|e| Error::sys("fcntl", e))?;
-    }
+    // Every end is close-on-exec; slirp4netns' two are opened up in its pre_exec only, so no
+    // other child (the container's init) can inherit them.
+    let pipe =
+        || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe", e));
+    let (ready_r, ready_w) = pipe()?;
+    let (exit_r, exit_w) = pipe()?;
     let api = api_dir.join("slirp.sock");
     let log_path = api_dir.join("slirp4netns.log");
     let log = std::fs::File::create(&log_path)
