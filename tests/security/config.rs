@@ -1,0 +1,162 @@
+//! Class 5: a config that reaches the host. Each test first shows what the attack would change
+//! on the host, then asserts it did not change (and that the refusal names the field).
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::common::*;
+use crate::need;
+
+/// `linux.cgroupsPath` climbing out of the cgroup hierarchies with `..`: the runtime must not
+/// make directories elsewhere on the host.
+#[test]
+fn cgroups_path_escape() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let name = format!("singlet-sec-cg-{}", std::process::id());
+    let target = PathBuf::from("/tmp").join(&name);
+    let mut b = s.bundle("b", &["true"]);
+    b.config["linux"]["cgroupsPath"] = json!(format!("/../../../../../../tmp/{name}"));
+    b.write();
+    let o = s.oci_run(&["create", "--bundle", b.path(), "cg"]);
+    let made = target.exists();
+    let _ = s.oci_run(&["delete", "--force", "cg"]);
+    let _ = std::fs::remove_dir_all(&target);
+    assert!(
+        !made,
+        "cgroupsPath made {} on the host: {o:?}",
+        target.display()
+    );
+    assert!(!o.status.success(), "a cgroupsPath with .. must be refused");
+    assert!(err(&o).contains("cgroupsPath"), "{}", err(&o));
+}
+
+/// `linux.sysctl` with a key no namespace of the container owns: a root container without a
+/// user namespace changed the host's value.
+#[test]
+fn sysctl_outside_namespaces() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let key = "/proc/sys/vm/overcommit_ratio";
+    let host = std::fs::read_to_string(key).unwrap().trim().to_string();
+    let other = (host.parse::<u64>().unwrap() + 7).to_string();
+    let mut b = s.bundle("b", &["true"]);
+    b.config["linux"]["sysctl"] = json!({"vm.overcommit_ratio": other});
+    b.write();
+    let o = s.oci_run(&["run", "--bundle", b.path(), "sc"]);
+    let _ = s.oci_run(&["delete", "--force", "sc"]);
+    let now = std::fs::read_to_string(key).unwrap().trim().to_string();
+    if now != host {
+        std::fs::write(key, &host).unwrap();
+    }
+    assert_eq!(
+        now, host,
+        "a container changed the host's vm.overcommit_ratio: {o:?}"
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("vm.overcommit_ratio"), "{}", err(&o));
+}
+
+/// Namespaced keys stay allowed (runc's rules): IPC keys with a new IPC namespace, `net.*` with
+/// a new network namespace; a key spelled with `/` or `..` is refused.
+fn sysctl_rules(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let mut b = s.bundle("ok", &["cat", "/proc/sys/kernel/msgmax"]);
+    b.config["linux"]["sysctl"] = json!({"kernel.msgmax": "12345", "net.ipv4.ip_forward": "1"});
+    b.write();
+    let o = s.oci_run(&["run", "--bundle", b.path(), "ok"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(out(&o).trim(), "12345");
+    for bad in [
+        "kernel/msgmax",
+        "net.ipv4.conf.all/../../../../vm/overcommit_ratio",
+        "kernel.core_pattern",
+    ] {
+        let mut b = s.bundle("bad", &["true"]);
+        b.config["linux"]["sysctl"] = json!({ bad: "1" });
+        b.write();
+        let o = s.oci_run(&["run", "--bundle", b.path(), "bad"]);
+        let _ = s.oci_run(&["delete", "--force", "bad"]);
+        assert!(!o.status.success(), "sysctl {bad} accepted");
+        assert!(err(&o).contains("linux.sysctl"), "{bad}: {}", err(&o));
+    }
+}
+
+#[test]
+fn sysctl_rules_root() {
+    sysctl_rules(Who::Root);
+}
+
+#[test]
+fn sysctl_rules_unprivileged() {
+    sysctl_rules(Who::User);
+}
+
+/// `process.user.uid` 4294967295 is `(uid_t)-1`, "leave unchanged" to `setresuid`: the process
+/// kept uid 0.
+fn uid_out_of_range(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    for field in ["uid", "gid"] {
+        let mut b = s.bundle(field, &["sh", "-c", "id -u > /out/uid; id -g > /out/gid"]);
+        b.config["process"]["user"][field] = json!(4294967295u64);
+        b.write();
+        let o = s.oci_run(&["run", "--bundle", b.path(), field]);
+        let _ = s.oci_run(&["delete", "--force", field]);
+        let got = b.read_out(field);
+        assert!(
+            got.trim() != "0",
+            "process.user.{field}=4294967295 ran as {field} 0: {o:?}"
+        );
+        assert!(
+            !o.status.success(),
+            "process.user.{field} out of range accepted"
+        );
+        assert!(
+            err(&o).contains(&format!("process.user.{field}")),
+            "{}",
+            err(&o)
+        );
+    }
+}
+
+#[test]
+fn uid_out_of_range_root() {
+    uid_out_of_range(Who::Root);
+}
+
+#[test]
+fn uid_out_of_range_unprivileged() {
+    uid_out_of_range(Who::User);
+}
+
+/// `exec` into a container without a mount namespace (its init chroots into the rootfs): the
+/// tenant stayed on the host's root.
+#[test]
+fn exec_without_mount_namespace_enters_the_root() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let marker = PathBuf::from(format!("/tmp/singlet-sec-nomnt-{}", std::process::id()));
+    let mut b = s.bundle("b", &["sleep", "60"]);
+    let ns: Vec<_> = b.config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "mount")
+        .cloned()
+        .collect();
+    b.config["linux"]["namespaces"] = json!(ns);
+    b.config["mounts"] = json!([]);
+    b.write();
+    std::fs::write(b.dir.join("rootfs/in-container"), "").unwrap();
+    s.ok(&["run", "-d", "--bundle", b.path(), "c"]);
+    let script = format!("touch {}; ls /", marker.display());
+    let o = s.oci_run(&["exec", "c", "sh", "-c", &script]);
+    let _ = s.oci_run(&["delete", "--force", "c"]);
+    let escaped = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    assert!(!escaped, "exec ran on the host's root: {o:?}");
+    assert!(out(&o).contains("in-container"), "{o:?}");
+}

@@ -1,0 +1,193 @@
+//! Class 1 (CVE-2024-21626): a working directory that resolves to a host directory through a
+//! descriptor the runtime left open in the container process, for `process.cwd` and
+//! `exec --cwd`. Before the fix the init inherited the state directory's lock (a directory
+//! descriptor) and `process.cwd: /proc/self/fd/N` put it in `<state root>/<id>` on the host,
+//! from where `../../..` reached the host's root.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::common::*;
+use crate::need;
+
+/// Host paths the attack would create, one per descriptor number tried.
+struct Markers(Vec<PathBuf>);
+
+impl Markers {
+    fn new(tag: &str, fds: std::ops::RangeInclusive<u32>) -> Markers {
+        let pid = std::process::id();
+        Markers(
+            fds.map(|n| PathBuf::from(format!("/tmp/singlet-sec-{tag}-{pid}-{n}")))
+                .collect(),
+        )
+    }
+
+    /// A shell line that climbs from the working directory to `/` and writes the marker of
+    /// descriptor `n` there; inside the container's root `..` stops at `/` and `/tmp` is the
+    /// container's own.
+    fn script(&self, n: u32, first: u32) -> String {
+        let m = &self.0[(n - first) as usize];
+        format!(
+            "cd ../../../../../../../../../../.. 2>/dev/null; touch .{} 2>/dev/null; true",
+            m.display()
+        )
+    }
+
+    fn assert_none(&self) {
+        let found: Vec<_> = self.0.iter().filter(|m| m.exists()).collect();
+        for m in &found {
+            let _ = std::fs::remove_file(m);
+        }
+        assert!(
+            found.is_empty(),
+            "container processes wrote on the host's root through an inherited descriptor: {found:?}"
+        );
+    }
+}
+
+const FIRST: u32 = 3;
+const LAST: u32 = 12;
+
+fn cwd_proc_self_fd(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let markers = Markers::new(&format!("cwd-{who:?}"), FIRST..=LAST);
+    let mut refused = 0;
+    for n in FIRST..=LAST {
+        let mut b = s.bundle(&format!("b{n}"), &["sh", "-c", &markers.script(n, FIRST)]);
+        b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
+        b.write();
+        let o = s.oci_run(&["run", "--bundle", b.path(), &format!("cwd{n}")]);
+        if !o.status.success() {
+            refused += 1;
+            let e = err(&o);
+            assert!(e.contains("cwd"), "refusal must name process.cwd: {e}");
+        }
+        let _ = s.oci_run(&["delete", "--force", &format!("cwd{n}")]);
+    }
+    markers.assert_none();
+    eprintln!("process.cwd=/proc/self/fd/{{{FIRST}..{LAST}}}: {refused} refused, none escaped");
+}
+
+#[test]
+fn cwd_proc_self_fd_root() {
+    cwd_proc_self_fd(Who::Root);
+}
+
+#[test]
+fn cwd_proc_self_fd_unprivileged() {
+    cwd_proc_self_fd(Who::User);
+}
+
+fn exec_cwd_proc_self_fd(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let markers = Markers::new(&format!("exec-{who:?}"), FIRST..=LAST);
+    let b = s.bundle("b", &["sleep", "60"]);
+    s.ok(&["run", "-d", "--bundle", b.path(), "c"]);
+    for n in FIRST..=LAST {
+        let cwd = format!("/proc/self/fd/{n}");
+        let o = s.oci_run(&[
+            "exec",
+            "--cwd",
+            &cwd,
+            "c",
+            "sh",
+            "-c",
+            &markers.script(n, FIRST),
+        ]);
+        if !o.status.success() {
+            let e = err(&o);
+            assert!(
+                e.contains("/proc/self/fd"),
+                "refusal must name the directory: {e}"
+            );
+        }
+    }
+    s.ok(&["delete", "--force", "c"]);
+    markers.assert_none();
+}
+
+#[test]
+fn exec_cwd_proc_self_fd_root() {
+    exec_cwd_proc_self_fd(Who::Root);
+}
+
+#[test]
+fn exec_cwd_proc_self_fd_unprivileged() {
+    exec_cwd_proc_self_fd(Who::User);
+}
+
+/// No descriptor of the runtime reaches a created container's init: the state directory (and
+/// its lock) stays with the runtime, so a wedged init cannot hold the lock either.
+fn init_holds_no_runtime_descriptor(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let b = s.bundle("b", &["true"]);
+    s.ok(&["create", "--bundle", b.path(), "c"]);
+    let pid = s.state("c")["pid"].as_i64().unwrap();
+    let root = std::fs::canonicalize(s.root()).unwrap();
+    let mut held = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(t) = std::fs::read_link(e.path()) {
+            if t.starts_with(&root) || t.starts_with(s.path()) {
+                held.push((e.file_name(), t));
+            }
+        }
+    }
+    // A second verb that needs the lock must not wait on the init.
+    let t = std::time::Instant::now();
+    s.ok(&["start", "c"]);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "start waited for the lock"
+    );
+    let _ = s.oci_run(&["delete", "--force", "c"]);
+    assert!(
+        held.is_empty(),
+        "the init holds runtime descriptors: {held:?}"
+    );
+}
+
+#[test]
+fn init_holds_no_runtime_descriptor_root() {
+    init_holds_no_runtime_descriptor(Who::Root);
+}
+
+#[test]
+fn init_holds_no_runtime_descriptor_unprivileged() {
+    init_holds_no_runtime_descriptor(Who::User);
+}
+
+/// `--preserve-fds 1` passes the caller's fd 3 and nothing else: with fd 3 closed in the caller,
+/// the container must not find the runtime's state directory there.
+fn preserve_fds_passes_only_the_callers(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let pid = std::process::id();
+    let marker = PathBuf::from(format!("/tmp/singlet-sec-preserve-{who:?}-{pid}"));
+    let script = format!(
+        "cd /proc/self/fd/3/../../../../../../../.. 2>/dev/null && touch .{} ; true",
+        marker.display()
+    );
+    let b = s.bundle("b", &["sh", "-c", &script]);
+    let o = s.oci_run(&["run", "--preserve-fds", "1", "--bundle", b.path(), "p"]);
+    let _ = s.oci_run(&["delete", "--force", "p"]);
+    let escaped = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    assert!(!escaped, "fd 3 was the runtime's: {o:?}");
+}
+
+#[test]
+fn preserve_fds_passes_only_the_callers_root() {
+    preserve_fds_passes_only_the_callers(Who::Root);
+}
+
+#[test]
+fn preserve_fds_passes_only_the_callers_unprivileged() {
+    preserve_fds_passes_only_the_callers(Who::User);
+}

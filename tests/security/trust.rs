@@ -1,0 +1,79 @@
+//! Class 3: directories another user could touch are never trusted. A state root that is a
+//! symlink, belongs to someone else or is writable by others would let that user rewrite
+//! `state.json` (the pids `kill` and `delete` signal, the bundle `start` reads) or plant
+//! sockets; the runtime must refuse it, naming the path.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::*;
+use crate::need;
+
+fn refused(s: &Scratch, root: &std::path::Path, why: &str) {
+    let b = s.bundle("b", &["true"]);
+    let mut c = s.cmd(s.oci());
+    c.arg("--root")
+        .arg(root)
+        .args(["run", "--bundle", b.path(), "t"]);
+    let o = s.run(c);
+    assert!(
+        !o.status.success(),
+        "{why}: state root {} accepted: {o:?}",
+        root.display()
+    );
+    let e = err(&o);
+    assert!(
+        e.contains(&root.display().to_string()),
+        "{why}: error must name the path: {e}"
+    );
+    assert!(
+        !root.join("t").exists()
+            || std::fs::symlink_metadata(root)
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+        "{why}: state written under the untrusted root"
+    );
+}
+
+fn untrusted_state_roots(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    // Another user's directory (root's, or the other test user's), open to everyone.
+    let other = s.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o777)).unwrap();
+    if who == Who::Root {
+        if let Some(n) = Who::UserNoSub.name().filter(|_| Who::UserNoSub.available()) {
+            std::process::Command::new("chown")
+                .arg(&n)
+                .arg(&other)
+                .status()
+                .unwrap();
+        }
+    }
+    refused(&s, &other, "another user's directory");
+    // Our own, but writable by others.
+    let open = s.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    s.own(&open);
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused(&s, &open, "a world-writable directory");
+    // A symlink (planted where the state root will be).
+    let target = s.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    s.own(&target);
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = s.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    refused(&s, &link, "a symlink");
+}
+
+#[test]
+fn untrusted_state_roots_root() {
+    untrusted_state_roots(Who::Root);
+}
+
+#[test]
+fn untrusted_state_roots_unprivileged() {
+    untrusted_state_roots(Who::User);
+}
