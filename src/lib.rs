@@ -8,6 +8,7 @@
 //!   │        └── image (SIF / sandbox / squashfs / OCI refs → rootfs)      ▲
 //!   └── OCI verbs (singlet-oci, singlet oci …) ─────────────────────────────┘
 //! sif: SIF reader and writer, no process state.
+//! sys: leaf helpers (descriptors, the protected runtime binary); imports nothing of the crate.
 //! ```
 //!
 //! `cli` holds clap definitions only; `sif` and `image` have no process-global side effects;
@@ -19,3 +20,4 @@ pub mod image;
 pub mod launcher;
 pub mod runtime;
 pub mod sif;
+pub mod sys;

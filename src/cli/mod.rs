@@ -197,6 +197,12 @@ pub fn main() -> ExitCode {
         return oci_main(OciCli::parse_from(args), "singlet-oci");
     }
     let cli = Cli::parse_from(args);
+    if cli.cmd.enters_container() {
+        if let Err(e) = crate::sys::exe::protect() {
+            eprintln!("FATAL:   {e}");
+            return ExitCode::from(EXIT_FRONTEND_ERROR);
+        }
+    }
     let _ = log::init(None, log::LogFormat::Text, cli.debug, log::Style::Human);
     let front = |r: anyhow::Result<i32>| -> ExitCode {
         match r {
@@ -324,6 +330,18 @@ fn oci_main(cli: OciCli, name: &str) -> ExitCode {
         let _ = OciCli::command().print_help();
         return ExitCode::from(2);
     };
+    // Before the log file or anything else is opened: the binary a container could reach is
+    // replaced by a protected view, and the descriptors the caller passes are pinned.
+    if let Some(preserve) = cmd.enters_container() {
+        if let Err(e) = crate::sys::exe::protect() {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(EXIT_RUNTIME_ERROR);
+        }
+        if let Err(e) = crate::sys::fd::reserve_preserved(preserve) {
+            eprintln!("{name}: --preserve-fds {preserve}: {e}");
+            return ExitCode::from(EXIT_RUNTIME_ERROR);
+        }
+    }
     if let Err(e) = log::init(g.log.as_deref(), g.log_format, g.debug, log::Style::Runtime) {
         eprintln!(
             "cannot open log file {}: {e}",
@@ -345,6 +363,39 @@ fn oci_main(cli: OciCli, name: &str) -> ExitCode {
             } else {
                 EXIT_RUNTIME_ERROR
             })
+        }
+    }
+}
+
+impl Command {
+    /// `true` for the verbs that make a process enter a container (their binary must be
+    /// protected first, see [`crate::sys::exe`]).
+    fn enters_container(&self) -> bool {
+        match self {
+            Command::Exec { .. }
+            | Command::Run { .. }
+            | Command::Shell { .. }
+            | Command::Test { .. }
+            | Command::Build(_) => true,
+            Command::Instance { cmd } => matches!(
+                cmd,
+                instance::InstanceCommand::Start(_) | instance::InstanceCommand::Run(_)
+            ),
+            // `singlet oci …` decides in oci_main.
+            _ => false,
+        }
+    }
+}
+
+impl OciCommand {
+    /// For `create`, `run` and `exec`, the verbs whose processes enter a container: the number
+    /// of descriptors the caller passes (`--preserve-fds`); `None` for the others.
+    fn enters_container(&self) -> Option<u32> {
+        match self {
+            OciCommand::Create { opts, .. } => Some(opts.preserve_fds),
+            OciCommand::Run { opts, .. } => Some(opts.preserve_fds),
+            OciCommand::Exec { preserve_fds, .. } => Some(*preserve_fds),
+            _ => None,
         }
     }
 }

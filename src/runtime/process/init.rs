@@ -50,6 +50,12 @@ pub struct InitConfig<'a> {
 /// Stage 1, run right after the fork. Never returns.
 pub fn stage1(cfg: &InitConfig<'_>, sock: OwnedFd) -> ! {
     super::reset_signals();
+    // Nothing of the runtime (its state directory and lock, the caller's image or log files)
+    // goes into the container: only the sync socket, the notify socket and the preserved fds.
+    crate::sys::fd::close_from_except(
+        3 + cfg.preserve_fds as RawFd,
+        &[sock.as_raw_fd(), cfg.notify_fd],
+    );
     if let Err(e) = run_stage1(cfg, &sock) {
         sync::die(&sock, &e);
     }
@@ -258,12 +264,17 @@ fn run_init(
     if new_mnt {
         fs.finalize()?;
     }
+    // Whatever the rootfs set-up opened is gone before the working directory is entered, and
+    // the directory must then be inside the root (CVE-2024-21626: `/proc/self/fd/N`).
+    crate::sys::fd::close_from_except(3 + cfg.preserve_fds as RawFd, &[s, cfg.notify_fd]);
     let cwd = process.cwd();
     if !cwd.as_os_str().is_empty() {
         if !cwd.exists() {
             let _ = std::fs::create_dir_all(cwd);
         }
         nix::unistd::chdir(cwd).ctx(|| format!("chdir to process.cwd {}", cwd.display()))?;
+        crate::sys::fd::check_cwd_inside_root()
+            .map_err(|m| Error::Child(format!("process.cwd {}: {m}", cwd.display())))?;
     }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {

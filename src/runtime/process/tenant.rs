@@ -42,6 +42,11 @@ const ORDER: [CloneFlags; 7] = [
 /// The child entry. Never returns.
 pub fn run(cfg: &TenantConfig<'_>, sock: OwnedFd) -> ! {
     super::reset_signals();
+    // Not dumpable while it joins: the container's processes cannot open this process's
+    // `/proc/<pid>/{exe,fd,mem}` (runc does the same); `execve` of the payload resets it.
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    crate::sys::fd::close_from_except(3 + cfg.preserve_fds as i32, &[sock.as_raw_fd()]);
     match join_and_exec(cfg, &sock) {
         Ok(()) => {
             // Intermediate process after the extra fork.
@@ -67,6 +72,11 @@ fn join_and_exec(cfg: &TenantConfig<'_>, sock: &OwnedFd) -> Result<()> {
             to_join.push((flag, f, theirs));
         }
     }
+    // The init's root, opened from the host's view before any join: the tenant enters it after
+    // the joins, also when the container has no mount namespace of its own (its init only
+    // chrooted) or did not pivot.
+    let root = std::fs::File::open(format!("/proc/{}/root", cfg.init_pid))
+        .ctx(|| format!("open /proc/{}/root", cfg.init_pid))?;
     let setgroups = std::fs::read_to_string(format!("/proc/{}/setgroups", cfg.init_pid))
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
@@ -96,14 +106,17 @@ fn join_and_exec(cfg: &TenantConfig<'_>, sock: &OwnedFd) -> Result<()> {
             None,
         )?;
     }
-    if let Err(e) = tenant(cfg, s, setgroups) {
+    if let Err(e) = tenant(cfg, s, setgroups, root) {
         sync::die(sock, &e);
     }
     unreachable!("tenant returns only through exec or an error");
 }
 
-fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool) -> Result<()> {
+fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) -> Result<()> {
     let process = cfg.process;
+    nix::unistd::fchdir(root.as_raw_fd()).ctx(|| "enter the container's root".into())?;
+    nix::unistd::chroot(".").ctx(|| "chroot to the container's root".into())?;
+    drop(root);
     sync::expect(s, &SyncMsg::CgroupsDone, "cgroup join")?;
     if process.terminal().unwrap_or(false) {
         let pty = console::open_pty()?;
@@ -124,9 +137,12 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool) -> Result<()> {
         sync::expect(s, &SyncMsg::ConsoleDone, "console hand-over")?;
         console::attach_slave(&pty.slave_path)?;
     }
+    crate::sys::fd::close_from_except(3 + cfg.preserve_fds as i32, &[s]);
     let cwd = process.cwd();
     if !cwd.as_os_str().is_empty() {
         nix::unistd::chdir(cwd).ctx(|| format!("chdir to {}", cwd.display()))?;
+        crate::sys::fd::check_cwd_inside_root()
+            .map_err(|m| Error::Child(format!("cwd {}: {m}", cwd.display())))?;
     }
     let args = process.args().clone().unwrap_or_default();
     if args.is_empty() {
