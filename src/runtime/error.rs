@@ -87,6 +87,15 @@ pub enum Error {
     /// A failure of the cgroup managers.
     #[error("cgroups: {0}")]
     Cgroup(String),
+    /// A directory the runtime would reuse that another user could have planted or can change
+    /// (a symlink, someone else's, writable by group or others).
+    #[error("{path}: {msg}")]
+    Untrusted {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it and what to do.
+        msg: String,
+    },
     /// A failure of the seccomp filter set-up.
     #[error("seccomp: {0}")]
     Seccomp(String),

@@ -248,25 +248,109 @@ pub struct Container {
     pub dir: PathBuf,
     /// The saved state.
     pub saved: SavedState,
-    _lock: Flock<fs::File>,
+    /// The lock; `None` for a read-only snapshot ([`Container::peek`]).
+    _lock: Option<Flock<fs::File>>,
 }
 
-/// Creates the state root with mode 0700 if it does not exist.
+/// Creates the state root with mode 0700 if it does not exist (its parents as needed, the root
+/// itself without following a symlink), then checks it with [`check_root`].
 ///
 /// # Errors
-/// [`Error::Io`] naming the directory.
+/// [`Error::Io`] naming the directory; [`Error::Untrusted`] from [`check_root`].
 pub fn ensure_root(root: &Path) -> Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(root)
-        .ctx(|| format!("create state root {}", root.display()))
+    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .ctx(|| format!("create state root {}", root.display()))?;
+    }
+    // mkdir(2) does not follow a symlink at the last component: a planted link makes it fail
+    // with EEXIST and check_root refuses it.
+    match fs::DirBuilder::new().mode(0o700).create(root) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(Error::io(
+                format!("create state root {}", root.display()),
+                e,
+            ))
+        }
+    }
+    check_root(root)
 }
 
+/// Trusts a state root only if another user could not have planted it or change it: not a
+/// symlink, a directory, owned by the caller's effective uid, not writable by group or others
+/// (docs/reference/security.md, class 3). State in such a directory (pids that `kill` signals,
+/// the bundle `start` runs) would be theirs to rewrite.
+///
+/// # Errors
+/// [`Error::Untrusted`] naming the path, what is wrong and what to do; [`Error::Io`] when it
+/// cannot be examined.
+pub fn check_root(root: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(root).ctx(|| format!("state root {}", root.display()))?;
+    let untrusted = |msg: String| {
+        Err(Error::Untrusted {
+            path: root.to_path_buf(),
+            msg: format!("state root refused: {msg}"),
+        })
+    };
+    if m.file_type().is_symlink() {
+        return untrusted("it is a symlink; give the real directory with --root".into());
+    }
+    if !m.is_dir() {
+        return untrusted("not a directory".into());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if m.uid() != me {
+        return untrusted(format!(
+            "owned by uid {}, not by you (uid {me}); use a directory of your own with --root",
+            m.uid()
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return untrusted(format!(
+            "writable by group or others (mode {:04o}); chmod go-w it or use another --root",
+            m.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// How long a verb waits for another one's lock on the same container before it gives up
+/// (`create` holds it through the `prestart` and `createRuntime` hooks).
+pub const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Takes the container's lock, waiting at most [`LOCK_TIMEOUT`]. The descriptor is
+/// close-on-exec and the container's processes close it at once after the fork
+/// (`runtime::process`), so a killed runtime never leaves it held by the init.
 fn lock_dir(dir: &Path) -> Result<Flock<fs::File>> {
-    let f = fs::File::open(dir).ctx(|| format!("open state directory {}", dir.display()))?;
-    Flock::lock(f, FlockArg::LockExclusive)
-        .map_err(|(_, e)| Error::sys(format!("lock {}", dir.display()), e))
+    let mut f = fs::File::open(dir).ctx(|| format!("open state directory {}", dir.display()))?;
+    let start = std::time::Instant::now();
+    loop {
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => return Ok(l),
+            Err((back, nix::errno::Errno::EWOULDBLOCK)) if start.elapsed() < LOCK_TIMEOUT => {
+                f = back;
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+                return Err(Error::io(
+                    format!(
+                        "container state {} is locked by another runtime process (waited {} s); \
+                         retry, or find it with `fuser {}`",
+                        dir.display(),
+                        LOCK_TIMEOUT.as_secs(),
+                        dir.display()
+                    ),
+                    std::io::Error::from(std::io::ErrorKind::WouldBlock),
+                ))
+            }
+            Err((_, e)) => return Err(Error::sys(format!("lock {}", dir.display()), e)),
+        }
+    }
 }
 
 impl Container {
@@ -292,8 +376,18 @@ impl Container {
                 id: id.to_string(),
                 ..Default::default()
             },
-            _lock: lock,
+            _lock: Some(lock),
         })
+    }
+
+    /// Reads an existing container without taking its lock, for the read-only queries
+    /// (`state`, `list`): `state.json` is only ever replaced by rename, so a reader sees a whole
+    /// old or a whole new file and never waits for a verb that holds the lock.
+    ///
+    /// # Errors
+    /// As [`Container::load`].
+    pub fn peek(root: &Path, id: &ContainerId) -> Result<Container> {
+        Self::open(root, id, false)
     }
 
     /// Opens and locks an existing container.
@@ -304,8 +398,18 @@ impl Container {
     /// directory but may lack the file: it loads with default fields so `delete --force`
     /// can remove it).
     pub fn load(root: &Path, id: &ContainerId) -> Result<Container> {
+        Self::open(root, id, true)
+    }
+
+    fn open(root: &Path, id: &ContainerId, lock: bool) -> Result<Container> {
+        match check_root(root) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.to_string()))
+            }
+            r => r?,
+        }
         let dir = root.join(id.as_str());
-        let lock = match lock_dir(&dir) {
+        let lock = match lock.then(|| lock_dir(&dir)).transpose() {
             Ok(l) => l,
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound(id.to_string()))
@@ -447,6 +551,12 @@ impl Container {
 /// end's `sessions/`, are skipped).
 pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
     let mut ids = Vec::new();
+    match check_root(root) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ids)
+        }
+        r => r?,
+    }
     let rd = match fs::read_dir(root) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),

@@ -93,8 +93,9 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
             "process.args must not be empty",
         ));
     }
-    super::process::Namespaces::from_spec(&spec, &config_path)?;
+    let ns = super::process::Namespaces::from_spec(&spec, &config_path)?;
     super::rootfs::Rootfs::validate(&spec, &config_path)?;
+    validate_host_reach(&spec, &ns, &config_path)?;
     Ok(Bundle {
         path,
         config_path,
@@ -102,6 +103,98 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
         spec,
         rootfs,
     })
+}
+
+/// The largest uid or gid a config may name (runc's limit: `int32` max); `4294967295` is
+/// `(uid_t)-1`, which `setresuid` reads as "leave unchanged".
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// IPC sysctls (namespaced by an IPC namespace), as runc lists them; `fs.mqueue.*` too.
+const IPC_SYSCTLS: &[&str] = &[
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// Refuses the fields that would reach outside the container (docs/reference/security.md,
+/// class 5): `process.user.uid`/`gid`/`additionalGids` above [`MAX_ID`]; `linux.sysctl` keys
+/// that no namespace of the container owns (IPC keys need an IPC namespace, `net.*` a network
+/// namespace, `kernel.hostname`/`kernel.domainname` a UTS namespace; any other key, or one
+/// spelled with `/` or an empty component, is refused); `linux.cgroupsPath` with a `..`
+/// component.
+///
+/// # Errors
+/// [`Error::Config`] naming the field.
+pub fn validate_host_reach(
+    spec: &Spec,
+    ns: &super::process::Namespaces,
+    config: &Path,
+) -> Result<()> {
+    use nix::sched::CloneFlags;
+    if let Some(p) = spec.process() {
+        let u = p.user();
+        let ids = [("uid", u.uid()), ("gid", u.gid())].into_iter().chain(
+            u.additional_gids()
+                .iter()
+                .flatten()
+                .map(|g| ("additionalGids", *g)),
+        );
+        for (field, id) in ids {
+            if id > MAX_ID {
+                return Err(Error::config(
+                    config,
+                    format!("process.user.{field} {id} is out of range (0 to {MAX_ID})"),
+                ));
+            }
+        }
+    }
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
+        let bad = |why: &str| Error::config(config, format!("linux.sysctl {key:?}: {why}"));
+        if key.contains('/') || key.split('.').any(str::is_empty) {
+            return Err(bad(
+                "a key is dot-separated names, with no '/' and no empty name",
+            ));
+        }
+        let owner = if IPC_SYSCTLS.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
+            Some((CloneFlags::CLONE_NEWIPC, "an IPC namespace"))
+        } else if key.starts_with("net.") {
+            Some((CloneFlags::CLONE_NEWNET, "a network namespace"))
+        } else if key == "kernel.hostname" || key == "kernel.domainname" {
+            Some((CloneFlags::CLONE_NEWUTS, "a UTS namespace"))
+        } else {
+            None
+        };
+        match owner {
+            Some((flag, _)) if ns.has(flag) => {}
+            Some((_, what)) => {
+                return Err(bad(&format!(
+                    "the key is namespaced by {what}, which the container does not have"
+                )))
+            }
+            None => {
+                return Err(bad(
+                    "not in a namespace the container owns: it would change the host",
+                ))
+            }
+        }
+    }
+    if let Some(cg) = linux.cgroups_path().as_ref().and_then(|p| p.to_str()) {
+        if cg.split(['/', ':']).any(|c| c == "..") {
+            return Err(Error::config(
+                config,
+                format!("linux.cgroupsPath {cg:?}: '..' would leave the cgroup hierarchy"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Accepts runtime-spec versions 1.0.0 up to 1.2.x (pre-release suffixes such as `-dev` or

@@ -15,7 +15,7 @@ use crate::runtime::Context;
 /// [`Error::NotFound`] ("container does not exist").
 pub fn state(ctx: &Context, id: &str) -> Result<StateReport> {
     let id = ContainerId::new(id)?;
-    Ok(Container::load(&ctx.root, &id)?.report())
+    Ok(Container::peek(&ctx.root, &id)?.report())
 }
 
 /// The state of every container under the root, sorted by id; unreadable ones are skipped.
@@ -25,7 +25,7 @@ pub fn state(ctx: &Context, id: &str) -> Result<StateReport> {
 pub fn list(ctx: &Context) -> Result<Vec<StateReport>> {
     Ok(state::list_ids(&ctx.root)?
         .iter()
-        .filter_map(|id| Container::load(&ctx.root, id).ok().map(|c| c.report()))
+        .filter_map(|id| Container::peek(&ctx.root, id).ok().map(|c| c.report()))
         .collect())
 }
 
