@@ -208,7 +208,7 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
                 pos: 0,
             };
             let fs = SquashFs::open(part, &path.display().to_string())?;
-            let ex = extract::extract(&fs, &tmp.join("rootfs"), &path.display().to_string())?;
+            let ex = extract::extract(&fs, &tmp.join("rootfs"), &path.display().to_string(), len)?;
             let meta = Meta {
                 digest: digest.clone(),
                 extracted: ex,

@@ -13,7 +13,7 @@
 //! lock, decompression runs in parallel). unsquashfs does the same with its own thread pool.
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
@@ -65,6 +65,7 @@ fn write_file(
     buf: &mut [u8],
     as_root: bool,
     source_name: &str,
+    budget: &crate::sys::sparse::Budget,
 ) -> Result<u64> {
     let damaged = |msg: String| Error::Squashfs {
         what: format!("{source_name}:{}", job.path.display()),
@@ -79,18 +80,16 @@ fn write_file(
     .map_err(|e| Error::io(format!("create {}", job.path.display()), e.into()))?;
     let mut file = std::fs::File::from(fd);
     let mut r = reader.file(job.node).reader();
-    let mut n = 0u64;
-    loop {
-        let got = match r.read(buf) {
-            Ok(0) => break,
-            Ok(g) => g,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(damaged(e.to_string())),
-        };
-        file.write_all(&buf[..got])
-            .map_err(|e| Error::io(format!("write {}", job.path.display()), e))?;
-        n += got as u64;
-    }
+    // Holes stay holes and every written byte counts against the extraction's budget.
+    let n = crate::sys::sparse::copy(&mut r, &mut file, buf, budget).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            Error::io(format!("write {}", job.path.display()), e)
+        } else if e.raw_os_error().is_some() {
+            Error::io(format!("write {}", job.path.display()), e)
+        } else {
+            damaged(e.to_string())
+        }
+    })?;
     let want = job.node.file_len() as u64;
     if n != want {
         return Err(damaged(format!(
@@ -136,14 +135,23 @@ fn check_name(path: &Path) -> Option<(&Path, &OsStr)> {
     Some((path.parent()?, name))
 }
 
-/// Extracts every entry of `fs` into the existing empty directory `target`.
+/// Extracts every entry of `fs` (an image of `image_bytes` bytes) into the existing empty
+/// directory `target`, within the budget [`crate::sys::sparse::Budget::for_image`] gives: files'
+/// runs of zeros stay holes, and an image whose contents would exceed the budget is refused
+/// naming the file where it ran out.
 ///
 /// # Errors
 /// [`Error::Unsafe`] for an entry whose name is not a plain component or whose parent is not
 /// a directory of this extraction; [`Error::Io`]/[`Error::Squashfs`] for write or read
 /// failures. On error the caller removes the partial tree (it extracts into a temp dir).
-pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Extracted> {
+pub fn extract(
+    fs: &SquashFs<'_>,
+    target: &Path,
+    source_name: &str,
+    image_bytes: u64,
+) -> Result<Extracted> {
     let as_root = nix::unistd::geteuid().is_root();
+    let budget = crate::sys::sparse::Budget::for_image(image_bytes, target);
     let root = nix::fcntl::open(
         target,
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
@@ -189,7 +197,14 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
                         Err(_) => break,
                     };
                     if !failed.load(Ordering::Relaxed) {
-                        record(write_file(reader, job, &mut buf, as_root, source_name));
+                        record(write_file(
+                            reader,
+                            job,
+                            &mut buf,
+                            as_root,
+                            source_name,
+                            &budget,
+                        ));
                     }
                 }
             });
@@ -212,6 +227,7 @@ pub fn extract(fs: &SquashFs<'_>, target: &Path, source_name: &str) -> Result<Ex
                         &mut vec![0u8; COPY_BUF],
                         as_root,
                         source_name,
+                        &budget,
                     ));
                 }
             },

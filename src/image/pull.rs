@@ -120,6 +120,7 @@ fn convert(src: &Source, r: &ImageReference, work: &Path, o: &PullOpts) -> Resul
     let root = work.join("rootfs");
     std::fs::create_dir(&root).map_err(|e| Error::io(format!("create {}", root.display()), e))?;
     let mut tree = Tree::new(&root)?;
+    tree.set_image_size(layers.iter().map(|l| l.size).sum());
     for l in &layers {
         tree.apply(l)?;
     }
@@ -476,7 +477,7 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
                 .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
             let part = cache::PartReader::new(&mut f, off, len);
             let fs = super::squashfs::SquashFs::open(part, &path.display().to_string())?;
-            super::extract::extract(&fs, &staged_root, &path.display().to_string())?;
+            super::extract::extract(&fs, &staged_root, &path.display().to_string(), len)?;
             place_dir(&staged_root, &dest, o.force)?;
             Ok(dest)
         }

@@ -4,3 +4,4 @@
 
 pub mod exe;
 pub mod fd;
+pub mod sparse;

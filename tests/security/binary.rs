@@ -90,17 +90,18 @@ fn overwrite_through_proc_exe(who: Who) {
         c.arg("--root").arg(&root).args(args);
         s.run(c)
     };
-    let o = oci(&["run", "-d", "--bundle", b.path(), "c"]);
+    let id = format!("sec-binary-{who:?}");
+    let o = oci(&["run", "-d", "--bundle", b.path(), &id]);
     assert!(o.status.success(), "{o:?}");
-    let o = oci(&["exec", "-d", "c", "/attack.sh"]);
+    let o = oci(&["exec", "-d", &id, "/attack.sh"]);
     assert!(o.status.success(), "{o:?}");
-    let o = oci(&["exec", "-d", "c", "/proc/self/exe", "sif", "list", "/fifo"]);
+    let o = oci(&["exec", "-d", &id, "/proc/self/exe", "sif", "list", "/fifo"]);
     assert!(o.status.success(), "{o:?}");
     let t = Instant::now();
     while b.read_out("result").is_empty() && t.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = oci(&["delete", "--force", "c"]);
+    let _ = oci(&["delete", "--force", &id]);
     let result = b.read_out("result");
     let after = digest(&rt);
     assert_eq!(

@@ -19,9 +19,9 @@ fn cgroups_path_escape() {
     let mut b = s.bundle("b", &["true"]);
     b.config["linux"]["cgroupsPath"] = json!(format!("/../../../../../../tmp/{name}"));
     b.write();
-    let o = s.oci_run(&["create", "--bundle", b.path(), "cg"]);
+    let o = s.oci_run(&["create", "--bundle", b.path(), "sec-cg"]);
     let made = target.exists();
-    let _ = s.oci_run(&["delete", "--force", "cg"]);
+    let _ = s.oci_run(&["delete", "--force", "sec-cg"]);
     let _ = std::fs::remove_dir_all(&target);
     assert!(
         !made,
@@ -44,8 +44,8 @@ fn sysctl_outside_namespaces() {
     let mut b = s.bundle("b", &["true"]);
     b.config["linux"]["sysctl"] = json!({"vm.overcommit_ratio": other});
     b.write();
-    let o = s.oci_run(&["run", "--bundle", b.path(), "sc"]);
-    let _ = s.oci_run(&["delete", "--force", "sc"]);
+    let o = s.oci_run(&["run", "--bundle", b.path(), "sec-sysctl"]);
+    let _ = s.oci_run(&["delete", "--force", "sec-sysctl"]);
     let now = std::fs::read_to_string(key).unwrap().trim().to_string();
     if now != host {
         std::fs::write(key, &host).unwrap();
@@ -66,7 +66,7 @@ fn sysctl_rules(who: Who) {
     let mut b = s.bundle("ok", &["cat", "/proc/sys/kernel/msgmax"]);
     b.config["linux"]["sysctl"] = json!({"kernel.msgmax": "12345", "net.ipv4.ip_forward": "1"});
     b.write();
-    let o = s.oci_run(&["run", "--bundle", b.path(), "ok"]);
+    let o = s.oci_run(&["run", "--bundle", b.path(), &format!("sec-sysok-{who:?}")]);
     assert!(o.status.success(), "{o:?}");
     assert_eq!(out(&o).trim(), "12345");
     for bad in [
@@ -77,8 +77,9 @@ fn sysctl_rules(who: Who) {
         let mut b = s.bundle("bad", &["true"]);
         b.config["linux"]["sysctl"] = json!({ bad: "1" });
         b.write();
-        let o = s.oci_run(&["run", "--bundle", b.path(), "bad"]);
-        let _ = s.oci_run(&["delete", "--force", "bad"]);
+        let id = format!("sec-sysbad-{who:?}");
+        let o = s.oci_run(&["run", "--bundle", b.path(), &id]);
+        let _ = s.oci_run(&["delete", "--force", &id]);
         assert!(!o.status.success(), "sysctl {bad} accepted");
         assert!(err(&o).contains("linux.sysctl"), "{bad}: {}", err(&o));
     }
@@ -103,8 +104,9 @@ fn uid_out_of_range(who: Who) {
         let mut b = s.bundle(field, &["sh", "-c", "id -u > /out/uid; id -g > /out/gid"]);
         b.config["process"]["user"][field] = json!(4294967295u64);
         b.write();
-        let o = s.oci_run(&["run", "--bundle", b.path(), field]);
-        let _ = s.oci_run(&["delete", "--force", field]);
+        let id = format!("sec-{field}-{who:?}");
+        let o = s.oci_run(&["run", "--bundle", b.path(), &id]);
+        let _ = s.oci_run(&["delete", "--force", &id]);
         let got = b.read_out(field);
         assert!(
             got.trim() != "0",
@@ -151,10 +153,10 @@ fn exec_without_mount_namespace_enters_the_root() {
     b.config["mounts"] = json!([]);
     b.write();
     std::fs::write(b.dir.join("rootfs/in-container"), "").unwrap();
-    s.ok(&["run", "-d", "--bundle", b.path(), "c"]);
+    s.ok(&["run", "-d", "--bundle", b.path(), "sec-nomnt"]);
     let script = format!("touch {}; ls /", marker.display());
-    let o = s.oci_run(&["exec", "c", "sh", "-c", &script]);
-    let _ = s.oci_run(&["delete", "--force", "c"]);
+    let o = s.oci_run(&["exec", "sec-nomnt", "sh", "-c", &script]);
+    let _ = s.oci_run(&["delete", "--force", "sec-nomnt"]);
     let escaped = marker.exists();
     let _ = std::fs::remove_file(&marker);
     assert!(!escaped, "exec ran on the host's root: {o:?}");

@@ -58,13 +58,14 @@ fn cwd_proc_self_fd(who: Who) {
         let mut b = s.bundle(&format!("b{n}"), &["sh", "-c", &markers.script(n, FIRST)]);
         b.config["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
         b.write();
-        let o = s.oci_run(&["run", "--bundle", b.path(), &format!("cwd{n}")]);
+        let id = format!("sec-cwd-{who:?}-{n}");
+        let o = s.oci_run(&["run", "--bundle", b.path(), &id]);
         if !o.status.success() {
             refused += 1;
             let e = err(&o);
             assert!(e.contains("cwd"), "refusal must name process.cwd: {e}");
         }
-        let _ = s.oci_run(&["delete", "--force", &format!("cwd{n}")]);
+        let _ = s.oci_run(&["delete", "--force", &id]);
     }
     markers.assert_none();
     eprintln!("process.cwd=/proc/self/fd/{{{FIRST}..{LAST}}}: {refused} refused, none escaped");
@@ -85,14 +86,15 @@ fn exec_cwd_proc_self_fd(who: Who) {
     let s = Scratch::new(who);
     let markers = Markers::new(&format!("exec-{who:?}"), FIRST..=LAST);
     let b = s.bundle("b", &["sleep", "60"]);
-    s.ok(&["run", "-d", "--bundle", b.path(), "c"]);
+    let id = format!("sec-execcwd-{who:?}");
+    s.ok(&["run", "-d", "--bundle", b.path(), &id]);
     for n in FIRST..=LAST {
         let cwd = format!("/proc/self/fd/{n}");
         let o = s.oci_run(&[
             "exec",
             "--cwd",
             &cwd,
-            "c",
+            &id,
             "sh",
             "-c",
             &markers.script(n, FIRST),
@@ -105,7 +107,7 @@ fn exec_cwd_proc_self_fd(who: Who) {
             );
         }
     }
-    s.ok(&["delete", "--force", "c"]);
+    s.ok(&["delete", "--force", &id]);
     markers.assert_none();
 }
 
@@ -125,8 +127,9 @@ fn init_holds_no_runtime_descriptor(who: Who) {
     need!(who);
     let s = Scratch::new(who);
     let b = s.bundle("b", &["true"]);
-    s.ok(&["create", "--bundle", b.path(), "c"]);
-    let pid = s.state("c")["pid"].as_i64().unwrap();
+    let id = format!("sec-initfd-{who:?}");
+    s.ok(&["create", "--bundle", b.path(), &id]);
+    let pid = s.state(&id)["pid"].as_i64().unwrap();
     let root = std::fs::canonicalize(s.root()).unwrap();
     let mut held = Vec::new();
     for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -141,12 +144,12 @@ fn init_holds_no_runtime_descriptor(who: Who) {
     }
     // A second verb that needs the lock must not wait on the init.
     let t = std::time::Instant::now();
-    s.ok(&["start", "c"]);
+    s.ok(&["start", &id]);
     assert!(
         t.elapsed() < std::time::Duration::from_secs(5),
         "start waited for the lock"
     );
-    let _ = s.oci_run(&["delete", "--force", "c"]);
+    let _ = s.oci_run(&["delete", "--force", &id]);
     assert!(
         held.is_empty(),
         "the init holds runtime descriptors: {held:?}"
@@ -175,8 +178,9 @@ fn preserve_fds_passes_only_the_callers(who: Who) {
         marker.display()
     );
     let b = s.bundle("b", &["sh", "-c", &script]);
-    let o = s.oci_run(&["run", "--preserve-fds", "1", "--bundle", b.path(), "p"]);
-    let _ = s.oci_run(&["delete", "--force", "p"]);
+    let id = format!("sec-preserve-{who:?}");
+    let o = s.oci_run(&["run", "--preserve-fds", "1", "--bundle", b.path(), &id]);
+    let _ = s.oci_run(&["delete", "--force", &id]);
     let escaped = marker.exists();
     let _ = std::fs::remove_file(&marker);
     assert!(!escaped, "fd 3 was the runtime's: {o:?}");

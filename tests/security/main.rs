@@ -12,4 +12,5 @@ mod common;
 mod binary;
 mod config;
 mod cwd;
+mod extract;
 mod trust;

@@ -11,9 +11,12 @@ use crate::need;
 fn refused(s: &Scratch, root: &std::path::Path, why: &str) {
     let b = s.bundle("b", &["true"]);
     let mut c = s.cmd(s.oci());
-    c.arg("--root")
-        .arg(root)
-        .args(["run", "--bundle", b.path(), "t"]);
+    c.arg("--root").arg(root).args([
+        "run",
+        "--bundle",
+        b.path(),
+        &format!("sec-trust-{:?}", s.who),
+    ]);
     let o = s.run(c);
     assert!(
         !o.status.success(),
@@ -26,7 +29,7 @@ fn refused(s: &Scratch, root: &std::path::Path, why: &str) {
         "{why}: error must name the path: {e}"
     );
     assert!(
-        !root.join("t").exists()
+        !root.join(format!("sec-trust-{:?}", s.who)).exists()
             || std::fs::symlink_metadata(root)
                 .unwrap()
                 .file_type()

@@ -95,6 +95,8 @@ pub struct Tree {
     privileged: bool,
     /// Counters.
     pub stats: Stats,
+    /// What file contents may still be written (docs/reference/security.md, class 6).
+    budget: crate::sys::sparse::Budget,
 }
 
 fn errno_io(e: nix::errno::Errno) -> std::io::Error {
@@ -143,7 +145,14 @@ impl Tree {
             meta,
             privileged: nix::unistd::geteuid().is_root(),
             stats: Stats::default(),
+            budget: crate::sys::sparse::Budget::for_image(0, root),
         })
+    }
+
+    /// Sizes the budget of file contents for layers of `bytes` compressed bytes in all
+    /// ([`crate::sys::sparse::Budget::for_image`]); without it the floor applies.
+    pub fn set_image_size(&mut self, bytes: u64) {
+        self.budget = crate::sys::sparse::Budget::for_image(bytes, &self.root);
     }
 
     /// A tree describing the existing directory `root` as it is on disk (`lstat` of every
@@ -499,9 +508,12 @@ impl Tree {
                 .map_err(|err| Error::io(format!("create {}", rel.display()), errno_io(err)))?;
                 // SAFETY: openat returned a fresh descriptor.
                 let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
-                let n = std::io::copy(e, &mut f).map_err(|err| {
-                    Error::io(format!("layer {layer}: write {}", rel.display()), err)
-                })?;
+                // Runs of zeros (GNU sparse entries come out of tar as zeros) stay holes.
+                let mut buf = vec![0u8; 128 * 1024];
+                let n =
+                    crate::sys::sparse::copy(e, &mut f, &mut buf, &self.budget).map_err(|err| {
+                        Error::io(format!("layer {layer}: write {}", rel.display()), err)
+                    })?;
                 self.stats.bytes += n;
                 let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
                 let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
