@@ -82,9 +82,7 @@ fn write_file(
     let mut r = reader.file(job.node).reader();
     // Holes stay holes and every written byte counts against the extraction's budget.
     let n = crate::sys::sparse::copy(&mut r, &mut file, buf, budget).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::StorageFull {
-            Error::io(format!("write {}", job.path.display()), e)
-        } else if e.raw_os_error().is_some() {
+        if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error().is_some() {
             Error::io(format!("write {}", job.path.display()), e)
         } else {
             damaged(e.to_string())

@@ -47,7 +47,7 @@ impl Budget {
             .and_then(|v| parse_size(&v))
             .unwrap_or_else(|| image_bytes.saturating_mul(RATIO).max(MIN_BUDGET));
         let free = nix::sys::statvfs::statvfs(target)
-            .map(|v| (v.blocks_available() as u64).saturating_mul(v.fragment_size() as u64))
+            .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
             .unwrap_or(u64::MAX);
         Budget::new(wanted.min(free.saturating_sub(RESERVE)))
     }
