@@ -314,6 +314,12 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
             dry_run,
             force,
         } => {
+            if !dry_run {
+                let n = crate::image::cache::sweep_leftovers();
+                if n > 0 {
+                    writeln!(out, "removed {n} partial entries left by killed processes")?;
+                }
+            }
             let now = chrono::Utc::now().timestamp();
             let es: Vec<_> = select(&types)
                 .into_iter()

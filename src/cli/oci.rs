@@ -458,6 +458,7 @@ fn create_opts(a: &CreateArgs) -> CreateOpts {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
+        die_with_parent: false,
     }
 }
 

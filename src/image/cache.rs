@@ -195,6 +195,7 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
         } else {
             CacheOutcome::Extracted
         };
+        sweep_leftovers();
         let tmp = root_dir.join(format!(".tmp-{digest}-{}", std::process::id()));
         let _ = extract::remove_tree(&tmp, &cache);
         mkdirs(&tmp.join("rootfs"))?;
@@ -314,6 +315,55 @@ fn du(p: &Path) -> u64 {
         .map(|rd| rd.flatten().map(|e| du(&e.path())).sum::<u64>())
         .unwrap_or(0)
         + m.blocks() * 512
+}
+
+/// Removes what killed processes left in the cache (docs/reference/security.md, class 7):
+/// extraction trees `rootfs/.tmp-<digest>-<pid>`, partial blobs `blob/sha256/.<hex>.<pid>.…`
+/// and pull work directories `tmp/<pid>-…` whose process is gone. Called before an
+/// extraction and by `cache clean`; returns how many were removed.
+pub fn sweep_leftovers() -> usize {
+    let cache = dir();
+    let mut n = 0;
+    for (sub, pid_of) in [
+        (
+            "rootfs",
+            (|name: &str| {
+                name.starts_with(".tmp-")
+                    .then(|| crate::sys::proc::pid_in_name(name, None))
+                    .flatten()
+            }) as fn(&str) -> Option<i32>,
+        ),
+        ("blob/sha256", |name: &str| {
+            let rest = name.strip_prefix('.')?;
+            let (_, after) = rest.split_once('.')?;
+            crate::sys::proc::pid_in_name(after, Some(""))
+        }),
+        ("tmp", |name: &str| {
+            crate::sys::proc::pid_in_name(name, Some(""))
+        }),
+    ] {
+        let Ok(rd) = std::fs::read_dir(cache.join(sub)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = pid_of(&name) else { continue };
+            if crate::sys::proc::alive(pid) {
+                continue;
+            }
+            let p = e.path();
+            let gone = if p.is_dir() && !p.is_symlink() {
+                extract::remove_tree(&p, &cache).is_ok()
+            } else {
+                std::fs::remove_file(&p).is_ok()
+            };
+            if gone {
+                tracing::debug!("removed {} (left by process {pid})", p.display());
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Every entry of the cache.

@@ -343,6 +343,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let mode = IdMode::decide(p.fakeroot)?;
     let base = session::sessions_base();
     let state_root = crate::runtime::state::default_root();
+    sweep_dead_runs(&state_root);
     session::enter(&mode)?;
     let session = Session::create(&base)?;
 
@@ -395,6 +396,28 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     drop(fuse_mount);
     drop(session);
     code
+}
+
+/// Removes the runtime state of earlier runs whose launcher was killed (their containers are
+/// named `singlet-<launcher pid>-…`, see [`run_in`]); instances are left to `instance`.
+fn sweep_dead_runs(state_root: &Path) {
+    let Ok(ids) = crate::runtime::state::list_ids(state_root) else {
+        return;
+    };
+    let ctx = crate::runtime::Context {
+        root: state_root.to_path_buf(),
+        rootless: crate::runtime::RootlessMode::Auto,
+        systemd_cgroup: false,
+    };
+    for id in ids {
+        let Some(pid) = crate::sys::proc::pid_in_name(id.as_str(), Some("singlet-")) else {
+            continue;
+        };
+        if !crate::sys::proc::alive(pid) {
+            tracing::debug!("removing the state of {id}, left by a killed run");
+            let _ = crate::runtime::container::delete(&ctx, id.as_str(), true);
+        }
+    }
 }
 
 fn provision(

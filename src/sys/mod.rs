@@ -4,4 +4,5 @@
 
 pub mod exe;
 pub mod fd;
+pub mod proc;
 pub mod sparse;

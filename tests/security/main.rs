@@ -13,4 +13,5 @@ mod binary;
 mod config;
 mod cwd;
 mod extract;
+mod kill;
 mod trust;

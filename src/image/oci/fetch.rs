@@ -275,7 +275,7 @@ impl Source {
             return Ok(path);
         }
         let mut tmp = tempfile::Builder::new()
-            .prefix(&format!(".{hex}."))
+            .prefix(&format!(".{hex}.{}.", std::process::id()))
             .tempfile_in(dir)
             .map_err(|e| Error::io(format!("create a temporary blob in {}", dir.display()), e))?;
         let d: oci_spec::image::Digest = digest.parse().map_err(|e| {

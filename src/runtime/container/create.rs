@@ -40,6 +40,9 @@ pub struct CreateOpts {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// The init dies (SIGKILL) when the process that created it does: set by a foreground
+    /// `run`, whose container must not outlive it (docs/reference/security.md, class 7).
+    pub die_with_parent: bool,
 }
 
 /// The result of a successful create.
@@ -234,6 +237,7 @@ fn create_in(
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
+        die_with_parent: opts.die_with_parent,
         in_userns,
     };
     // SAFETY: the runtime is single-threaded here.

@@ -70,7 +70,9 @@ pub fn run_hooked(
     if !opts.detach {
         wait::prepare()?;
     }
-    let created = create(ctx, id, &opts.create)?;
+    let mut create_opts = opts.create.clone();
+    create_opts.die_with_parent = !opts.detach;
+    let created = create(ctx, id, &create_opts)?;
     let cid = ContainerId::new(id)?;
     {
         let c = Container::load(&ctx.root, &cid)?;

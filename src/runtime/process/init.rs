@@ -45,6 +45,8 @@ pub struct InitConfig<'a> {
     pub preserve_fds: u32,
     /// `true` when running in (or creating) a user namespace: devices are bound, not made.
     pub in_userns: bool,
+    /// Die with the creating process (foreground `run`).
+    pub die_with_parent: bool,
 }
 
 /// Stage 1, run right after the fork. Never returns.
@@ -325,6 +327,13 @@ fn run_init(
     }
     super::keep_preserved(cfg.preserve_fds);
     super::cloexec_from(3 + cfg.preserve_fds);
+    if cfg.die_with_parent {
+        // After the last credential change (which clears it). The parent is the foreground
+        // `run` by now (a child subreaper; the intermediate of stage 1 is gone): if it died
+        // before this line, the Ready below fails and the init exits.
+        // SAFETY: prctl with constant arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    }
 
     sync::send(s, &SyncMsg::Ready, None)?;
     // From here on the parent is gone; errors travel over the notify connection.

@@ -1,0 +1,41 @@
+//! Facts about other processes.
+
+/// `true` when a process with this pid exists (it may belong to another user): `kill(pid, 0)`
+/// succeeds or fails with `EPERM`. A pid of 0 or below is never alive.
+pub fn alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(e) => e == nix::errno::Errno::EPERM,
+    }
+}
+
+/// The pid in a temporary name made as `<prefix><pid><separator>…` or `…<separator><pid>`:
+/// the digits right after `prefix` when `prefix` is given, else the last `-` field.
+pub fn pid_in_name(name: &str, prefix: Option<&str>) -> Option<i32> {
+    match prefix {
+        Some(p) => name
+            .strip_prefix(p)?
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok(),
+        None => name.rsplit('-').next()?.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_liveness() {
+        assert!(alive(std::process::id() as i32));
+        assert!(!alive(0));
+        assert_eq!(pid_in_name(".tmp-abc-42", None), Some(42));
+        assert_eq!(pid_in_name(".abc.77.Xy1", Some(".abc.")), Some(77));
+        assert_eq!(pid_in_name("singlet-123-ff00", Some("singlet-")), Some(123));
+    }
+}
