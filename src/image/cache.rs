@@ -48,6 +48,19 @@ pub fn dir() -> PathBuf {
     home.join(".cache").join("singlet")
 }
 
+/// [`dir`], created 0700 if missing and refused unless it is the caller's own (not a symlink,
+/// owned by the caller, not writable by group or others): a cache someone else can write is a
+/// rootfs someone else chooses (docs/reference/security.md, class 3).
+///
+/// # Errors
+/// [`Error::Io`] naming the directory and what is wrong with it.
+pub fn trusted_dir() -> Result<PathBuf> {
+    let d = dir();
+    crate::sys::trust::ensure_own_dir(&d)
+        .map_err(|e| Error::io(format!("cache directory {}", d.display()), e))?;
+    Ok(d)
+}
+
 fn mkdirs(p: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -151,7 +164,7 @@ fn valid(entry: &Path, digest: &str) -> bool {
 /// # Errors
 /// [`Error::Io`] on cache or image I/O, extraction errors (the partial entry is removed).
 pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
-    let cache = dir();
+    let cache = trusted_dir()?;
     let root_dir = cache.join("rootfs");
     let index_dir = cache.join("index");
     mkdirs(&root_dir)?;

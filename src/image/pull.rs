@@ -57,7 +57,7 @@ struct Work {
 
 impl Work {
     fn new() -> Result<Work> {
-        let base = cache::dir().join("tmp");
+        let base = cache::trusted_dir()?.join("tmp");
         std::fs::create_dir_all(&base)
             .map_err(|e| Error::io(format!("create {}", base.display()), e))?;
         sweep(&base);
@@ -106,7 +106,7 @@ fn convert(src: &Source, r: &ImageReference, work: &Path, o: &PullOpts) -> Resul
     let blobs = if o.disable_cache {
         work.join("blob")
     } else {
-        cache::dir().join("blob")
+        cache::trusted_dir()?.join("blob")
     };
     let progress = o.fetch.progress && !o.quiet;
     let (config_raw, layers) = src.fetch(&blobs, progress)?;
@@ -329,7 +329,7 @@ fn cached_sif(src: &Source, r: &ImageReference, o: &PullOpts) -> Result<PathBuf>
         .strip_prefix("sha256:")
         .unwrap_or(&src.manifest_digest)
         .to_string();
-    let dir = cache::dir().join("oci-sif");
+    let dir = cache::trusted_dir()?.join("oci-sif");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
     let path = dir.join(format!("{hex}.sif"));
     let lock_path = dir.join(format!("{hex}.lock"));

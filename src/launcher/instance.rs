@@ -107,13 +107,18 @@ impl Record {
     }
 }
 
-/// Checks an instance name against Apptainer's `^[a-zA-Z0-9._-]+$` (and not `.`/`..`, at most
-/// 128 bytes).
+/// Checks an instance name against Apptainer's `^[a-zA-Z0-9._-]+$`, starting with a letter or
+/// digit (so every name `start` accepts is one `list` shows, `join` and `stop` find), at most
+/// 128 bytes. Every verb applies it.
 ///
 /// # Errors
 /// [`Error::Flag`] naming the name.
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
+    // A leading '.' would hide the instance from `instance list` (its record is a dot-file).
+    let ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
         && name.len() <= 128
         && name != "."
         && name != ".."
@@ -124,8 +129,8 @@ pub fn validate_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Flag(format!(
-            "instance name {name:?} is not valid: use letters, digits, '.', '_' and '-' \
-             (at most 128)"
+            "instance name {name:?} is not valid: use letters, digits, '.', '_' and '-', \
+             starting with a letter or digit (at most 128)"
         )))
     }
 }
@@ -168,11 +173,11 @@ fn ensure_dir(d: &Path) -> Result<()> {
             .mode(0o700)
             .create(&p)
             .map_err(|e| Error::io(format!("create instance directory {}", p.display()), e))?;
-        let m =
-            fs::symlink_metadata(&p).map_err(|e| Error::io(format!("stat {}", p.display()), e))?;
-        if !m.is_dir() || m.uid() != nix::unistd::geteuid().as_raw() {
+        if let Some(why) = crate::sys::trust::distrust(&p)
+            .map_err(|e| Error::io(format!("stat {}", p.display()), e))?
+        {
             return Err(Error::Instance(format!(
-                "{} is not a directory owned by this user",
+                "instance directory {} refused: {why}",
                 p.display()
             )));
         }

@@ -229,11 +229,8 @@ impl Session {
     /// # Errors
     /// [`Error::Io`].
     pub fn create(base: &Path) -> Result<Session> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(base)
-            .map_err(|e| Error::io(format!("create {}", base.display()), e))?;
+        crate::sys::trust::ensure_own_dir(base)
+            .map_err(|e| Error::io(format!("session directory {}", base.display()), e))?;
         sweep(base);
         let mut rnd = [0u8; 6];
         // SAFETY: getrandom writes into our buffer.

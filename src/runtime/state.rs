@@ -258,26 +258,14 @@ pub struct Container {
 /// # Errors
 /// [`Error::Io`] naming the directory; [`Error::Untrusted`] from [`check_root`].
 pub fn ensure_root(root: &Path) -> Result<()> {
-    if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .ctx(|| format!("create state root {}", root.display()))?;
+    match crate::sys::trust::ensure_own_dir(root) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => check_root(root),
+        Err(e) => Err(Error::io(
+            format!("create state root {}", root.display()),
+            e,
+        )),
     }
-    // mkdir(2) does not follow a symlink at the last component: a planted link makes it fail
-    // with EEXIST and check_root refuses it.
-    match fs::DirBuilder::new().mode(0o700).create(root) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => {
-            return Err(Error::io(
-                format!("create state root {}", root.display()),
-                e,
-            ))
-        }
-    }
-    check_root(root)
 }
 
 /// Trusts a state root only if another user could not have planted it or change it: not a
@@ -289,34 +277,13 @@ pub fn ensure_root(root: &Path) -> Result<()> {
 /// [`Error::Untrusted`] naming the path, what is wrong and what to do; [`Error::Io`] when it
 /// cannot be examined.
 pub fn check_root(root: &Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let m = fs::symlink_metadata(root).ctx(|| format!("state root {}", root.display()))?;
-    let untrusted = |msg: String| {
-        Err(Error::Untrusted {
+    match crate::sys::trust::distrust(root).ctx(|| format!("state root {}", root.display()))? {
+        None => Ok(()),
+        Some(why) => Err(Error::Untrusted {
             path: root.to_path_buf(),
-            msg: format!("state root refused: {msg}"),
-        })
-    };
-    if m.file_type().is_symlink() {
-        return untrusted("it is a symlink; give the real directory with --root".into());
+            msg: format!("state root refused: {why} (--root)"),
+        }),
     }
-    if !m.is_dir() {
-        return untrusted("not a directory".into());
-    }
-    let me = nix::unistd::geteuid().as_raw();
-    if m.uid() != me {
-        return untrusted(format!(
-            "owned by uid {}, not by you (uid {me}); use a directory of your own with --root",
-            m.uid()
-        ));
-    }
-    if m.mode() & 0o022 != 0 {
-        return untrusted(format!(
-            "writable by group or others (mode {:04o}); chmod go-w it or use another --root",
-            m.mode() & 0o7777
-        ));
-    }
-    Ok(())
 }
 
 /// How long a verb waits for another one's lock on the same container before it gives up

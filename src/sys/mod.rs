@@ -6,3 +6,4 @@ pub mod exe;
 pub mod fd;
 pub mod proc;
 pub mod sparse;
+pub mod trust;

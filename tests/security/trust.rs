@@ -80,3 +80,71 @@ fn untrusted_state_roots_root() {
 fn untrusted_state_roots_unprivileged() {
     untrusted_state_roots(Who::User);
 }
+
+/// The image cache: a cache directory someone else can write is a rootfs someone else
+/// chooses. A world-writable or symlinked `SINGLET_CACHEDIR` is refused, naming it.
+fn untrusted_cache(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let sb = s.path().join("sb");
+    make_busybox_rootfs(&sb);
+    let sif = s.path().join("img.sif");
+    sif_from_sandbox(&sb, &sif);
+    let open = s.path().join("open-cache");
+    std::fs::create_dir(&open).unwrap();
+    s.own(&open);
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let target = s.path().join("real-cache");
+    std::fs::create_dir(&target).unwrap();
+    s.own(&target);
+    let link = s.path().join("link-cache");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for (dir, why) in [(&open, "writable by group or others"), (&link, "symlink")] {
+        let d = dir.display().to_string();
+        let o = singlet_in(
+            &s,
+            &[("SINGLET_CACHEDIR", &d), ("SINGLET_SQUASHFUSE", "none")],
+            &["exec", sif.to_str().unwrap(), "true"],
+        );
+        assert!(!o.status.success(), "cache {d} accepted: {o:?}");
+        let e = err(&o);
+        assert!(e.contains(&d) && e.contains(why), "{e}");
+        assert!(
+            std::fs::read_dir(dir).unwrap().next().is_none(),
+            "something was written in the refused cache {d}"
+        );
+    }
+}
+
+#[test]
+fn untrusted_cache_root() {
+    untrusted_cache(Who::Root);
+}
+
+#[test]
+fn untrusted_cache_unprivileged() {
+    untrusted_cache(Who::User);
+}
+
+/// An instance named `.x` was started but never listed (its record is a dot-file), so
+/// `instance list` hid a running container from its owner; every verb now uses one rule.
+#[test]
+fn hidden_instance_name_refused() {
+    need!(Who::User);
+    let s = Scratch::new(Who::User);
+    let sb = s.path().join("sb");
+    make_busybox_rootfs(&sb);
+    s.own(&sb);
+    let o = singlet_in(
+        &s,
+        &[],
+        &["instance", "start", sb.to_str().unwrap(), ".hidden"],
+    );
+    let listed = singlet_in(&s, &[], &["instance", "list", "--json"]);
+    let _ = singlet_in(&s, &[], &["instance", "stop", "-F", ".hidden"]);
+    assert!(
+        !o.status.success(),
+        "instance .hidden started: {o:?} / list: {listed:?}"
+    );
+    assert!(err(&o).contains("\".hidden\""), "{}", err(&o));
+}
