@@ -53,7 +53,7 @@ fn dev_of(p: &Path) -> Option<u64> {
 /// [`Error::Other`] with the program's stderr when it exits or does not mount within 10 s.
 pub fn mount(program: &Path, image: &Path, offset: u64, mountpoint: &Path) -> Result<FuseMount> {
     let before = dev_of(mountpoint);
-    let mut opts = format!("ro,offset={offset}");
+    let mut opts = format!("ro,nosuid,nodev,offset={offset}");
     let as_root = nix::unistd::geteuid().is_root() && crate::runtime::userns::in_initial_userns();
     if as_root {
         opts.push_str(",allow_other");

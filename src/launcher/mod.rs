@@ -1214,7 +1214,7 @@ fn overlay_view(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -
             Some("tmpfs"),
             &t,
             Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
             Some("mode=0755"),
         )
         .map_err(|e| Error::sys("mount the --writable-tmpfs tmpfs", e))?;
@@ -1230,12 +1230,14 @@ fn overlay_view(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -
             escape_overlay(w)
         ));
     }
+    // nosuid,nodev: a setuid binary or a device node of the image gives nothing
+    // (docs/reference/security.md, class 8).
     let try_mount = |d: &str| {
         nix::mount::mount(
             Some("overlay"),
             &target,
             Some("overlay"),
-            nix::mount::MsFlags::empty(),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
             Some(d),
         )
     };

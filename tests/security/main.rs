@@ -14,4 +14,5 @@ mod config;
 mod cwd;
 mod extract;
 mod kill;
+mod mounts;
 mod trust;

@@ -669,7 +669,11 @@ impl Rootfs<'_> {
             .and_then(|r| r.readonly())
             .unwrap_or(false)
         {
-            remount_bind(Path::new("/"), MsFlags::MS_RDONLY, Path::new("/"))?;
+            // Read-only is added to what the root already has: a bind remount replaces the
+            // flags, and dropping the rootfs mount's nosuid/nodev (the front end mounts images
+            // so) would undo them (docs/reference/security.md, class 8).
+            let keep = current_flags(Path::new("/"));
+            remount_bind(Path::new("/"), MsFlags::MS_RDONLY | keep, Path::new("/"))?;
         }
         if let Some(p) = self.propagation() {
             do_mount(None, Path::new("/"), None, p, None, || {
