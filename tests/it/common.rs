@@ -535,3 +535,27 @@ pub fn processes_matching(needle: &str) -> Vec<i32> {
     }
     v
 }
+
+/// The OCI image fixtures of `tests/fixtures/oci-images.sh` (built once per machine and script
+/// version): an OCI layout with busybox, multi-layer, debian and damaged images, and archives.
+pub fn fixtures() -> &'static PathBuf {
+    static F: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    F.get_or_init(|| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci-images.sh");
+        let h = <sha2::Sha256 as sha2::Digest>::digest(fs::read(&script).unwrap());
+        let dir = PathBuf::from(format!(
+            "/var/tmp/singlet-fixtures/oci-{}",
+            h.iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        let st = Command::new("bash")
+            .arg(&script)
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "fixture script failed");
+        dir
+    })
+}

@@ -17,29 +17,6 @@ use sha2::{Digest, Sha256};
 use crate::common::*;
 use crate::need;
 
-/// The fixture directory (built once per machine and script version).
-fn fixtures() -> &'static PathBuf {
-    static F: OnceLock<PathBuf> = OnceLock::new();
-    F.get_or_init(|| {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci-images.sh");
-        let h = Sha256::digest(fs::read(&script).unwrap());
-        let dir = PathBuf::from(format!(
-            "/var/tmp/singlet-fixtures/oci-{}",
-            h.iter()
-                .take(4)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ));
-        let st = Command::new("bash")
-            .arg(&script)
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(st.success(), "fixture script failed");
-        dir
-    })
-}
-
 fn layout(tag: &str) -> String {
     format!("oci:{}:{tag}", fixtures().join("layout").display())
 }

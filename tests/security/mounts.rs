@@ -39,3 +39,41 @@ fn image_mounts_are_nosuid_nodev() {
         }
     }
 }
+
+/// Device nodes of image layers (the fixture's `multi` image has `data/null`, char 1:3) are
+/// stored in a SIF only by real root: before the fix an unprivileged pull stored them, so the
+/// SIF carried device nodes its owner could never have made.
+#[test]
+fn unprivileged_pull_stores_no_devices() {
+    for who in [Who::User, Who::Root] {
+        need!(who);
+        let s = Scratch::new(who);
+        let sif = s.path().join("multi.sif");
+        let src = format!("oci:{}:multi", fixtures().join("layout").display());
+        let o = singlet_in(&s, &[], &["pull", sif.to_str().unwrap(), &src]);
+        assert!(o.status.success(), "{o:?}");
+        let off = partition_offset(&sif);
+        let o = std::process::Command::new("unsquashfs")
+            .args(["-lls", "-o", &off])
+            .arg(&sif)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        let devices: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.starts_with('c') || l.starts_with('b'))
+            .map(str::to_string)
+            .collect();
+        if who == Who::Root {
+            assert!(
+                devices.iter().any(|l| l.ends_with("/data/null")),
+                "root keeps devices: {devices:?}"
+            );
+        } else {
+            assert!(
+                devices.is_empty(),
+                "an unprivileged pull stored {devices:?}"
+            );
+        }
+    }
+}

@@ -164,6 +164,7 @@ impl Tree {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let mut t = Tree::new(root)?;
         fn walk(t: &mut Tree, dir: &Path, rel: &Path) -> Result<()> {
+            let real_root = t.privileged && crate::runtime::userns::in_initial_userns();
             let rd = std::fs::read_dir(dir)
                 .map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
             for e in rd {
@@ -182,6 +183,9 @@ impl Tree {
                         std::fs::read_link(&p)
                             .map_err(|e| Error::io(format!("readlink {}", p.display()), e))?,
                     )
+                } else if (ft.is_char_device() || ft.is_block_device()) && !real_root {
+                    // As for layers: only real root stores device nodes in an image.
+                    continue;
                 } else if ft.is_char_device() {
                     Kind::Char(m.rdev())
                 } else if ft.is_block_device() {
@@ -607,7 +611,13 @@ impl Tree {
                         Error::io(format!("create device {}", rel.display()), errno_io(err))
                     })?;
                 } else {
+                    // Not recorded either: the SIF written from the tree would hold a device
+                    // node this user could never have made (docs/reference/security.md,
+                    // class 8; rootless umoci and Apptainer drop them too).
                     self.stats.devices_skipped += 1;
+                    tracing::debug!("layer {layer}: device {} skipped (not root)", rel.display());
+                    this_layer.insert(rel);
+                    return Ok(());
                 }
                 if is_char {
                     Kind::Char(dev)
