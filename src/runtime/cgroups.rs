@@ -205,9 +205,33 @@ pub fn writable(rootless: bool) -> bool {
     nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
+/// `statfs` magic numbers of cgroup v1 and v2 (linux/magic.h).
+const CGROUP_SUPER_MAGIC: i64 = 0x27e0eb;
+const CGROUP2_SUPER_MAGIC: i64 = 0x63677270;
+
+/// `true` when `fd` is on a cgroup (v1 or v2) filesystem.
+fn on_cgroupfs(fd: &impl std::os::fd::AsFd) -> bool {
+    nix::sys::statfs::fstatfs(fd).is_ok_and(|s| {
+        let t = s.filesystem_type().0 as i64;
+        t == CGROUP_SUPER_MAGIC || t == CGROUP2_SUPER_MAGIC
+    })
+}
+
+/// Writes a cgroup control file: never through a symlink (`O_NOFOLLOW`), never created, and
+/// only on a cgroup filesystem (docs/reference/security.md, class 5).
 fn write(path: &Path, data: &str) -> Result<()> {
-    std::fs::write(path, data)
-        .map_err(|e| Error::Cgroup(format!("write {data:?} to {}: {e}", path.display())))
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e: String| Error::Cgroup(format!("write {data:?} to {}: {e}", path.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| err(e.to_string()))?;
+    if !on_cgroupfs(&f) {
+        return Err(err("not on a cgroup filesystem".into()));
+    }
+    f.write_all(data.as_bytes()).map_err(|e| err(e.to_string()))
 }
 
 /// Creates `dir` and its missing parents; in the cpuset hierarchy each new level gets its
@@ -401,6 +425,14 @@ pub fn enter(spec: &Spec, path: &Path, id: &str, pid: i32) -> Result<()> {
     for (_, dir) in layout.dirs(path) {
         if !dir.is_dir() {
             continue;
+        }
+        // A hierarchy that refuses the pid is skipped, but a cgroup directory that is not on a
+        // cgroup filesystem was put there by someone: refuse the container.
+        if !std::fs::File::open(&dir).is_ok_and(|f| on_cgroupfs(&f)) {
+            return Err(Error::Cgroup(format!(
+                "{} is not on a cgroup filesystem",
+                dir.display()
+            )));
         }
         if let Err(e) = write(&dir.join("cgroup.procs"), &pid.to_string()) {
             tracing::debug!("{e}");
@@ -596,6 +628,15 @@ pub fn pids(path: &Path, _id: &str) -> Result<Vec<i32>> {
     let dir = dir
         .filter(|d| d.is_dir())
         .ok_or_else(|| Error::Cgroup(format!("cgroup {} not found", path.display())))?;
+    // The pids read here are signalled by `kill --all` and `delete --force`: they must come
+    // from the kernel's cgroup files, not from whatever is mounted or planted at that path.
+    let real = std::fs::File::open(&dir).is_ok_and(|f| on_cgroupfs(&f));
+    if !real || std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::Cgroup(format!(
+            "{} is not a directory of a cgroup filesystem; its pids are not used",
+            dir.display()
+        )));
+    }
     let mut v = Vec::new();
     collect_pids(&dir, &mut v);
     v.sort_unstable();

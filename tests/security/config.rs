@@ -2,6 +2,7 @@
 //! on the host, then asserts it did not change (and that the refusal names the field).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -161,4 +162,65 @@ fn exec_without_mount_namespace_enters_the_root() {
     let _ = std::fs::remove_file(&marker);
     assert!(!escaped, "exec ran on the host's root: {o:?}");
     assert!(out(&o).contains("in-container"), "{o:?}");
+}
+
+/// `delete --force` signals the pids it reads from the container's cgroup: a `cgroup.procs`
+/// that is not the kernel's (a tmpfs mounted at the cgroup's place, holding a victim's pid)
+/// must not be believed, and writes to it must be refused.
+#[test]
+fn pids_only_from_a_real_cgroup_filesystem() {
+    need!(Who::Root);
+    let pids_root = std::path::Path::new("/sys/fs/cgroup/pids");
+    if !pids_root.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no cgroup v1 pids hierarchy here"
+        );
+        return;
+    }
+    let s = Scratch::new(Who::Root);
+    let name = format!("singlet-sec-fakecg-{}", std::process::id());
+    let fake = pids_root.join(&name);
+    std::fs::create_dir_all(&fake).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&fake)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut victim = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    std::fs::write(fake.join("cgroup.procs"), format!("{}\n", victim.id())).unwrap();
+    let mut b = s.bundle("b", &["sleep", "30"]);
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    b.write();
+    let id = "sec-fakecg";
+    let created = s.oci_run(&["create", "--bundle", b.path(), id]);
+    // Whatever create did, the planted pid is there when delete reads the file.
+    std::fs::write(fake.join("cgroup.procs"), format!("{}\n", victim.id())).unwrap();
+    let _ = s.oci_run(&["delete", "--force", id]);
+    std::thread::sleep(Duration::from_millis(200));
+    let alive = victim.try_wait().unwrap().is_none();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    let _ = std::process::Command::new("umount").arg(&fake).status();
+    let _ = std::fs::remove_dir(&fake);
+    for ctl in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(ctl.path().join(&name));
+    }
+    assert!(
+        alive,
+        "delete --force killed a pid planted in a fake cgroup.procs ({created:?})"
+    );
+    assert!(
+        !created.status.success(),
+        "create wrote into a non-cgroup filesystem"
+    );
+    assert!(
+        err(&created).contains("not on a cgroup filesystem"),
+        "{}",
+        err(&created)
+    );
 }
