@@ -212,7 +212,7 @@ const CGROUP2_SUPER_MAGIC: i64 = 0x63677270;
 /// `true` when `fd` is on a cgroup (v1 or v2) filesystem.
 fn on_cgroupfs(fd: &impl std::os::fd::AsFd) -> bool {
     nix::sys::statfs::fstatfs(fd).is_ok_and(|s| {
-        let t = s.filesystem_type().0 as i64;
+        let t = s.filesystem_type().0;
         t == CGROUP_SUPER_MAGIC || t == CGROUP2_SUPER_MAGIC
     })
 }
