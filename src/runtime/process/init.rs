@@ -52,6 +52,15 @@ pub struct InitConfig<'a> {
 /// Stage 1, run right after the fork. Never returns.
 pub fn stage1(cfg: &InitConfig<'_>, sock: OwnedFd) -> ! {
     super::reset_signals();
+    // As root, the init is not dumpable while it is the runtime in the container's
+    // namespaces: container processes (root, without CAP_SYS_PTRACE) cannot open its
+    // `/proc/<pid>/{exe,fd,mem,environ}`; the `execve` of the payload resets it. A rootless
+    // parent needs `/proc/<init>` (id maps, namespace inodes), so there it stays dumpable; its
+    // descriptors are closed below and its binary is sealed (`sys::exe`).
+    if nix::unistd::geteuid().is_root() && crate::runtime::userns::in_initial_userns() {
+        // SAFETY: prctl with constant arguments.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
     // Nothing of the runtime (its state directory and lock, the caller's image or log files)
     // goes into the container: only the sync socket, the notify socket and the preserved fds.
     crate::sys::fd::close_from_except(
