@@ -209,7 +209,7 @@ pub fn main() -> ExitCode {
             Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
             Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
-                log::finish(Some(&format!("{e:#}")));
+                log::finish(Some(&causes(&e)));
                 ExitCode::from(EXIT_FRONTEND_ERROR)
             }
         }
@@ -266,18 +266,35 @@ pub fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("Error: {e:#}");
+                eprintln!("Error: {}", causes(&e));
                 ExitCode::from(1)
             }
         },
         Command::Generate { what, dir } => match generate(&what, &dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("singlet generate: {e:#}");
+                eprintln!("singlet generate: {}", causes(&e));
                 ExitCode::from(EXIT_FRONTEND_ERROR)
             }
         },
     }
+}
+
+/// An error and its causes on one line, each cause printed once: the errors of this crate
+/// already end their message with their source's (`write blob …: No space left on device`), so
+/// a cause whose text the line already ends with is not repeated (anyhow's `{:#}` would).
+pub fn causes(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if line.is_empty() {
+            line = t;
+        } else if !line.ends_with(&t) {
+            line.push_str(": ");
+            line.push_str(&t);
+        }
+    }
+    line
 }
 
 fn launch(p: crate::launcher::ExecParams) -> anyhow::Result<i32> {
@@ -513,5 +530,22 @@ mod tests {
     fn clap_definitions_are_consistent() {
         Cli::command().debug_assert();
         OciCli::command().debug_assert();
+    }
+}
+
+#[cfg(test)]
+mod causes_tests {
+    #[test]
+    fn each_cause_once() {
+        let io = std::io::Error::from_raw_os_error(2);
+        let inner = crate::image::error::Error::io("open /nonexistent", io);
+        let e = anyhow::Error::from(inner).context("sif list");
+        let line = super::causes(&e);
+        assert_eq!(
+            line.matches("No such file or directory").count(),
+            1,
+            "{line}"
+        );
+        assert!(line.starts_with("sif list: open /nonexistent"), "{line}");
     }
 }

@@ -26,6 +26,8 @@ pub const BUDGET_ENV: &str = "SINGLET_EXTRACT_BUDGET";
 pub struct Budget {
     total: u64,
     left: AtomicU64,
+    /// Set when the free space of this directory (bytes free) is what limits the budget.
+    space: Option<(std::path::PathBuf, u64)>,
 }
 
 impl Budget {
@@ -34,6 +36,7 @@ impl Budget {
         Budget {
             total: bytes,
             left: AtomicU64::new(bytes),
+            space: None,
         }
     }
 
@@ -49,7 +52,12 @@ impl Budget {
         let free = nix::sys::statvfs::statvfs(target)
             .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
             .unwrap_or(u64::MAX);
-        Budget::new(wanted.min(free.saturating_sub(RESERVE)))
+        let room = free.saturating_sub(RESERVE);
+        let mut b = Budget::new(wanted.min(room));
+        if room < wanted {
+            b.space = Some((target.to_path_buf(), free));
+        }
+        b
     }
 
     /// The whole budget in bytes.
@@ -62,6 +70,17 @@ impl Budget {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(n))
             .map(|_| ())
             .map_err(|_| {
+                if let Some((dir, free)) = &self.space {
+                    return io::Error::new(
+                        io::ErrorKind::StorageFull,
+                        format!(
+                            "not enough free space in {} ({} MiB free, {} MiB kept free)",
+                            dir.display(),
+                            free >> 20,
+                            RESERVE >> 20
+                        ),
+                    );
+                }
                 io::Error::new(
                     io::ErrorKind::StorageFull,
                     format!(

@@ -110,3 +110,79 @@ fn compression_bomb_hits_budget_root() {
 fn compression_bomb_hits_budget_unprivileged() {
     compression_bomb_hits_budget(Who::User);
 }
+
+/// A full disk during `pull`, `build` and an `exec` that extracts: each ends within seconds with
+/// an error that says so, and leaves no partial blob or tree behind in the cache.
+fn disk_full(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let small = s.path().join("small-cache");
+    std::fs::create_dir(&small).unwrap();
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    s.own(&small);
+    let sb = s.path().join("rand-sb");
+    make_busybox_rootfs(&sb);
+    let mut data = vec![0u8; 40 << 20];
+    let mut f = std::fs::File::open("/dev/urandom").unwrap();
+    std::io::Read::read_exact(&mut f, &mut data).unwrap();
+    std::fs::write(sb.join("random"), &data).unwrap();
+    let sif = s.path().join("rand.sif");
+    sif_from_sandbox(&sb, &sif);
+    let cache = small.display().to_string();
+    let layout = format!("oci:{}:debian", fixtures().join("layout").display());
+    let out = |n: &str| s.path().join(n).display().to_string();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("pull", vec!["pull".into(), out("deb.sif"), layout.clone()]),
+        (
+            "build",
+            vec!["build".into(), out("deb2.sif"), layout.clone()],
+        ),
+        (
+            "exec",
+            vec!["exec".into(), sif.display().to_string(), "true".into()],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, args) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let t = std::time::Instant::now();
+        let o = singlet_in(
+            &s,
+            &[("SINGLET_CACHEDIR", &cache), ("SINGLET_SQUASHFUSE", "none")],
+            &args,
+        );
+        let took = t.elapsed();
+        let e = err(&o);
+        let left = disk_usage(&small);
+        if o.status.success() {
+            failures.push(format!("{what}: succeeded on a 24 MiB cache"));
+        } else if !(e.contains("No space left") || e.contains("free space")) {
+            failures.push(format!(
+                "{what}: the error does not say the disk is full: {e}"
+            ));
+        }
+        if took > std::time::Duration::from_secs(60) {
+            failures.push(format!("{what}: took {took:?}"));
+        }
+        if left > 1 << 20 {
+            failures.push(format!("{what}: {} KiB left in the cache", left >> 10));
+        }
+    }
+    let _ = std::process::Command::new("umount").arg(&small).status();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn disk_full_root() {
+    disk_full(Who::Root);
+}
+
+#[test]
+fn disk_full_unprivileged() {
+    disk_full(Who::User);
+}

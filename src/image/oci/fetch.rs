@@ -282,12 +282,16 @@ impl Source {
             Error::Other(format!("{}: blob digest {digest:?}: {e}", self.reference))
         })?;
         let got = self.rt.block_on(async {
-            let (mut reader, driver) = self
+            let (reader, driver) = self
                 .proxy
                 .get_blob(&self.img, &d, size)
                 .await
                 .map_err(|e| proxy_error(&self.reference, e))?;
+            // The reader moves into the copy: when the copy stops early (a full disk), the pipe
+            // closes with it and skopeo's side ends, instead of blocking on a pipe nobody
+            // reads while `join!` waits for it.
             let copy = async {
+                let mut reader = reader;
                 let mut h = Sha256::new();
                 let mut n = 0u64;
                 let mut buf = vec![0u8; 256 * 1024];
@@ -311,8 +315,10 @@ impl Source {
                 Ok::<_, Error>((crate::image::cache::hex(&h.finalize()), n))
             };
             let (c, d) = tokio::join!(copy, driver);
+            // Our own failure (no space, the digest) explains the proxy's broken pipe.
+            let c = c?;
             d.map_err(|e| proxy_error(&self.reference, e))?;
-            c
+            Ok::<_, Error>(c)
         })?;
         if got.0 != hex || got.1 != size {
             return Err(Error::Other(format!(
