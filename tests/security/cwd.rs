@@ -195,3 +195,50 @@ fn preserve_fds_passes_only_the_callers_root() {
 fn preserve_fds_passes_only_the_callers_unprivileged() {
     preserve_fds_passes_only_the_callers(Who::User);
 }
+
+/// The front end's working directory: `singlet exec --pwd /proc/self/fd/N` (also with
+/// `--contain` and `--fakeroot`) and joins of an instance (`instance://`).
+fn front_end_pwd(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let sb = s.path().join("sb");
+    make_busybox_rootfs(&sb);
+    s.own(&sb);
+    let sb = sb.display().to_string();
+    let markers = Markers::new(&format!("front-{who:?}"), FIRST..=LAST);
+    let mut flag_sets: Vec<Vec<&str>> = vec![vec![], vec!["--contain"]];
+    if who != Who::Root {
+        flag_sets.push(vec!["--fakeroot"]);
+    }
+    let name = format!("secpwd{}", if who == Who::Root { "r" } else { "u" });
+    let o = singlet_in(&s, &[], &["instance", "start", &sb, &name]);
+    assert!(o.status.success(), "{o:?}");
+    let inst = format!("instance://{name}");
+    for n in FIRST..=LAST {
+        let pwd = format!("/proc/self/fd/{n}");
+        let script = markers.script(n, FIRST);
+        for flags in &flag_sets {
+            let mut args = vec!["exec", "--pwd", &pwd];
+            args.extend(flags.iter().copied());
+            args.extend([sb.as_str(), "sh", "-c", &script]);
+            let _ = singlet_in(&s, &[], &args);
+        }
+        let _ = singlet_in(
+            &s,
+            &[],
+            &["exec", "--pwd", &pwd, &inst, "sh", "-c", &script],
+        );
+    }
+    let _ = singlet_in(&s, &[], &["instance", "stop", "-F", &name]);
+    markers.assert_none();
+}
+
+#[test]
+fn front_end_pwd_root() {
+    front_end_pwd(Who::Root);
+}
+
+#[test]
+fn front_end_pwd_unprivileged() {
+    front_end_pwd(Who::User);
+}
