@@ -34,6 +34,20 @@ contains() { # NAME NEEDLE HAYSTACK
   case "$3" in *"$2"*) ok "$1" ;; *) bad "$1" "[$2] not in [$(echo "$3" | head -c 400)]" ;; esac
 }
 
+# CVE-2024-21626 through a client: a working directory that is one of the runtime's leaked
+# descriptors. Podman makes the directory in the rootfs, /proc is mounted over it, and the
+# runtime's chdir resolves /proc/self/fd/N; a container that lands in a host directory climbs to
+# the host's root and writes a marker there.
+workdir_escape() { # PODMAN-FUNCTION NAME
+  local m="/tmp/singlet-clients-escape-$$" n
+  for n in 3 4 5 6 7 8 9 10; do
+    "$1" run --rm --workdir "/proc/self/fd/$n" localhost/busybox \
+      sh -c "touch ../../../../../../../../..$m-$n" >/dev/null 2>&1
+  done
+  check "$2" "" "$(ls "$m"-* 2>/dev/null)"
+  rm -f "$m"-*
+}
+
 PIDS=()
 cleanup() {
   [ -n "${CTRD_PID:-}" ] && kill "$CTRD_PID" 2>/dev/null
@@ -145,6 +159,7 @@ if [[ " $ONLY " == *" podman "* ]]; then
   contains "podman run missing executable: runtime message" "no such file or directory" "$(echo "$out" | tr 'A-Z' 'a-z')"
   out=$(podman_root run --rm localhost/busybox /etc/passwd 2>&1); rc=$?
   check "podman run non-executable: exit 126" 126 "$rc"
+  workdir_escape podman_root "podman run --workdir /proc/self/fd/N: no write on the host's root"
   id=$(podman_root run -d localhost/busybox sleep 1000)
   check "podman exec" "from-exec" "$(podman_root exec "$id" echo from-exec 2>&1)"
   podman_root exec "$id" sh -c 'exit 7'; check "podman exec exit status" 7 $?
@@ -208,6 +223,7 @@ if [[ " $ONLY " == *" rootless "* ]] && id "$TUSER" >/dev/null 2>&1; then
   check "rootless podman --userns=keep-id" "$(id -u "$TUSER")" "$(podman_user run --rm --userns=keep-id localhost/busybox id -u 2>&1)"
   podman_user run --rm localhost/busybox sh -c 'exit 5' >/dev/null 2>&1; check "rootless podman exit status" 5 $?
   podman_user run --rm localhost/busybox /nonexistent >/dev/null 2>&1; check "rootless podman missing executable: 127" 127 $?
+  workdir_escape podman_user "rootless podman run --workdir /proc/self/fd/N: no write on the host's root"
   id=$(podman_user run -d localhost/busybox sleep 1000)
   check "rootless podman exec" "x" "$(podman_user exec "$id" echo x 2>&1)"
   podman_user stop -t 1 "$id" >/dev/null
