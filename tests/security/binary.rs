@@ -110,6 +110,7 @@ fn overwrite_through_proc_exe(who: Who) {
     );
     assert!(!result.is_empty(), "the attack did not finish");
     assert!(!result.starts_with("written"), "{result}");
+    assert!(result.starts_with("write refused"), "{result}");
     eprintln!("attack result: {}", result.trim());
 }
 
@@ -121,4 +122,88 @@ fn overwrite_through_proc_exe_root() {
 #[test]
 fn overwrite_through_proc_exe_unprivileged() {
     overwrite_through_proc_exe(Who::User);
+}
+
+/// The front end: an instance's init is singlet for the whole life of the instance (PID 1 in
+/// its pid namespace), so its `/proc/1/exe` is what the instance's processes can reach. Before
+/// the fix it was the host file itself (a write failed only while some singlet ran it, with
+/// `ETXTBSY`); now it is a sealed memfd (a binary the user owns) or the root of a detached
+/// read-only view (root), and writing through it still leaves the file unchanged.
+fn front_end_init_binary(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let bin_dir = s.path().join("rt");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let front = bin_dir.join("singlet");
+    std::fs::copy(singlet(), &front).unwrap();
+    std::fs::set_permissions(&front, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.own(&bin_dir);
+    let before = digest(&front);
+    let sb = s.path().join("sb");
+    make_busybox_rootfs(&sb);
+    s.own(&sb);
+    for d in ["cache", "instances"] {
+        std::fs::create_dir_all(s.path().join(d)).unwrap();
+        s.own(&s.path().join(d));
+    }
+    let front_cmd = |args: &[&str]| {
+        let mut c = s.cmd("env");
+        c.arg(format!(
+            "SINGLET_CACHEDIR={}",
+            s.path().join("cache").display()
+        ))
+        .arg(format!(
+            "SINGLET_INSTANCEDIR={}",
+            s.path().join("instances").display()
+        ))
+        .arg(&front)
+        .args(args)
+        .current_dir(s.path());
+        s.run(c)
+    };
+    let name = format!("secbin{}", if who == Who::Root { "r" } else { "u" });
+    let o = front_cmd(&["instance", "start", sb.to_str().unwrap(), &name]);
+    assert!(o.status.success(), "{o:?}");
+    let inst = format!("instance://{name}");
+    let o = front_cmd(&[
+        "exec",
+        &inst,
+        "sh",
+        "-c",
+        "readlink /proc/1/exe; exec 3< /proc/1/exe; (echo PWNED >> /proc/self/fd/3) 2>&1",
+    ]);
+    let _ = front_cmd(&["instance", "stop", "-F", &name]);
+    let said = out(&o);
+    assert_eq!(
+        before,
+        digest(&front),
+        "singlet was overwritten from an instance: {said}"
+    );
+    let exe = said.lines().next().unwrap_or_default().to_string();
+    assert_ne!(
+        exe,
+        front.display().to_string(),
+        "the instance's init runs the host binary itself"
+    );
+    if who == Who::Root {
+        assert_eq!(
+            exe, "/",
+            "not the root of a detached read-only view: {said}"
+        );
+    } else {
+        assert!(
+            exe.starts_with("/memfd:singlet"),
+            "not a sealed copy: {said}"
+        );
+    }
+}
+
+#[test]
+fn front_end_init_binary_root() {
+    front_end_init_binary(Who::Root);
+}
+
+#[test]
+fn front_end_init_binary_unprivileged() {
+    front_end_init_binary(Who::User);
 }
