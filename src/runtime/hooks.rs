@@ -80,6 +80,15 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
         path: hook.path().clone(),
         msg,
     };
+    // A hook of the runtime's namespace runs with the caller's rights: it must be the caller's
+    // or root's (docs/reference/security.md, class 3). startContainer hooks are files of the
+    // container and run inside it.
+    if kind != HookKind::StartContainer {
+        let meta = std::fs::metadata(hook.path()).map_err(|e| fail(format!("cannot run: {e}")))?;
+        if let Some(why) = crate::sys::trust::distrust_file(&meta) {
+            return Err(fail(format!("refused: {why}")));
+        }
+    }
     let mut cmd = Command::new(hook.path());
     let args = hook.args().clone().unwrap_or_default();
     if let Some((first, rest)) = args.split_first() {

@@ -38,6 +38,26 @@ pub fn distrust(dir: &Path) -> std::io::Result<Option<String>> {
     Ok(None)
 }
 
+/// Why a file the runtime reads or executes on the caller's behalf (a bundle's `config.json`, a
+/// hook) is not trusted; `None` when it belongs to the effective uid or to root and is not
+/// writable by group or others. Anyone else who can change it decides what the caller runs.
+pub fn distrust_file(meta: &fs::Metadata) -> Option<String> {
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "owned by uid {}, neither you (uid {me}) nor root",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Some(format!(
+            "writable by group or others (mode {:04o}); run chmod go-w on it",
+            meta.mode() & 0o7777
+        ));
+    }
+    None
+}
+
 /// Creates `dir` with mode 0700 if it is missing (parents as needed; the last component with
 /// `mkdir(2)`, which never follows a symlink), then checks it with [`distrust`].
 ///

@@ -148,3 +148,69 @@ fn hidden_instance_name_refused() {
     );
     assert!(err(&o).contains("\".hidden\""), "{}", err(&o));
 }
+
+/// A bundle's `config.json` and the hooks it names run with the caller's rights: another user
+/// who can change them decides what the caller runs. A config or a hook that belongs to someone
+/// else (neither the caller nor root) or is writable by group or others is refused.
+fn untrusted_config_and_hooks(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let other = if who == Who::Root {
+        Who::User
+    } else {
+        Who::UserNoSub
+    };
+    need!(other);
+    let other_name = other.name().unwrap();
+    let chown = |p: &std::path::Path| {
+        let st = std::process::Command::new("chown")
+            .arg(&other_name)
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    let marker = s.path().join("out-hook");
+    // config.json of another user, then one open to everyone.
+    for (i, how) in ["other", "open"].iter().enumerate() {
+        let b = s.bundle(&format!("c{i}"), &["true"]);
+        let cfg = b.dir.join("config.json");
+        if *how == "other" {
+            chown(&cfg);
+        } else {
+            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        let id = format!("sec-cfg-{how}-{who:?}");
+        let o = s.oci_run(&["run", "--bundle", b.path(), &id]);
+        let _ = s.oci_run(&["delete", "--force", &id]);
+        assert!(!o.status.success(), "config.json ({how}) accepted: {o:?}");
+        assert!(
+            err(&o).contains("config.json") && err(&o).contains("refused"),
+            "{}",
+            err(&o)
+        );
+    }
+    // A createRuntime hook that another user owns (and could have rewritten).
+    let hook = s.path().join("hook.sh");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chown(&hook);
+    let mut b = s.bundle("h", &["true"]);
+    b.config["hooks"] = serde_json::json!({"createRuntime": [{"path": hook}]});
+    b.write();
+    let id = format!("sec-hook-{who:?}");
+    let o = s.oci_run(&["run", "--bundle", b.path(), &id]);
+    let _ = s.oci_run(&["delete", "--force", &id]);
+    assert!(!marker.exists(), "another user's hook ran: {o:?}");
+    assert!(err(&o).contains("refused"), "{}", err(&o));
+}
+
+#[test]
+fn untrusted_config_and_hooks_root() {
+    untrusted_config_and_hooks(Who::Root);
+}
+
+#[test]
+fn untrusted_config_and_hooks_unprivileged() {
+    untrusted_config_and_hooks(Who::User);
+}

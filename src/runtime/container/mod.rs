@@ -56,12 +56,20 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
         return Err(Error::config(&path, "bundle directory does not exist"));
     }
     let config_path = path.join("config.json");
-    let raw = std::fs::read(&config_path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Error::config(
             &config_path,
             format!("cannot read: {}", e.to_string().to_lowercase()),
         )
-    })?;
+    };
+    let mut f = std::fs::File::open(&config_path).map_err(cannot)?;
+    // The config decides what runs with the caller's rights: it must be the caller's or root's
+    // (docs/reference/security.md, class 3).
+    if let Some(why) = crate::sys::trust::distrust_file(&f.metadata().map_err(cannot)?) {
+        return Err(Error::config(&config_path, format!("refused: {why}")));
+    }
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut raw).map_err(cannot)?;
     let spec: Spec = serde_json::from_slice(&raw)
         .map_err(|e| Error::config(&config_path, format!("invalid config: {e}")))?;
     validate_version(spec.version(), &config_path)?;
