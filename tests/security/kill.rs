@@ -308,3 +308,89 @@ fn leftovers_removed_by_next_run_root() {
 fn leftovers_removed_by_next_run_unprivileged() {
     leftovers_removed_by_next_run(Who::User);
 }
+
+/// SIGKILL of `instance start` after 0 to 200 ms: `instance list` answers, `instance stop -F`
+/// removes whatever started, and no process of the instance is left.
+fn killed_instance_start(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let m = marker(if who == Who::Root { 7 } else { 8 });
+    let needle = format!("sleep\0{m}");
+    let sb = s.path().join("sb");
+    make_busybox_rootfs(&sb);
+    std::fs::create_dir_all(sb.join(".singularity.d")).unwrap();
+    std::fs::write(
+        sb.join(".singularity.d/startscript"),
+        format!("#!/bin/sh\nexec sleep {m}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        sb.join(".singularity.d/startscript"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    s.own(&sb);
+    for d in ["cache", "instances"] {
+        std::fs::create_dir_all(s.path().join(d)).unwrap();
+        s.own(&s.path().join(d));
+    }
+    // Control: unkilled, the instance runs its startscript.
+    let ctl = format!("seckc{}", if who == Who::Root { "r" } else { "u" });
+    let o = singlet_in(&s, &[], &["instance", "start", sb.to_str().unwrap(), &ctl]);
+    assert!(o.status.success(), "{o:?}");
+    let t = Instant::now();
+    while processes_matching(&needle).is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the startscript never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = singlet_in(&s, &[], &["instance", "stop", "-F", &ctl]);
+    assert!(
+        gone_within(&needle, 5).is_empty(),
+        "instance stop -F left processes"
+    );
+    for (i, d) in [0u64, 5, 20, 50, 100, 200].iter().enumerate() {
+        let name = format!("seck{}{i}", if who == Who::Root { "r" } else { "u" });
+        let mut c = s.cmd("env");
+        c.arg(format!(
+            "SINGLET_CACHEDIR={}",
+            s.path().join("cache").display()
+        ))
+        .arg(format!(
+            "SINGLET_INSTANCEDIR={}",
+            s.path().join("instances").display()
+        ))
+        .arg(singlet())
+        .args(["instance", "start", sb.to_str().unwrap(), &name])
+        .current_dir(s.path());
+        let child = spawn(&s, c);
+        std::thread::sleep(Duration::from_millis(*d));
+        kill9(child);
+        let t = Instant::now();
+        let o = singlet_in(&s, &[], &["instance", "list", "--json"]);
+        assert!(o.status.success(), "list after a killed start: {o:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "instance list blocked"
+        );
+        let _ = singlet_in(&s, &[], &["instance", "stop", "-F", &name]);
+        let left = gone_within(&needle, 5);
+        assert!(
+            left.is_empty(),
+            "{name} (killed after {d} ms): processes left: {}",
+            describe_pids(&left)
+        );
+    }
+}
+
+#[test]
+fn killed_instance_start_root() {
+    killed_instance_start(Who::Root);
+}
+
+#[test]
+fn killed_instance_start_unprivileged() {
+    killed_instance_start(Who::User);
+}
