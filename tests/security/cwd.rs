@@ -242,3 +242,78 @@ fn front_end_pwd_root() {
 fn front_end_pwd_unprivileged() {
     front_end_pwd(Who::User);
 }
+
+/// An image's `WORKDIR` under `--oci-semantics`: images configured with
+/// `WORKDIR /proc/self/fd/N` (umoci on a copy of the fixture layout), pulled and run.
+fn image_workdir(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let layout = s.path().join("layout");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(fixtures().join("layout"))
+        .arg(&layout)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let markers = Markers::new(&format!("workdir-{who:?}"), FIRST..=8);
+    for n in FIRST..=8 {
+        let tag = format!("escape{n}");
+        let image = format!("{}:{tag}", layout.display());
+        let umoci = |args: &[&str]| {
+            let st = std::process::Command::new("umoci")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success(), "umoci {args:?}");
+        };
+        umoci(&[
+            "tag",
+            "--image",
+            &format!("{}:busybox", layout.display()),
+            &tag,
+        ]);
+        umoci(&[
+            "config",
+            "--image",
+            &image,
+            "--config.workingdir",
+            &format!("/proc/self/fd/{n}"),
+        ]);
+    }
+    s.own(&layout);
+    let mut ran = 0;
+    for n in FIRST..=8 {
+        let sif = s.path().join(format!("escape{n}.sif"));
+        let src = format!("oci:{}:escape{n}", layout.display());
+        let o = singlet_in(&s, &[], &["pull", sif.to_str().unwrap(), &src]);
+        assert!(o.status.success(), "{o:?}");
+        let script = markers.script(n, FIRST);
+        let o = singlet_in(
+            &s,
+            &[],
+            &[
+                "exec",
+                "--oci-semantics",
+                sif.to_str().unwrap(),
+                "sh",
+                "-c",
+                &script,
+            ],
+        );
+        ran += o.status.success() as u32;
+    }
+    markers.assert_none();
+    eprintln!("WORKDIR /proc/self/fd/{{{FIRST}..8}}: {ran} ran (inside the root), none escaped");
+}
+
+#[test]
+fn image_workdir_root() {
+    image_workdir(Who::Root);
+}
+
+#[test]
+fn image_workdir_unprivileged() {
+    image_workdir(Who::User);
+}
