@@ -429,20 +429,21 @@ fn failing_and_finished_startscripts() {
         "#!/bin/sh\necho boom-on-stderr >&2\nexit 3\n",
     );
     let err = t.fails(
-        &["instance", "start", bad.to_str().unwrap(), "bad1"],
+        &["instance", "start", bad.to_str().unwrap(), "badq1"],
         "status 3",
     );
-    let log = t.dir.as_ref().unwrap().join("logs/bad1.err");
+    let log = t.dir.as_ref().unwrap().join("logs/badq1.err");
     assert!(err.contains(log.to_str().unwrap()), "{err}");
     assert!(fs::read_to_string(&log).unwrap().contains("boom-on-stderr"));
     assert!(t.list_json().is_empty());
+    // The name has a letter outside [0-9a-f] so no hex string (a rustc hash) matches it.
     // The caller returns once the monitor has been reaped; allow the kernel a moment to finish
     // tearing down the pid namespace before calling anything a leftover.
     let deadline = Instant::now() + Duration::from_secs(2);
-    let mut left = processes_matching("bad1");
+    let mut left = processes_matching("badq1");
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
-        left = processes_matching("bad1");
+        left = processes_matching("badq1");
     }
     assert!(left.is_empty(), "left behind:\n{}", describe_pids(&left));
     // A startscript that returns 0 leaves the instance up (Apptainer: no startscript, or one
