@@ -4,6 +4,7 @@
 
 pub mod exe;
 pub mod fd;
+pub mod mount;
 pub mod proc;
 pub mod sparse;
 pub mod trust;

@@ -352,6 +352,13 @@ pub fn sif_from_sandbox(sb: &Path, sif: &Path) {
 
 /// `singlet ARGS` as the scratch's identity with a private cache and instance directory; `envs` first.
 pub fn singlet_in(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) -> Output {
+    s.run(singlet_cmd(s, &singlet(), envs, args))
+}
+
+/// The command `singlet_in` runs, with the front-end binary `bin` (a copy, for tests that need
+/// one): `bin ARGS` as the scratch's identity, with the scratch's cache and instance
+/// directories (created and owned by that identity) and `envs`, in the scratch directory.
+pub fn singlet_cmd(s: &Scratch, bin: &Path, envs: &[(&str, &str)], args: &[&str]) -> Command {
     for d in ["cache", "instances"] {
         if !s.path().join(d).exists() {
             fs::create_dir_all(s.path().join(d)).unwrap();
@@ -370,8 +377,8 @@ pub fn singlet_in(s: &Scratch, envs: &[(&str, &str)], args: &[&str]) -> Output {
     for (k, v) in envs {
         c.arg(format!("{k}={v}"));
     }
-    c.arg(singlet()).args(args).current_dir(s.path());
-    s.run(c)
+    c.arg(bin).args(args).current_dir(s.path());
+    c
 }
 
 /// Byte offset (decimal) of the primary system partition of `sif`, from `singlet sif list`.

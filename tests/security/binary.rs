@@ -114,16 +114,6 @@ fn overwrite_through_proc_exe(who: Who) {
     eprintln!("attack result: {}", result.trim());
 }
 
-#[test]
-fn overwrite_through_proc_exe_root() {
-    overwrite_through_proc_exe(Who::Root);
-}
-
-#[test]
-fn overwrite_through_proc_exe_unprivileged() {
-    overwrite_through_proc_exe(Who::User);
-}
-
 /// The front end: an instance's init is singlet for the whole life of the instance (PID 1 in
 /// its pid namespace), so its `/proc/1/exe` is what the instance's processes can reach. Before
 /// the fix it was the host file itself (a write failed only while some singlet ran it, with
@@ -142,25 +132,7 @@ fn front_end_init_binary(who: Who) {
     let sb = s.path().join("sb");
     make_busybox_rootfs(&sb);
     s.own(&sb);
-    for d in ["cache", "instances"] {
-        std::fs::create_dir_all(s.path().join(d)).unwrap();
-        s.own(&s.path().join(d));
-    }
-    let front_cmd = |args: &[&str]| {
-        let mut c = s.cmd("env");
-        c.arg(format!(
-            "SINGLET_CACHEDIR={}",
-            s.path().join("cache").display()
-        ))
-        .arg(format!(
-            "SINGLET_INSTANCEDIR={}",
-            s.path().join("instances").display()
-        ))
-        .arg(&front)
-        .args(args)
-        .current_dir(s.path());
-        s.run(c)
-    };
+    let front_cmd = |args: &[&str]| s.run(singlet_cmd(&s, &front, &[], args));
     let name = format!("secbin{}", if who == Who::Root { "r" } else { "u" });
     let o = front_cmd(&["instance", "start", sb.to_str().unwrap(), &name]);
     assert!(o.status.success(), "{o:?}");
@@ -198,12 +170,4 @@ fn front_end_init_binary(who: Who) {
     }
 }
 
-#[test]
-fn front_end_init_binary_root() {
-    front_end_init_binary(Who::Root);
-}
-
-#[test]
-fn front_end_init_binary_unprivileged() {
-    front_end_init_binary(Who::User);
-}
+root_and_unprivileged!(overwrite_through_proc_exe, front_end_init_binary,);

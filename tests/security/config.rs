@@ -86,16 +86,6 @@ fn sysctl_rules(who: Who) {
     }
 }
 
-#[test]
-fn sysctl_rules_root() {
-    sysctl_rules(Who::Root);
-}
-
-#[test]
-fn sysctl_rules_unprivileged() {
-    sysctl_rules(Who::User);
-}
-
 /// `process.user.uid` 4294967295 is `(uid_t)-1`, "leave unchanged" to `setresuid`: the process
 /// kept uid 0.
 fn uid_out_of_range(who: Who) {
@@ -123,16 +113,6 @@ fn uid_out_of_range(who: Who) {
             err(&o)
         );
     }
-}
-
-#[test]
-fn uid_out_of_range_root() {
-    uid_out_of_range(Who::Root);
-}
-
-#[test]
-fn uid_out_of_range_unprivileged() {
-    uid_out_of_range(Who::User);
 }
 
 /// `exec` into a container without a mount namespace (its init chroots into the rootfs): the
@@ -224,3 +204,5 @@ fn pids_only_from_a_real_cgroup_filesystem() {
         err(&created)
     );
 }
+
+root_and_unprivileged!(sysctl_rules, uid_out_of_range,);

@@ -71,16 +71,6 @@ fn cwd_proc_self_fd(who: Who) {
     eprintln!("process.cwd=/proc/self/fd/{{{FIRST}..{LAST}}}: {refused} refused, none escaped");
 }
 
-#[test]
-fn cwd_proc_self_fd_root() {
-    cwd_proc_self_fd(Who::Root);
-}
-
-#[test]
-fn cwd_proc_self_fd_unprivileged() {
-    cwd_proc_self_fd(Who::User);
-}
-
 fn exec_cwd_proc_self_fd(who: Who) {
     need!(who);
     let s = Scratch::new(who);
@@ -109,16 +99,6 @@ fn exec_cwd_proc_self_fd(who: Who) {
     }
     s.ok(&["delete", "--force", &id]);
     markers.assert_none();
-}
-
-#[test]
-fn exec_cwd_proc_self_fd_root() {
-    exec_cwd_proc_self_fd(Who::Root);
-}
-
-#[test]
-fn exec_cwd_proc_self_fd_unprivileged() {
-    exec_cwd_proc_self_fd(Who::User);
 }
 
 /// No descriptor of the runtime reaches a created container's init: the state directory (and
@@ -156,16 +136,6 @@ fn init_holds_no_runtime_descriptor(who: Who) {
     );
 }
 
-#[test]
-fn init_holds_no_runtime_descriptor_root() {
-    init_holds_no_runtime_descriptor(Who::Root);
-}
-
-#[test]
-fn init_holds_no_runtime_descriptor_unprivileged() {
-    init_holds_no_runtime_descriptor(Who::User);
-}
-
 /// `--preserve-fds 1` passes the caller's fd 3 and nothing else: with fd 3 closed in the caller,
 /// the container must not find the runtime's state directory there.
 fn preserve_fds_passes_only_the_callers(who: Who) {
@@ -184,16 +154,6 @@ fn preserve_fds_passes_only_the_callers(who: Who) {
     let escaped = marker.exists();
     let _ = std::fs::remove_file(&marker);
     assert!(!escaped, "fd 3 was the runtime's: {o:?}");
-}
-
-#[test]
-fn preserve_fds_passes_only_the_callers_root() {
-    preserve_fds_passes_only_the_callers(Who::Root);
-}
-
-#[test]
-fn preserve_fds_passes_only_the_callers_unprivileged() {
-    preserve_fds_passes_only_the_callers(Who::User);
 }
 
 /// The front end's working directory: `singlet exec --pwd /proc/self/fd/N` (also with
@@ -231,16 +191,6 @@ fn front_end_pwd(who: Who) {
     }
     let _ = singlet_in(&s, &[], &["instance", "stop", "-F", &name]);
     markers.assert_none();
-}
-
-#[test]
-fn front_end_pwd_root() {
-    front_end_pwd(Who::Root);
-}
-
-#[test]
-fn front_end_pwd_unprivileged() {
-    front_end_pwd(Who::User);
 }
 
 /// An image's `WORKDIR` under `--oci-semantics`: images configured with
@@ -308,12 +258,11 @@ fn image_workdir(who: Who) {
     eprintln!("WORKDIR /proc/self/fd/{{{FIRST}..8}}: {ran} ran (inside the root), none escaped");
 }
 
-#[test]
-fn image_workdir_root() {
-    image_workdir(Who::Root);
-}
-
-#[test]
-fn image_workdir_unprivileged() {
-    image_workdir(Who::User);
-}
+root_and_unprivileged!(
+    cwd_proc_self_fd,
+    exec_cwd_proc_self_fd,
+    init_holds_no_runtime_descriptor,
+    preserve_fds_passes_only_the_callers,
+    front_end_pwd,
+    image_workdir,
+);

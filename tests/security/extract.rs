@@ -56,16 +56,6 @@ fn sparse_file_stays_sparse(who: Who) {
     );
 }
 
-#[test]
-fn sparse_file_stays_sparse_root() {
-    sparse_file_stays_sparse(Who::Root);
-}
-
-#[test]
-fn sparse_file_stays_sparse_unprivileged() {
-    sparse_file_stays_sparse(Who::User);
-}
-
 fn compression_bomb_hits_budget(who: Who) {
     need!(who);
     let s = Scratch::new(who);
@@ -99,16 +89,6 @@ fn compression_bomb_hits_budget(who: Who) {
         "a partial tree was left: {} MiB",
         used >> 20
     );
-}
-
-#[test]
-fn compression_bomb_hits_budget_root() {
-    compression_bomb_hits_budget(Who::Root);
-}
-
-#[test]
-fn compression_bomb_hits_budget_unprivileged() {
-    compression_bomb_hits_budget(Who::User);
 }
 
 /// A full disk during `pull`, `build` and an `exec` that extracts: each ends within seconds with
@@ -177,12 +157,8 @@ fn disk_full(who: Who) {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-#[test]
-fn disk_full_root() {
-    disk_full(Who::Root);
-}
-
-#[test]
-fn disk_full_unprivileged() {
-    disk_full(Who::User);
-}
+root_and_unprivileged!(
+    sparse_file_stays_sparse,
+    compression_bomb_hits_budget,
+    disk_full,
+);

@@ -106,16 +106,6 @@ fn killed_foreground_run_takes_its_container(who: Who) {
     assert_clean(&s, &id, &format!("sleep\0{m}"));
 }
 
-#[test]
-fn killed_foreground_run_takes_its_container_root() {
-    killed_foreground_run_takes_its_container(Who::Root);
-}
-
-#[test]
-fn killed_foreground_run_takes_its_container_unprivileged() {
-    killed_foreground_run_takes_its_container(Who::User);
-}
-
 fn killed_front_end_takes_its_container(who: Who) {
     need!(who);
     let s = Scratch::new(who);
@@ -123,18 +113,12 @@ fn killed_front_end_takes_its_container(who: Who) {
     make_busybox_rootfs(&sb);
     s.own(&sb);
     let m = marker(if who == Who::Root { 3 } else { 4 });
-    for d in ["cache", "instances"] {
-        std::fs::create_dir_all(s.path().join(d)).unwrap();
-        s.own(&s.path().join(d));
-    }
-    let mut c = s.cmd("env");
-    c.arg(format!(
-        "SINGLET_CACHEDIR={}",
-        s.path().join("cache").display()
-    ))
-    .arg(singlet())
-    .args(["exec", sb.to_str().unwrap(), "sleep", &m])
-    .current_dir(s.path());
+    let c = singlet_cmd(
+        &s,
+        &singlet(),
+        &[],
+        &["exec", sb.to_str().unwrap(), "sleep", &m],
+    );
     let child = spawn(&s, c);
     let t = Instant::now();
     while processes_matching(&format!("sleep\0{m}")).is_empty() {
@@ -157,16 +141,6 @@ fn killed_front_end_takes_its_container(who: Who) {
         "the container outlived its killed singlet exec: {}",
         describe_pids(&left)
     );
-}
-
-#[test]
-fn killed_front_end_takes_its_container_root() {
-    killed_front_end_takes_its_container(Who::Root);
-}
-
-#[test]
-fn killed_front_end_takes_its_container_unprivileged() {
-    killed_front_end_takes_its_container(Who::User);
 }
 
 /// SIGKILL of `create` and of `run -d` after 0 to 80 ms, then of `exec` into a running
@@ -203,16 +177,6 @@ fn killed_at_any_moment(who: Who) {
     }
     assert_clean(&s, &id, &needle);
     let _ = Path::new("");
-}
-
-#[test]
-fn killed_at_any_moment_root() {
-    killed_at_any_moment(Who::Root);
-}
-
-#[test]
-fn killed_at_any_moment_unprivileged() {
-    killed_at_any_moment(Who::User);
 }
 
 /// A pid that is surely not running: a child that has exited and been reaped.
@@ -299,16 +263,6 @@ fn leftovers_removed_by_next_run(who: Who) {
     );
 }
 
-#[test]
-fn leftovers_removed_by_next_run_root() {
-    leftovers_removed_by_next_run(Who::Root);
-}
-
-#[test]
-fn leftovers_removed_by_next_run_unprivileged() {
-    leftovers_removed_by_next_run(Who::User);
-}
-
 /// SIGKILL of `instance start` after 0 to 200 ms: `instance list` answers, `instance stop -F`
 /// removes whatever started, and no process of the instance is left.
 fn killed_instance_start(who: Who) {
@@ -330,10 +284,6 @@ fn killed_instance_start(who: Who) {
     )
     .unwrap();
     s.own(&sb);
-    for d in ["cache", "instances"] {
-        std::fs::create_dir_all(s.path().join(d)).unwrap();
-        s.own(&s.path().join(d));
-    }
     // Control: unkilled, the instance runs its startscript.
     let ctl = format!("seckc{}", if who == Who::Root { "r" } else { "u" });
     let o = singlet_in(&s, &[], &["instance", "start", sb.to_str().unwrap(), &ctl]);
@@ -353,18 +303,12 @@ fn killed_instance_start(who: Who) {
     );
     for (i, d) in [0u64, 5, 20, 50, 100, 200].iter().enumerate() {
         let name = format!("seck{}{i}", if who == Who::Root { "r" } else { "u" });
-        let mut c = s.cmd("env");
-        c.arg(format!(
-            "SINGLET_CACHEDIR={}",
-            s.path().join("cache").display()
-        ))
-        .arg(format!(
-            "SINGLET_INSTANCEDIR={}",
-            s.path().join("instances").display()
-        ))
-        .arg(singlet())
-        .args(["instance", "start", sb.to_str().unwrap(), &name])
-        .current_dir(s.path());
+        let c = singlet_cmd(
+            &s,
+            &singlet(),
+            &[],
+            &["instance", "start", sb.to_str().unwrap(), &name],
+        );
         let child = spawn(&s, c);
         std::thread::sleep(Duration::from_millis(*d));
         kill9(child);
@@ -385,12 +329,10 @@ fn killed_instance_start(who: Who) {
     }
 }
 
-#[test]
-fn killed_instance_start_root() {
-    killed_instance_start(Who::Root);
-}
-
-#[test]
-fn killed_instance_start_unprivileged() {
-    killed_instance_start(Who::User);
-}
+root_and_unprivileged!(
+    killed_foreground_run_takes_its_container,
+    killed_front_end_takes_its_container,
+    killed_at_any_moment,
+    leftovers_removed_by_next_run,
+    killed_instance_start,
+);

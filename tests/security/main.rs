@@ -9,6 +9,27 @@
 #[path = "../it/common.rs"]
 mod common;
 
+/// `root_and_unprivileged!(attack, …)` declares, for each `fn attack(who: Who)`, a module of the
+/// same name with the tests `root` and `unprivileged` (`attack::root`, `attack::unprivileged`):
+/// every attack is tried as root and as the test user with subordinate ids.
+macro_rules! root_and_unprivileged {
+    ($($f:ident),+ $(,)?) => {
+        $(
+            mod $f {
+                #[test]
+                fn root() {
+                    super::$f(crate::common::Who::Root);
+                }
+
+                #[test]
+                fn unprivileged() {
+                    super::$f(crate::common::Who::User);
+                }
+            }
+        )+
+    };
+}
+
 mod binary;
 mod config;
 mod cwd;

@@ -71,16 +71,6 @@ fn untrusted_state_roots(who: Who) {
     refused(&s, &link, "a symlink");
 }
 
-#[test]
-fn untrusted_state_roots_root() {
-    untrusted_state_roots(Who::Root);
-}
-
-#[test]
-fn untrusted_state_roots_unprivileged() {
-    untrusted_state_roots(Who::User);
-}
-
 /// The image cache: a cache directory someone else can write is a rootfs someone else
 /// chooses. A world-writable or symlinked `SINGLET_CACHEDIR` is refused, naming it.
 fn untrusted_cache(who: Who) {
@@ -114,16 +104,6 @@ fn untrusted_cache(who: Who) {
             "something was written in the refused cache {d}"
         );
     }
-}
-
-#[test]
-fn untrusted_cache_root() {
-    untrusted_cache(Who::Root);
-}
-
-#[test]
-fn untrusted_cache_unprivileged() {
-    untrusted_cache(Who::User);
 }
 
 /// An instance named `.x` was started but never listed (its record is a dot-file), so
@@ -205,12 +185,8 @@ fn untrusted_config_and_hooks(who: Who) {
     assert!(err(&o).contains("refused"), "{}", err(&o));
 }
 
-#[test]
-fn untrusted_config_and_hooks_root() {
-    untrusted_config_and_hooks(Who::Root);
-}
-
-#[test]
-fn untrusted_config_and_hooks_unprivileged() {
-    untrusted_config_and_hooks(Who::User);
-}
+root_and_unprivileged!(
+    untrusted_state_roots,
+    untrusted_cache,
+    untrusted_config_and_hooks,
+);

@@ -756,39 +756,9 @@ fn remount_bind(target: &Path, flags: MsFlags, dest: &Path) -> Result<()> {
 
 /// Makes every mount under `fd` read-only with `mount_setattr(AT_RECURSIVE)` (option `rro`).
 fn set_recursive_ro(fd: &OwnedFd, dest: &Path) -> Result<()> {
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let empty = c"";
-    // SAFETY: valid fd, NUL-terminated empty path, and a correctly sized mount_attr.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if r < 0 {
-        return Err(Error::sys(
-            format!("make {} recursively read-only", dest.display()),
-            Errno::last(),
-        ));
-    }
-    Ok(())
+    use std::os::fd::AsFd as _;
+    crate::sys::mount::set_attrs(fd.as_fd(), crate::sys::mount::ATTR_RDONLY, true)
+        .map_err(|e| Error::sys(format!("make {} recursively read-only", dest.display()), e))
 }
 
 fn readonly_path(p: &Path) -> Result<()> {
