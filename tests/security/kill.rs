@@ -40,6 +40,21 @@ fn kill9(mut child: Child) {
     let _ = child.wait();
 }
 
+/// Waits (10 s at most) for a process matching `needle`, SIGKILLs `child` (the runtime or the
+/// front end that started it), and returns what still matches 5 s later.
+fn kill_when_running(child: Child, needle: &str) -> Vec<i32> {
+    let t = Instant::now();
+    while processes_matching(needle).is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the payload never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill9(child);
+    gone_within(needle, 5)
+}
+
 /// A unique `sleep` argument to find the payload by.
 fn marker(tag: u32) -> String {
     format!("{}", 100_000 + (std::process::id() % 10_000) * 10 + tag)
@@ -87,16 +102,7 @@ fn killed_foreground_run_takes_its_container(who: Who) {
     let b = s.bundle("b", &["sleep", &m]);
     let id = format!("sec-fgkill-{who:?}");
     let child = spawn(&s, s.oci_cmd(&["run", "--bundle", b.path(), &id]));
-    let t = Instant::now();
-    while processes_matching(&format!("sleep\0{m}")).is_empty() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the payload never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    kill9(child);
-    let left = gone_within(&format!("sleep\0{m}"), 5);
+    let left = kill_when_running(child, &format!("sleep\0{m}"));
     let _ = s.oci_run(&["delete", "--force", &id]);
     assert!(
         left.is_empty(),
@@ -120,16 +126,7 @@ fn killed_front_end_takes_its_container(who: Who) {
         &["exec", sb.to_str().unwrap(), "sleep", &m],
     );
     let child = spawn(&s, c);
-    let t = Instant::now();
-    while processes_matching(&format!("sleep\0{m}")).is_empty() {
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "the payload never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    kill9(child);
-    let left = gone_within(&format!("sleep\0{m}"), 5);
+    let left = kill_when_running(child, &format!("sleep\0{m}"));
     for p in &left {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(*p),
