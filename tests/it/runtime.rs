@@ -739,3 +739,34 @@ fn sigkill_during_create_leaves_removable_state() {
         "init left behind"
     );
 }
+
+/// `linux.personality` applies to `exec`'d processes as to the init (runtime-spec
+/// config-linux.md "Personality"), and a config of runtime-spec 1.3.0 runs (runc accepts it).
+fn personality_and_version(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    let mut b = s.bundle("b", &["sh", "-c", "uname -m > /out/init; sleep 30"]);
+    b.config["ociVersion"] = json!("1.3.0");
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.write();
+    let id = format!("personality-{who:?}");
+    s.ok(&["run", "-d", "--bundle", b.path(), &id]);
+    let t = Instant::now();
+    while b.read_out("init").is_empty() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let exec = s.ok(&["exec", &id, "uname", "-m"]);
+    s.ok(&["delete", "--force", &id]);
+    assert_eq!(b.read_out("init").trim(), "i686");
+    assert_eq!(exec.trim(), "i686", "exec ignored linux.personality");
+}
+
+#[test]
+fn personality_and_version_root() {
+    personality_and_version(Who::Root);
+}
+
+#[test]
+fn personality_and_version_unprivileged() {
+    personality_and_version(Who::User);
+}

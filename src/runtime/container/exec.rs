@@ -143,6 +143,11 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     }
     let spec = c.spec()?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let personality = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.personality().as_ref())
+        .map(|p| p.domain());
     if !opts.detach {
         wait::prepare()?;
     }
@@ -163,6 +168,7 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
         process: &process,
         init_pid: c.saved.pid,
         seccomp: seccomp.as_ref(),
+        personality,
         preserve_fds: opts.preserve_fds,
     };
     // SAFETY: single-threaded here.

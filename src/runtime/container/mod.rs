@@ -43,7 +43,7 @@ pub struct Bundle {
 /// Loads and validates `<bundle>/config.json` (runtime-spec config.md).
 ///
 /// Checks: the file exists and parses (the serde message gives line and column); `ociVersion`
-/// is 1.0.x–1.2.x (plus runc's `1.0.2-dev`); `root.path` is set and is a directory;
+/// is 1.0.x–1.3.x (plus runc's `1.0.2-dev`); `root.path` is set and is a directory;
 /// `process.args` is not empty; namespaces are not listed twice and joined paths exist; mount
 /// destinations are absolute; `rootfsPropagation` is known.
 ///
@@ -205,23 +205,24 @@ pub fn validate_host_reach(
     Ok(())
 }
 
-/// Accepts runtime-spec versions 1.0.0 up to 1.2.x (pre-release suffixes such as `-dev` or
-/// `-rc.1` allowed).
+/// Accepts runtime-spec versions 1.0.0 up to 1.3.x (pre-release suffixes such as `-dev` or
+/// `-rc.1` allowed). 1.3 is what runtime-tools writes today and runc accepts; its new fields
+/// are read where `oci-spec` knows them and ignored otherwise, as runc does.
 ///
 /// # Errors
 /// [`Error::Config`] naming `ociVersion`.
 pub fn validate_version(v: &str, config: &Path) -> Result<()> {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let nums: Vec<Option<u32>> = core.split('.').map(|p| p.parse().ok()).collect();
-    let ok = matches!(nums.as_slice(), [Some(1), Some(minor), Some(_)] if *minor <= 2);
+    let ok = matches!(nums.as_slice(), [Some(1), Some(minor), Some(_)] if *minor <= 3);
     if ok {
         Ok(())
     } else {
         Err(Error::config(
             config,
             format!(
-                "ociVersion {v:?} is not supported (this runtime implements runtime-spec 1.0.0 \
-                 to 1.2.x)"
+                "ociVersion {v:?} is not supported (this runtime reads runtime-spec 1.0.0 to \
+                 1.3.x)"
             ),
         ))
     }
@@ -244,10 +245,17 @@ mod tests {
     #[test]
     fn versions() {
         let p = Path::new("c");
-        for ok in ["1.0.0", "1.0.2-dev", "1.1.0", "1.2.0", "1.2.1-rc.1"] {
+        for ok in [
+            "1.0.0",
+            "1.0.2-dev",
+            "1.1.0",
+            "1.2.0",
+            "1.2.1-rc.1",
+            "1.3.0",
+        ] {
             validate_version(ok, p).unwrap();
         }
-        for bad in ["", "2.0.0", "1.3.0", "0.9.0", "1.0", "x"] {
+        for bad in ["", "2.0.0", "1.4.0", "0.9.0", "1.0", "x"] {
             assert!(validate_version(bad, p).is_err(), "{bad}");
         }
     }

@@ -25,6 +25,8 @@ pub struct TenantConfig<'a> {
     pub init_pid: i32,
     /// The container's seccomp profile, applied to tenants too.
     pub seccomp: Option<&'a LinuxSeccomp>,
+    /// The container's `linux.personality` domain, applied to tenants as to the init.
+    pub personality: Option<oci_spec::runtime::LinuxPersonalityDomain>,
     /// `--preserve-fds N`.
     pub preserve_fds: u32,
 }
@@ -162,6 +164,9 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) 
     {
         security::apply_apparmor(p)?;
     }
+    if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
+        security::apply_selinux(l)?;
+    }
     let nnp = process.no_new_privileges().unwrap_or(false);
     let seccomp = match cfg.seccomp {
         Some(sc) => Some(security::build_seccomp(sc)?),
@@ -184,6 +189,9 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) 
         if let Some(f) = &seccomp {
             security::load_seccomp(f)?;
         }
+    }
+    if let Some(d) = &cfg.personality {
+        security::set_personality(d)?;
     }
     super::keep_preserved(cfg.preserve_fds);
     super::cloexec_from(3 + cfg.preserve_fds);
