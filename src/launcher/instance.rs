@@ -383,6 +383,17 @@ impl Monitor {
         .map_err(|e| crate::runtime::Error::Child(format!("write the instance record: {e}")))?;
         self.record = Some(r);
         self.say(&format!("OK {pid}\n"));
+        if self.notify.is_none() {
+            // `instance start` was killed before the instance was up: nobody was told it runs,
+            // so it must not (docs/reference/security.md, class 7). The error makes the launch
+            // path kill and remove the container.
+            let _ = fs::remove_file(record_path(&self.dir, &self.name));
+            self.record = None;
+            return Err(crate::runtime::Error::Child(format!(
+                "instance {}: `instance start` went away before the instance was up; stopped",
+                self.name
+            )));
+        }
         Ok(())
     }
 }

@@ -324,6 +324,34 @@ fn killed_instance_start(who: Who) {
             describe_pids(&left)
         );
     }
+    // A start killed while it is still preparing the image (a SIF that must be extracted
+    // first): the instance must not come up afterwards behind everyone's back. Before the fix
+    // it did, and a `stop` issued meanwhile found nothing to stop (seen in a CI run).
+    let mut data = vec![0u8; 48 << 20];
+    let mut f = std::fs::File::open("/dev/urandom").unwrap();
+    std::io::Read::read_exact(&mut f, &mut data).unwrap();
+    std::fs::write(sb.join("blob"), &data).unwrap();
+    let sif = s.path().join("slow.sif");
+    sif_from_sandbox(&sb, &sif);
+    let name = format!("seckslow{}", if who == Who::Root { "r" } else { "u" });
+    let c = singlet_cmd(
+        &s,
+        &singlet(),
+        &[("SINGLET_SQUASHFUSE", "none")],
+        &["instance", "start", sif.to_str().unwrap(), &name],
+    );
+    let child = spawn(&s, c);
+    std::thread::sleep(Duration::from_millis(150));
+    kill9(child);
+    std::thread::sleep(Duration::from_secs(3));
+    let listed = out(&singlet_in(&s, &[], &["instance", "list", "--json"]));
+    let left = processes_matching(&needle);
+    let _ = singlet_in(&s, &[], &["instance", "stop", "-F", &name]);
+    assert!(
+        left.is_empty() && !listed.contains(&name),
+        "a killed start came up later: {listed} / {}",
+        describe_pids(&left)
+    );
 }
 
 root_and_unprivileged!(
