@@ -1,6 +1,15 @@
-//! Low-level helpers with no knowledge of containers: descriptors and the protection of the
-//! running binary. A leaf: nothing here imports another module of the crate, so `runtime`,
-//! `launcher` and `cli` can all build on it.
+//! Low-level helpers with no knowledge of containers, used by `runtime`, `image`, `launcher`
+//! and `cli`. A leaf: nothing here imports another module of the crate.
+//!
+//! * [`exe`]: re-executing the runtime from a view of its binary that containers cannot write.
+//! * [`fd`]: closing every descriptor a container process must not hold, pinning preserved
+//!   ones, checking the working directory.
+//! * [`mount`]: the new mount API calls (`open_tree`, `mount_setattr`).
+//! * [`proc`]: whether a pid is alive, pids in temporary names.
+//! * [`sparse`]: writing untrusted file contents with holes kept, within a byte budget.
+//! * [`trust`]: which directories and files the runtime may reuse or execute.
+//!
+//! The rules they implement are in `docs/reference/security.md`.
 
 pub mod exe;
 pub mod fd;
