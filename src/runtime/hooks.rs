@@ -38,6 +38,45 @@ pub enum HookKind {
     Poststop,
 }
 
+/// Hooks whose `path` resolves in the runtime's namespace and runs with the caller's rights
+/// (all but `startContainer`, which are files of the container and run inside it).
+pub const RUNTIME_SIDE: [HookKind; 5] = [
+    HookKind::Prestart,
+    HookKind::CreateRuntime,
+    HookKind::CreateContainer,
+    HookKind::Poststart,
+    HookKind::Poststop,
+];
+
+/// Refuses a runtime-side hook ([`RUNTIME_SIDE`]) whose file belongs to someone other than the
+/// caller or root, or is writable by group or others (docs/reference/security.md, class 3).
+/// Checked at `create`, from the runtime's namespace: inside the container's user namespace
+/// (where `createContainer` hooks run) root's files show the overflow uid. A missing file is
+/// left for the hook's run to report, as runc does.
+///
+/// # Errors
+/// [`Error::Config`] naming `hooks.<kind>[i].path`.
+pub fn validate_owners(spec: &oci_spec::runtime::Spec, config: &std::path::Path) -> Result<()> {
+    for kind in RUNTIME_SIDE {
+        for (i, h) in kind.of(spec).iter().enumerate() {
+            let Ok(meta) = std::fs::metadata(h.path()) else {
+                continue;
+            };
+            if let Some(why) = crate::sys::trust::distrust_file(&meta) {
+                return Err(Error::config(
+                    config,
+                    format!(
+                        "hooks.{}[{i}].path {}: refused: {why}",
+                        kind.name(),
+                        h.path().display()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl HookKind {
     /// The config.json key.
     pub fn name(self) -> &'static str {
@@ -80,15 +119,6 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
         path: hook.path().clone(),
         msg,
     };
-    // A hook of the runtime's namespace runs with the caller's rights: it must be the caller's
-    // or root's (docs/reference/security.md, class 3). startContainer hooks are files of the
-    // container and run inside it.
-    if kind != HookKind::StartContainer {
-        let meta = std::fs::metadata(hook.path()).map_err(|e| fail(format!("cannot run: {e}")))?;
-        if let Some(why) = crate::sys::trust::distrust_file(&meta) {
-            return Err(fail(format!("refused: {why}")));
-        }
-    }
     let mut cmd = Command::new(hook.path());
     let args = hook.args().clone().unwrap_or_default();
     if let Some((first, rest)) = args.split_first() {

@@ -104,6 +104,7 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
     let ns = super::process::Namespaces::from_spec(&spec, &config_path)?;
     super::rootfs::Rootfs::validate(&spec, &config_path)?;
     validate_host_reach(&spec, &ns, &config_path)?;
+    super::hooks::validate_owners(&spec, &config_path)?;
     Ok(Bundle {
         path,
         config_path,
