@@ -333,9 +333,12 @@ fn du(p: &Path) -> u64 {
 /// Removes what killed processes left in the cache (docs/reference/security.md, class 7):
 /// extraction trees `rootfs/.tmp-<digest>-<pid>`, partial blobs `blob/sha256/.<hex>.<pid>.…`
 /// and pull work directories `tmp/<pid>-…` whose process is gone. Called before an
-/// extraction and by `cache clean`; returns how many were removed.
+/// extraction and by `cache clean`; returns how many were removed. Nothing is removed from a
+/// cache directory [`trusted_dir`] refuses.
 pub fn sweep_leftovers() -> usize {
-    let cache = dir();
+    let Ok(cache) = trusted_dir() else {
+        return 0;
+    };
     let mut n = 0;
     for (sub, pid_of) in [
         (

@@ -97,6 +97,8 @@ pub struct Tree {
     pub stats: Stats,
     /// What file contents may still be written (docs/reference/security.md, class 6).
     budget: crate::sys::sparse::Budget,
+    /// The copy buffer of file contents, one for the whole tree.
+    buf: Vec<u8>,
 }
 
 fn errno_io(e: nix::errno::Errno) -> std::io::Error {
@@ -146,6 +148,7 @@ impl Tree {
             privileged: nix::unistd::geteuid().is_root(),
             stats: Stats::default(),
             budget: crate::sys::sparse::Budget::for_image(0, root),
+            buf: vec![0u8; 128 * 1024],
         })
     }
 
@@ -513,11 +516,9 @@ impl Tree {
                 // SAFETY: openat returned a fresh descriptor.
                 let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
                 // Runs of zeros (GNU sparse entries come out of tar as zeros) stay holes.
-                let mut buf = vec![0u8; 128 * 1024];
-                let n =
-                    crate::sys::sparse::copy(e, &mut f, &mut buf, &self.budget).map_err(|err| {
-                        Error::io(format!("layer {layer}: write {}", rel.display()), err)
-                    })?;
+                let n = crate::sys::sparse::copy(e, &mut f, &mut self.buf, &self.budget).map_err(
+                    |err| Error::io(format!("layer {layer}: write {}", rel.display()), err),
+                )?;
                 self.stats.bytes += n;
                 let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
                 let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
