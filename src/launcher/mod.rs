@@ -899,10 +899,9 @@ fn run_in(
         config["linux"]["resources"] = r.clone();
     }
     let bundle = session.subdir("bundle")?;
-    write(
-        &bundle.join("config.json"),
-        &serde_json::to_string(&config).expect("serializes"),
-    )?;
+    let text = serde_json::to_string(&config).expect("serializes");
+    write(&bundle.join("config.json"), &text)?;
+    dump_config(&text)?;
 
     let ctx = crate::runtime::Context {
         root: state_root.to_path_buf(),
@@ -1176,6 +1175,26 @@ fn write(path: &Path, text: &str) -> Result<()> {
         fs::create_dir_all(d).map_err(|e| Error::io(format!("create {}", d.display()), e))?;
     }
     fs::write(path, text).map_err(|e| Error::io(format!("write {}", path.display()), e))
+}
+
+/// The variable naming a file that receives a copy of each generated `config.json` (for
+/// debugging a run, and for the golden tests in `tests/it/golden.rs`).
+pub const DUMP_CONFIG_VAR: &str = "SINGLET_DUMP_CONFIG";
+
+/// Copies `config` to the file [`DUMP_CONFIG_VAR`] names, when it is set.
+///
+/// # Errors
+/// [`Error::Io`] naming the file.
+fn dump_config(config: &str) -> Result<()> {
+    match std::env::var_os(DUMP_CONFIG_VAR).filter(|v| !v.is_empty()) {
+        Some(f) => fs::write(&f, config).map_err(|e| {
+            Error::io(
+                format!("{DUMP_CONFIG_VAR}: write {}", Path::new(&f).display()),
+                e,
+            )
+        }),
+        None => Ok(()),
+    }
 }
 
 fn escape_overlay(p: &Path) -> String {

@@ -5,6 +5,7 @@ mod apps;
 mod build;
 mod common;
 mod frontend;
+mod golden;
 mod instance;
 mod net;
 mod pull;
