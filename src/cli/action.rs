@@ -106,7 +106,7 @@ pub struct ActionFlags {
     /// allow-host-loopback (the host's 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]
     #[arg(long, value_name = "ARGS")]
     pub network_args: Vec<String>,
-    /// Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups)
+    /// Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups)
     /// [env: APPTAINER_MEMORY]
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
@@ -152,7 +152,7 @@ impl ActionFlags {
         action: Action,
         args: Vec<String>,
         shell: Option<String>,
-    ) -> ExecParams {
+    ) -> Result<ExecParams, super::parse::ParseError> {
         let f = self;
         let list = |cli: &Vec<String>, keys: &[&str]| -> Vec<String> {
             if cli.is_empty() {
@@ -161,7 +161,9 @@ impl ActionFlags {
                 cli.clone()
             }
         };
-        ExecParams {
+        let memory = f.memory.clone().or_else(|| env_value(&["MEMORY"]));
+        let cpus = f.cpus.clone().or_else(|| env_value(&["CPUS"]));
+        Ok(ExecParams {
             image,
             action: Some(action),
             args,
@@ -210,15 +212,17 @@ impl ActionFlags {
             oci_semantics: f.oci_semantics || env_bool(&["OCI_SEMANTICS"]),
             app: f.app.clone().or_else(|| env_value(&["APP"])),
             net: f.net || env_bool(&["NET"]),
-            memory: f.memory.clone().or_else(|| env_value(&["MEMORY"])),
-            cpus: f.cpus.clone().or_else(|| env_value(&["CPUS"])),
+            memory: memory
+                .map(|m| super::parse::size("memory", &m))
+                .transpose()?,
+            cpus: cpus.map(|c| super::parse::cpus("cpus", &c)).transpose()?,
             pids_limit: f
                 .pids_limit
                 .or_else(|| env_value(&["PIDS_LIMIT"]).and_then(|v| v.parse().ok())),
             network: list(&f.network, &["NETWORK"]),
             network_args: list(&f.network_args, &["NETWORK_ARGS"]),
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
-        }
+        })
     }
 }
 
@@ -268,12 +272,12 @@ pub struct InspectArgs {
 /// Image errors.
 pub fn inspect(a: &InspectArgs) -> anyhow::Result<String> {
     if a.list_apps {
-        let apps = crate::launcher::list_apps(&a.image)?;
+        let apps = crate::image::inspect::list_apps(&a.image)?;
         return Ok(apps.iter().map(|n| format!("{n}\n")).collect());
     }
     let attrs = match &a.app {
-        Some(app) => crate::launcher::inspect_app(&a.image, app)?,
-        None => crate::launcher::inspect(&a.image)?,
+        Some(app) => crate::image::inspect::inspect_app(&a.image, app)?,
+        None => crate::image::inspect::inspect(&a.image)?,
     };
     let default =
         !(a.deffile || a.runscript || a.startscript || a.test || a.environment || a.helpfile);
@@ -300,7 +304,7 @@ pub fn inspect(a: &InspectArgs) -> anyhow::Result<String> {
         sel.helpfile = attrs.helpfile.clone();
     }
     if a.json || a.all {
-        return Ok(format!("{}\n", crate::launcher::inspect_json(&sel)));
+        return Ok(format!("{}\n", crate::image::inspect::inspect_json(&sel)));
     }
     let mut out = String::new();
     for s in [
@@ -318,6 +322,6 @@ pub fn inspect(a: &InspectArgs) -> anyhow::Result<String> {
     for (k, v) in &sel.environment {
         out.push_str(&format!("=== {k} ===\n{v}\n\n"));
     }
-    out.push_str(&crate::launcher::labels_text(&sel.labels));
+    out.push_str(&crate::image::inspect::labels_text(&sel.labels));
     Ok(out)
 }

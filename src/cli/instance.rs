@@ -235,7 +235,7 @@ pub fn dispatch(cmd: InstanceCommand, quiet: bool) -> anyhow::Result<i32> {
 }
 
 fn start(a: StartArgs, action: Action, quiet: bool) -> anyhow::Result<i32> {
-    let params = a.flags.params(a.image, action, a.args, None);
+    let params = a.flags.params(a.image, action, a.args, None)?;
     let s = instance::start(
         &params,
         &StartOpts {

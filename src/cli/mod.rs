@@ -22,6 +22,7 @@ pub mod image;
 pub mod instance;
 pub mod log;
 pub mod oci;
+pub mod parse;
 pub mod sif;
 
 use std::ffi::OsString;
@@ -253,7 +254,10 @@ pub fn main() -> ExitCode {
         Command::Cache { cmd } => front(image::cache(cmd)),
         Command::Instance { cmd } => front(instance::dispatch(cmd, cli.quiet || cli.silent)),
         Command::RunHelp { app, image } => front((|| {
-            print!("{}", crate::launcher::run_help(&image, app.as_deref())?);
+            print!(
+                "{}",
+                crate::image::inspect::run_help(&image, app.as_deref())?
+            );
             Ok(0)
         })()),
         Command::Inspect(a) => front((|| {
@@ -297,8 +301,8 @@ pub fn causes(e: &anyhow::Error) -> String {
     line
 }
 
-fn launch(p: crate::launcher::ExecParams) -> anyhow::Result<i32> {
-    Ok(crate::launcher::launch(&p)?)
+fn launch(p: Result<crate::launcher::ExecParams, parse::ParseError>) -> anyhow::Result<i32> {
+    Ok(crate::launcher::launch(&p?)?)
 }
 
 /// Renders rows as Go's `text/tabwriter` does with `minwidth`, `padding` and `' '` as the pad

@@ -320,27 +320,18 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
-/// Parses a size such as `64m`, `1g`, `4096` or `-1` into bytes.
+/// Parses a size such as `64m`, `1.5g`, `4096` ([`super::parse::size`]) or `-1` (no limit)
+/// into bytes.
 ///
 /// # Errors
 /// [`Error::Usage`] naming the flag.
 pub fn parse_size(flag: &str, s: &str) -> runtime::Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "-1" {
+    if s.trim() == "-1" {
         return Ok(-1);
     }
-    let t = t.trim_end_matches('b');
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| Error::Usage(format!("--{flag} {s:?}: not a size (e.g. 64m, 1g, 4096)")))?;
-    Ok((n * mult as f64) as i64)
+    super::parse::size(flag, s)
+        .map(|b| b as i64)
+        .map_err(|e| Error::Usage(e.to_string()))
 }
 
 fn parse_duration(s: &str) -> runtime::Result<Duration> {

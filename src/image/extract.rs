@@ -415,43 +415,13 @@ fn set_mtime(f: &std::fs::File, mtime: u32) {
     let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
 }
 
-/// Removes a tree this crate created (restoring write permission where an extraction left a
-/// read-only directory). Refuses paths that are not under `within`.
+/// [`crate::sys::fs::remove_tree`] with this module's error.
 ///
 /// # Errors
-/// [`Error::Other`] for a path outside `within`; [`Error::Io`].
+/// [`Error::Io`] naming the path (also for a path outside `within`).
 pub fn remove_tree(path: &Path, within: &Path) -> Result<()> {
-    if !path.starts_with(within) || path == within {
-        return Err(Error::Other(format!(
-            "refusing to delete {}: it is not inside {}",
-            path.display(),
-            within.display()
-        )));
-    }
-    fn fix(p: &Path) {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = std::fs::symlink_metadata(p) {
-            if m.is_dir() {
-                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
-                if let Ok(rd) = std::fs::read_dir(p) {
-                    for e in rd.flatten() {
-                        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                            fix(&e.path());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(_) => {
-            fix(path);
-            std::fs::remove_dir_all(path)
-                .map_err(|e| Error::io(format!("remove {}", path.display()), e))
-        }
-    }
+    crate::sys::fs::remove_tree(path, within)
+        .map_err(|e| Error::io(format!("remove {}", path.display()), e))
 }
 
 /// The name of a path component as bytes (for tests and messages).

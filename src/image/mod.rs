@@ -9,6 +9,7 @@ pub mod detect;
 pub mod error;
 pub mod extract;
 pub mod fuse;
+pub mod inspect;
 pub mod layout;
 pub mod lookup;
 pub mod metadata;

@@ -27,12 +27,12 @@ use nix::sys::stat::Mode;
 use serde_json::Value;
 
 use super::error::{Error, Result};
-use super::session::{self, IdMode};
 use super::{Action, ExecParams};
 use crate::image::deffile::{self, DefFile, Section};
 use crate::image::metadata::{ImageFs, SCIF_APPS};
 use crate::image::pull::{self, PullOpts};
 use crate::runtime::rootfs::path::{mkdir_all, openat_in_root, relative};
+use crate::runtime::sandbox::{self as session, IdMode};
 
 /// Options of a definition-file build.
 #[derive(Debug, Clone, Default)]

@@ -834,7 +834,7 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
     let senv = spec_env(&spec);
     let home = senv.get("HOME").cloned().unwrap_or_else(|| "/".into());
     let action = p.action.unwrap_or(Action::Exec);
-    let kind = super::action_kind(action);
+    let kind = super::process::action_kind(action);
     let host_env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -865,7 +865,7 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
     let init_root = PathBuf::from(format!("/proc/{}/root", r.pid));
     let imgfs = crate::image::metadata::DirFs::open(&init_root)?;
     if let Some(app) = &p.app {
-        super::check_app(&imgfs, app, action, Path::new(&r.image))?;
+        super::process::check_app(&imgfs, app, action, Path::new(&r.image))?;
         runtime_vars.push(("APPNAME".to_string(), app.clone()));
     }
     let plan = super::env::plan(super::env::PlanInput {
@@ -881,9 +881,9 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
         .as_ref()
         .is_some_and(|a| a.get(1).map(String::as_str) == Some(super::ACTION_SCRIPT));
     let (args, env): (Vec<String>, Vec<String>) = if scripted {
-        super::scripted_process(kind, &p.args, &plan, p.no_eval)
+        super::process::scripted_process(kind, &p.args, &plan, p.no_eval)
     } else {
-        super::shell_less(
+        super::process::shell_less(
             &imgfs,
             &plan,
             action,

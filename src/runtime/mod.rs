@@ -24,6 +24,7 @@ pub mod features;
 pub mod hooks;
 pub mod process;
 pub mod rootfs;
+pub mod sandbox;
 pub mod security;
 pub mod state;
 pub mod userns;

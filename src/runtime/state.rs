@@ -21,8 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -546,69 +545,25 @@ pub fn list_ids(root: &Path) -> Result<Vec<ContainerId>> {
     Ok(ids)
 }
 
-/// Writes `data` to `path` atomically and durably: a temp file in the same directory with
-/// `mode`, fsync, then rename over `path`.
+/// [`crate::sys::fs::atomic_write`] with this module's error.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file; the temp file is removed on failure.
 pub fn atomic_write(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_replace(path, data, mode, true)
+    crate::sys::fs::atomic_write(path, data, mode)
+        .map_err(|e| Error::io(format!("write {}", path.display()), e))
 }
 
-/// Temp file + rename, with an fsync before the rename when `durable`.
+/// [`crate::sys::fs::write_replace`] with this module's error.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file; the temp file is removed on failure.
 pub fn write_replace(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let res = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        if durable {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(format!("write {}", path.display()), e));
-    }
-    Ok(())
+    crate::sys::fs::write_replace(path, data, mode, durable)
+        .map_err(|e| Error::io(format!("write {}", path.display()), e))
 }
 
-/// Reads field 22 (`starttime`) and field 3 (`state`) of `/proc/<pid>/stat`.
-pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces or ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    // `rest` starts at field 3, so field 22 is the 20th item from here (index 19).
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
-}
-
-/// `true` when `pid` exists, is not a zombie or dead, and started at `start_time`
-/// (0 = do not check).
-pub fn process_alive(pid: i32, start_time: u64) -> bool {
-    match proc_stat(pid) {
-        Some((state, start)) => {
-            state != 'Z' && state != 'X' && (start_time == 0 || start == start_time)
-        }
-        None => false,
-    }
-}
+pub use crate::sys::proc::{process_alive, stat as proc_stat};
 
 /// Current time as RFC 3339 with nanoseconds in UTC, the format runc uses for `created`.
 pub fn now_rfc3339() -> String {

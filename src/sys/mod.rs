@@ -4,8 +4,12 @@
 //! * [`exe`]: re-executing the runtime from a view of its binary that containers cannot write.
 //! * [`fd`]: closing every descriptor a container process must not hold, pinning preserved
 //!   ones, checking the working directory.
+//! * [`fs`]: atomic whole-file writes, removing trees the crate created.
 //! * [`mount`]: the new mount API calls (`open_tree`, `mount_setattr`).
-//! * [`proc`]: whether a pid is alive, pids in temporary names.
+//! * [`ns`]: whether the process is in the initial user namespace; finding helper programs.
+//! * [`path`]: `openat2` resolution that never leaves a directory.
+//! * [`proc`]: whether a pid is alive (and is the process it was), `/proc/<pid>/stat`, pids
+//!   in temporary names.
 //! * [`sparse`]: writing untrusted file contents with holes kept, within a byte budget.
 //! * [`trust`]: which directories and files the runtime may reuse or execute.
 //!
@@ -13,7 +17,10 @@
 
 pub mod exe;
 pub mod fd;
+pub mod fs;
 pub mod mount;
+pub mod ns;
+pub mod path;
 pub mod proc;
 pub mod sparse;
 pub mod trust;

@@ -1,5 +1,7 @@
 //! Facts about other processes.
 
+use std::fs;
+
 /// `true` when a process with this pid exists (it may belong to another user): `kill(pid, 0)`
 /// succeeds or fails with `EPERM`. A pid of 0 or below is never alive.
 pub fn alive(pid: i32) -> bool {
@@ -23,6 +25,29 @@ pub fn pid_in_name(name: &str, prefix: Option<&str>) -> Option<i32> {
             .parse()
             .ok(),
         None => name.rsplit('-').next()?.parse().ok(),
+    }
+}
+
+/// Reads field 22 (`starttime`) and field 3 (`state`) of `/proc/<pid>/stat`.
+pub fn stat(pid: i32) -> Option<(char, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces or ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // `rest` starts at field 3, so field 22 is the 20th item from here (index 19).
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// `true` when `pid` exists, is not a zombie or dead, and started at `start_time`
+/// (0 = do not check).
+pub fn process_alive(pid: i32, start_time: u64) -> bool {
+    match stat(pid) {
+        Some((state, start)) => {
+            state != 'Z' && state != 'X' && (start_time == 0 || start == start_time)
+        }
+        None => false,
     }
 }
 

@@ -1,10 +1,12 @@
-//! The launcher's own namespaces and per-run session directory.
+//! The sandbox the Singularity front end runs a container from: the launcher's own user and
+//! mount namespace, and its per-run session directory with the overlay view of the image.
 //!
 //! Before anything is mounted, the launcher process enters a private mount namespace (and,
 //! unless it is root, a user namespace with the id map the run needs), so every mount it
 //! makes (the squashfuse rootfs, the overlay view) is invisible to the host and disappears
 //! with the last process of the run. The container's own namespaces are then created by the
-//! runtime core as children of these.
+//! runtime core as children of these. The front end (`launcher`) decides what to mount; the
+//! mounting happens here, so only `runtime` and `sys` change namespaces or mount.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -16,7 +18,7 @@ use nix::sched::{unshare, CloneFlags};
 use oci_spec::runtime::{LinuxIdMapping, LinuxIdMappingBuilder};
 
 use super::error::{Error, Result};
-use crate::runtime::userns;
+use super::userns;
 
 /// The id map of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +45,7 @@ impl IdMode {
     /// Chooses the mode (apptainer.md §2.1, §2.3).
     ///
     /// # Errors
-    /// [`Error::Flag`] when `--fakeroot` needs `newuidmap` (the user has subordinate ranges)
+    /// [`Error::Usage`] when `--fakeroot` needs `newuidmap` (the user has subordinate ranges)
     /// but it is not installed.
     pub fn decide(fakeroot: bool) -> Result<IdMode> {
         let uid = nix::unistd::geteuid().as_raw();
@@ -60,7 +62,7 @@ impl IdMode {
             (Some(u), Some(g)) => {
                 for h in ["newuidmap", "newgidmap"] {
                     if userns::find_helper(h).is_none() {
-                        return Err(Error::Flag(format!(
+                        return Err(Error::Usage(format!(
                             "--fakeroot: /etc/subuid and /etc/subgid list ranges for this user but \
                              {h} is not installed (Debian package uidmap)"
                         )));
@@ -203,7 +205,7 @@ fn enter_with_helper(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result
             let _ = nix::sys::wait::waitpid(child, None);
             r.map_err(|e| Error::sys("unshare user namespace", e))?;
             if !msg.is_empty() {
-                return Err(Error::Other(format!("--fakeroot: {msg}")));
+                return Err(Error::Child(format!("--fakeroot: {msg}")));
             }
             Ok(())
         }
@@ -220,7 +222,7 @@ pub struct Session {
 
 /// Where sessions live: `$XDG_RUNTIME_DIR/singlet/sessions`, else `/tmp/singlet-<uid>/sessions`.
 pub fn sessions_base() -> PathBuf {
-    crate::runtime::state::default_root().join("sessions")
+    super::state::default_root().join("sessions")
 }
 
 impl Session {
@@ -267,6 +269,63 @@ impl Session {
         Ok(p)
     }
 
+    /// Mounts a tmpfs (`nosuid,nodev`, mode 0755) on `<session>/<name>` and returns it.
+    ///
+    /// # Errors
+    /// [`Error::Io`] creating the directory, [`Error::Sys`] from `mount`.
+    pub fn mount_tmpfs(&self, name: &str) -> Result<PathBuf> {
+        let t = self.subdir(name)?;
+        mount(
+            Some("tmpfs"),
+            &t,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )
+        .map_err(|e| Error::sys(format!("mount a tmpfs on {}", t.display()), e))?;
+        Ok(t)
+    }
+
+    /// Mounts the overlay view at `<session>/root`: `lowers` (top first) under `upper` (an
+    /// upper and a work directory) or read-only without one. `nosuid,nodev`: a setuid binary
+    /// or a device node of the image gives nothing (docs/reference/security.md, class 8).
+    /// In a user namespace a writable view falls back to `userxattr` when the plain mount is
+    /// refused.
+    ///
+    /// # Errors
+    /// [`Error::Io`] creating the mount point, [`Error::Sys`] naming the mount data.
+    pub fn mount_overlay(
+        &self,
+        lowers: &[PathBuf],
+        upper: Option<(&Path, &Path)>,
+    ) -> Result<PathBuf> {
+        let target = self.subdir("root")?;
+        let lowers: Vec<String> = lowers.iter().map(|l| escape_overlay(l)).collect();
+        let mut data = format!("lowerdir={}", lowers.join(":"));
+        if let Some((u, w)) = upper {
+            data.push_str(&format!(
+                ",upperdir={},workdir={}",
+                escape_overlay(u),
+                escape_overlay(w)
+            ));
+        }
+        let try_mount = |d: &str| {
+            mount(
+                Some("overlay"),
+                &target,
+                Some("overlay"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(d),
+            )
+        };
+        let mut r = try_mount(&data);
+        if r.is_err() && upper.is_some() && !userns::in_initial_userns() {
+            r = try_mount(&format!("{data},userxattr"));
+        }
+        r.map_err(|e| Error::sys(format!("mount the overlay rootfs view ({data})"), e))?;
+        Ok(target)
+    }
+
     /// Keeps the directory (instances keep theirs for their lifetime).
     pub fn keep(mut self) -> PathBuf {
         let d = std::mem::take(&mut self.dir);
@@ -280,8 +339,16 @@ impl Drop for Session {
         for m in ["root", "image"] {
             let _ = nix::mount::umount2(&self.dir.join(m), nix::mount::MntFlags::MNT_DETACH);
         }
-        let _ = crate::image::extract::remove_tree(&self.dir, &self.base);
+        let _ = crate::sys::fs::remove_tree(&self.dir, &self.base);
     }
+}
+
+/// An overlayfs option value with its separators (`\\`, `:`, `,`) escaped.
+fn escape_overlay(p: &Path) -> String {
+    let s = p.display().to_string();
+    s.replace('\\', "\\\\")
+        .replace(':', "\\:")
+        .replace(',', "\\,")
 }
 
 /// Removes session directories whose launcher process is gone.
@@ -294,10 +361,10 @@ fn sweep(base: &Path) {
             .to_str()
             .and_then(|n| n.split('-').next())
             .and_then(|s| s.parse::<i32>().ok())
-            .is_none_or(|pid| crate::runtime::state::process_alive(pid, 0));
+            .is_none_or(|pid| super::state::process_alive(pid, 0));
         let keep = p.join("instance").exists();
         if !alive && !keep {
-            let _ = crate::image::extract::remove_tree(&p, base);
+            let _ = crate::sys::fs::remove_tree(&p, base);
         }
     }
 }
