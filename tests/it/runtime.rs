@@ -770,3 +770,63 @@ fn personality_and_version_root() {
 fn personality_and_version_unprivileged() {
     personality_and_version(Who::User);
 }
+
+/// The init and an `exec`'d tenant finish their set-up through one step
+/// (`runtime::process::finish`): given the same process fields, both end up with the same
+/// identity, umask, working directory, capabilities, no_new_privs, seccomp mode, personality
+/// and descriptors.
+fn init_and_tenant_finish_alike(who: Who) {
+    need!(who);
+    let s = Scratch::new(who);
+    // What /proc tells about the process (the shell's own line of each).
+    let probe = "id -u; id -g; id -G; umask; pwd; \
+                 grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status; \
+                 uname -m; ls /proc/self/fd | wc -l";
+    let mut b = s.bundle(
+        "b",
+        &["sh", "-c", &format!("({probe}) > /out/init; sleep 30")],
+    );
+    let caps = json!(["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    b.config["process"]["cwd"] = json!("/tmp");
+    b.config["process"]["user"]["umask"] = json!(0o027);
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    b.config["process"]["capabilities"] = json!({
+        "bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps,
+        "ambient": caps
+    });
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["swapon"], "action": "SCMP_ACT_ERRNO"}]
+    });
+    b.write();
+    let id = format!("finish-{who:?}");
+    s.ok(&["run", "-d", "--bundle", b.path(), &id]);
+    let t = Instant::now();
+    while !b.read_out("init").contains("Seccomp") && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let process = b.dir.join("process.json");
+    let mut p = b.config["process"].clone();
+    p["args"] = json!(["sh", "-c", probe]);
+    fs::write(&process, serde_json::to_vec(&p).unwrap()).unwrap();
+    s.own(&process);
+    let exec = s.ok(&["exec", "--process", process.to_str().unwrap(), &id]);
+    s.ok(&["delete", "--force", &id]);
+    let init = b.read_out("init");
+    assert!(init.contains("NoNewPrivs:\t1"), "{init}");
+    assert!(init.contains("Seccomp:\t2"), "{init}");
+    assert!(init.contains("i686"), "{init}");
+    assert!(init.contains("0027"), "{init}");
+    assert_eq!(exec, init, "exec and the init differ");
+}
+
+#[test]
+fn init_and_tenant_finish_alike_root() {
+    init_and_tenant_finish_alike(Who::Root);
+}
+
+#[test]
+fn init_and_tenant_finish_alike_unprivileged() {
+    init_and_tenant_finish_alike(Who::User);
+}

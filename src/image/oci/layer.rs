@@ -420,6 +420,132 @@ impl Tree {
         Ok(())
     }
 
+    /// A regular file of a layer: created exclusively beside its siblings (`dir`), written
+    /// with holes kept within the extraction budget, then its time, mode and (as root) owner.
+    fn regular<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+        layer: &str,
+        (mode, uid, gid, mtime): (u32, u32, u32, u64),
+    ) -> Result<()> {
+        let fd = nix::fcntl::openat(
+            Some(dir.as_raw_fd()),
+            name,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|err| Error::io(format!("create {}", rel.display()), errno_io(err)))?;
+        // SAFETY: openat returned a fresh descriptor.
+        let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+        // Runs of zeros (GNU sparse entries come out of tar as zeros) stay holes.
+        let n = crate::sys::sparse::copy(e, &mut f, &mut self.buf, &self.budget)
+            .map_err(|err| Error::io(format!("layer {layer}: write {}", rel.display()), err))?;
+        self.stats.bytes += n;
+        let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
+        let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
+        let m = if self.privileged { mode } else { mode & 0o777 };
+        let _ = nix::sys::stat::fchmod(
+            f.as_raw_fd(),
+            Mode::from_bits_truncate(if self.privileged { m } else { m | 0o600 }),
+        );
+        if self.privileged {
+            let _ = nix::unistd::fchown(f.as_raw_fd(), Some(uid.into()), Some(gid.into()));
+        }
+        self.xattrs(e, &f);
+        Ok(())
+    }
+
+    /// A device node of a layer: made as root; skipped (`None`) otherwise.
+    fn device(
+        &mut self,
+        hdr: &tar::Header,
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+        layer: &str,
+        mode: u32,
+    ) -> Result<Option<Kind>> {
+        let dev = nix::sys::stat::makedev(
+            hdr.device_major().ok().flatten().unwrap_or(0) as u64,
+            hdr.device_minor().ok().flatten().unwrap_or(0) as u64,
+        );
+        let is_char = hdr.entry_type() == tar::EntryType::Char;
+        if self.privileged {
+            let kind = if is_char {
+                nix::sys::stat::SFlag::S_IFCHR
+            } else {
+                nix::sys::stat::SFlag::S_IFBLK
+            };
+            nix::sys::stat::mknodat(
+                Some(dir.as_raw_fd()),
+                name,
+                kind,
+                Mode::from_bits_truncate(mode),
+                dev,
+            )
+            .map_err(|err| Error::io(format!("create device {}", rel.display()), errno_io(err)))?;
+        } else {
+            // Not recorded either: the SIF written from the tree would hold a device
+            // node this user could never have made (docs/reference/security.md,
+            // class 8; rootless umoci and Apptainer drop them too).
+            self.stats.devices_skipped += 1;
+            tracing::debug!("layer {layer}: device {} skipped (not root)", rel.display());
+            return Ok(None);
+        }
+        Ok(Some(if is_char {
+            Kind::Char(dev)
+        } else {
+            Kind::Block(dev)
+        }))
+    }
+
+    /// A hard link of a layer to an earlier entry (never a directory, never outside the
+    /// tree); returns the target's metadata, which the link shares.
+    fn hard_link<R: Read>(
+        &mut self,
+        e: &mut tar::Entry<'_, R>,
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+        layer: &str,
+        raw: &Path,
+    ) -> Result<Meta> {
+        let unsafe_err = |why: &str| Error::Unsafe {
+            source_name: format!("layer {layer}"),
+            entry: raw.display().to_string(),
+            why: why.to_string(),
+        };
+        let target = e
+            .link_name()
+            .map_err(|err| Error::Other(format!("layer {layer}: {}: {err}", raw.display())))?
+            .ok_or_else(|| unsafe_err("hard link without a target"))?
+            .into_owned();
+        let target = clean(&target).ok_or_else(|| unsafe_err("hard link target contains '..'"))?;
+        let tname = target.file_name().unwrap_or_default().to_owned();
+        let (tdir, treal) = self.open_dir(target.parent().unwrap_or(Path::new("")), layer, raw)?;
+        let tmeta = self.meta.get(&treal.join(&tname)).cloned().ok_or_else(|| {
+            unsafe_err(&format!(
+                "hard link to {} which does not exist",
+                target.display()
+            ))
+        })?;
+        if tmeta.kind == Kind::Dir {
+            return Err(unsafe_err("hard link to a directory"));
+        }
+        nix::unistd::linkat(
+            Some(tdir.as_raw_fd()),
+            tname.as_os_str(),
+            Some(dir.as_raw_fd()),
+            name,
+            nix::fcntl::AtFlags::empty(),
+        )
+        .map_err(|err| Error::io(format!("hard link {}", rel.display()), errno_io(err)))?;
+        Ok(tmeta)
+    }
+
     fn entry<R: Read>(
         &mut self,
         e: &mut tar::Entry<'_, R>,
@@ -488,7 +614,6 @@ impl Tree {
         if existing.is_some() && !(ty.is_dir() && existing_dir) {
             self.remove(&dir, &real_dir, &name)?;
         }
-        let work_mode = |m: u32| if self.privileged { m } else { m | 0o600 };
         let meta_kind = match ty {
             tar::EntryType::Directory => {
                 if !existing_dir {
@@ -502,33 +627,7 @@ impl Tree {
                 Kind::Dir
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                let fd = nix::fcntl::openat(
-                    Some(dir.as_raw_fd()),
-                    name.as_os_str(),
-                    OFlag::O_CREAT
-                        | OFlag::O_EXCL
-                        | OFlag::O_WRONLY
-                        | OFlag::O_NOFOLLOW
-                        | OFlag::O_CLOEXEC,
-                    Mode::from_bits_truncate(0o600),
-                )
-                .map_err(|err| Error::io(format!("create {}", rel.display()), errno_io(err)))?;
-                // SAFETY: openat returned a fresh descriptor.
-                let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
-                // Runs of zeros (GNU sparse entries come out of tar as zeros) stay holes.
-                let n = crate::sys::sparse::copy(e, &mut f, &mut self.buf, &self.budget).map_err(
-                    |err| Error::io(format!("layer {layer}: write {}", rel.display()), err),
-                )?;
-                self.stats.bytes += n;
-                let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
-                let _ = nix::sys::stat::futimens(f.as_raw_fd(), &t, &t);
-                let m = if self.privileged { mode } else { mode & 0o777 };
-                let _ =
-                    nix::sys::stat::fchmod(f.as_raw_fd(), Mode::from_bits_truncate(work_mode(m)));
-                if self.privileged {
-                    let _ = nix::unistd::fchown(f.as_raw_fd(), Some(uid.into()), Some(gid.into()));
-                }
-                self.xattrs(e, &f);
+                self.regular(e, &dir, &name, &rel, layer, (mode, uid, gid, mtime))?;
                 Kind::File
             }
             tar::EntryType::Symlink => {
@@ -555,87 +654,26 @@ impl Tree {
                 Kind::Symlink(target)
             }
             tar::EntryType::Link => {
-                let target = e
-                    .link_name()
-                    .map_err(|err| {
-                        Error::Other(format!("layer {layer}: {}: {err}", raw.display()))
-                    })?
-                    .ok_or_else(|| unsafe_err("hard link without a target"))?
-                    .into_owned();
-                let target =
-                    clean(&target).ok_or_else(|| unsafe_err("hard link target contains '..'"))?;
-                let tname = target.file_name().unwrap_or_default().to_owned();
-                let (tdir, treal) =
-                    self.open_dir(target.parent().unwrap_or(Path::new("")), layer, &raw)?;
-                let tmeta = self.meta.get(&treal.join(&tname)).cloned().ok_or_else(|| {
-                    unsafe_err(&format!(
-                        "hard link to {} which does not exist",
-                        target.display()
-                    ))
-                })?;
-                if tmeta.kind == Kind::Dir {
-                    return Err(unsafe_err("hard link to a directory"));
-                }
-                nix::unistd::linkat(
-                    Some(tdir.as_raw_fd()),
-                    tname.as_os_str(),
-                    Some(dir.as_raw_fd()),
-                    name.as_os_str(),
-                    nix::fcntl::AtFlags::empty(),
-                )
-                .map_err(|err| Error::io(format!("hard link {}", rel.display()), errno_io(err)))?;
+                let meta = self.hard_link(e, &dir, &name, &rel, layer, &raw)?;
                 this_layer.insert(rel.clone());
-                self.meta.insert(rel, tmeta);
+                self.meta.insert(rel, meta);
                 self.stats.entries += 1;
                 return Ok(());
             }
             tar::EntryType::Char | tar::EntryType::Block => {
-                let dev = nix::sys::stat::makedev(
-                    hdr.device_major().ok().flatten().unwrap_or(0) as u64,
-                    hdr.device_minor().ok().flatten().unwrap_or(0) as u64,
-                );
-                let is_char = ty == tar::EntryType::Char;
-                if self.privileged {
-                    let kind = if is_char {
-                        nix::sys::stat::SFlag::S_IFCHR
-                    } else {
-                        nix::sys::stat::SFlag::S_IFBLK
-                    };
-                    nix::sys::stat::mknodat(
-                        Some(dir.as_raw_fd()),
-                        name.as_os_str(),
-                        kind,
-                        Mode::from_bits_truncate(mode),
-                        dev,
-                    )
-                    .map_err(|err| {
-                        Error::io(format!("create device {}", rel.display()), errno_io(err))
-                    })?;
-                } else {
-                    // Not recorded either: the SIF written from the tree would hold a device
-                    // node this user could never have made (docs/reference/security.md,
-                    // class 8; rootless umoci and Apptainer drop them too).
-                    self.stats.devices_skipped += 1;
-                    tracing::debug!("layer {layer}: device {} skipped (not root)", rel.display());
-                    this_layer.insert(rel);
-                    return Ok(());
-                }
-                if is_char {
-                    Kind::Char(dev)
-                } else {
-                    Kind::Block(dev)
+                match self.device(&hdr, &dir, &name, &rel, layer, mode)? {
+                    Some(kind) => kind,
+                    None => {
+                        this_layer.insert(rel);
+                        return Ok(());
+                    }
                 }
             }
             tar::EntryType::Fifo => {
-                let c = CString::new(name.as_bytes()).map_err(|_| unsafe_err("NUL in name"))?;
-                // SAFETY: valid descriptor and NUL-terminated name.
-                let r = unsafe { libc::mkfifoat(dir.as_raw_fd(), c.as_ptr(), 0o600) };
-                if r != 0 {
-                    return Err(Error::io(
-                        format!("create fifo {}", rel.display()),
-                        std::io::Error::last_os_error(),
-                    ));
-                }
+                let mode = Mode::from_bits_truncate(0o600);
+                nix::unistd::mkfifoat(Some(dir.as_raw_fd()), name.as_os_str(), mode).map_err(
+                    |err| Error::io(format!("create fifo {}", rel.display()), errno_io(err)),
+                )?;
                 Kind::Fifo
             }
             tar::EntryType::XGlobalHeader

@@ -14,7 +14,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceBuilder, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceBuilder, LinuxNamespaceType, Spec};
 
 use super::{load_bundle, write_pid_file, Bundle};
 use crate::runtime::error::{Error, Result};
@@ -139,51 +139,9 @@ fn create_in(
     children: &mut Children,
 ) -> Result<Created> {
     let id = c.id.to_string();
-    let rootless = ctx.is_rootless();
     let mut spec = bundle.spec.clone();
 
-    // A caller without CAP_SYS_ADMIN whose config has no user namespace gets one
-    // (design.md #2).
-    let real_unprivileged = !userns::has_sys_admin();
-    let has_userns = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
-    let (mut uid_maps, mut gid_maps): (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) = spec
-        .linux()
-        .as_ref()
-        .map(|l| {
-            (
-                l.uid_mappings().clone().unwrap_or_default(),
-                l.gid_mappings().clone().unwrap_or_default(),
-            )
-        })
-        .unwrap_or_default();
-    if real_unprivileged && !has_userns {
-        let mut linux = spec.linux().clone().unwrap_or_default();
-        let mut ns = linux.namespaces().clone().unwrap_or_default();
-        ns.push(
-            LinuxNamespaceBuilder::default()
-                .typ(LinuxNamespaceType::User)
-                .build()
-                .expect("valid namespace"),
-        );
-        if !ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount) {
-            ns.push(
-                LinuxNamespaceBuilder::default()
-                    .typ(LinuxNamespaceType::Mount)
-                    .build()
-                    .expect("valid namespace"),
-            );
-        }
-        linux.set_namespaces(Some(ns));
-        spec.set_linux(Some(linux));
-        if uid_maps.is_empty() {
-            (uid_maps, gid_maps) = userns::default_rootless_maps();
-        }
-        tracing::debug!("rootless: adding a user namespace with maps {uid_maps:?} / {gid_maps:?}");
-    }
+    let (uid_maps, gid_maps) = id_maps(&mut spec);
     let namespaces = Namespaces::from_spec(&spec, &bundle.config_path)?;
     if namespaces.new.contains(CloneFlags::CLONE_NEWUSER) && uid_maps.is_empty() {
         return Err(Error::config(
@@ -195,29 +153,7 @@ fn create_in(
 
     // State first, so a killed create leaves something delete --force can find.
     state::write_replace(&c.config_path(), &bundle.raw, 0o600, false)?;
-    let me = std::process::id() as i32;
-    c.saved.oci_version = spec.version().clone();
-    c.saved.creator_pid = me;
-    c.saved.creator_start_time = state::proc_stat(me).map(|s| s.1).unwrap_or(0);
-    c.saved.bundle = bundle.path.clone();
-    c.saved.rootfs = bundle.rootfs.clone();
-    c.saved.created = state::now_rfc3339();
-    c.saved.annotations = spec
-        .annotations()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    c.saved.owner = state::owner_name();
-    c.saved.rootless = rootless;
-    c.saved.own_pid_ns = namespaces.new.contains(CloneFlags::CLONE_NEWPID);
-    c.saved.cgroup_path = cgroups::plan(
-        &spec,
-        &id,
-        rootless,
-        ctx.systemd_cgroup,
-        ctx.rootless == crate::runtime::RootlessMode::False,
-    )?;
+    record(c, ctx, bundle, &spec, &namespaces)?;
     c.save()?;
 
     let listener = bind_notify(&c.dir)?;
@@ -358,4 +294,90 @@ fn create_in(
         write_pid_file(p, pid)?;
     }
     Ok(Created { pid, master })
+}
+
+/// The id maps of the container. A caller without CAP_SYS_ADMIN whose config has no user
+/// namespace gets one, with the default rootless maps when the config has none (design.md
+/// #2); `spec` is changed to ask for it (and a mount namespace).
+fn id_maps(spec: &mut Spec) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
+    let real_unprivileged = !userns::has_sys_admin();
+    let has_userns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::User));
+    let (mut uid_maps, mut gid_maps): (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) = spec
+        .linux()
+        .as_ref()
+        .map(|l| {
+            (
+                l.uid_mappings().clone().unwrap_or_default(),
+                l.gid_mappings().clone().unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    if real_unprivileged && !has_userns {
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        let mut ns = linux.namespaces().clone().unwrap_or_default();
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .expect("valid namespace"),
+        );
+        if !ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount) {
+            ns.push(
+                LinuxNamespaceBuilder::default()
+                    .typ(LinuxNamespaceType::Mount)
+                    .build()
+                    .expect("valid namespace"),
+            );
+        }
+        linux.set_namespaces(Some(ns));
+        spec.set_linux(Some(linux));
+        if uid_maps.is_empty() {
+            (uid_maps, gid_maps) = userns::default_rootless_maps();
+        }
+        tracing::debug!("rootless: adding a user namespace with maps {uid_maps:?} / {gid_maps:?}");
+    }
+    (uid_maps, gid_maps)
+}
+
+/// Fills the saved state of a container being created (creator, bundle, annotations, owner,
+/// cgroup path) before its init exists, so a killed create leaves state `delete` can use.
+///
+/// # Errors
+/// Cgroup path errors ([`cgroups::plan`]).
+fn record(
+    c: &mut Container,
+    ctx: &Context,
+    bundle: &Bundle,
+    spec: &Spec,
+    namespaces: &Namespaces,
+) -> Result<()> {
+    let rootless = ctx.is_rootless();
+    let me = std::process::id() as i32;
+    c.saved.oci_version = spec.version().clone();
+    c.saved.creator_pid = me;
+    c.saved.creator_start_time = state::proc_stat(me).map(|s| s.1).unwrap_or(0);
+    c.saved.bundle = bundle.path.clone();
+    c.saved.rootfs = bundle.rootfs.clone();
+    c.saved.created = state::now_rfc3339();
+    c.saved.annotations = spec
+        .annotations()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    c.saved.owner = state::owner_name();
+    c.saved.rootless = rootless;
+    c.saved.own_pid_ns = namespaces.new.contains(CloneFlags::CLONE_NEWPID);
+    c.saved.cgroup_path = cgroups::plan(
+        spec,
+        c.id.as_str(),
+        rootless,
+        ctx.systemd_cgroup,
+        ctx.rootless == crate::runtime::RootlessMode::False,
+    )?;
+    Ok(())
 }

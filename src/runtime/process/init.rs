@@ -16,11 +16,9 @@ use oci_spec::runtime::Spec;
 
 use super::sync::{self, SyncMsg};
 use super::Namespaces;
-use crate::runtime::console;
 use crate::runtime::error::{Context as _, Error, Result};
 use crate::runtime::hooks::{self, HookKind};
 use crate::runtime::rootfs::{self, Rootfs};
-use crate::runtime::security;
 use crate::runtime::state::Status;
 
 /// Everything the child needs, prepared by the parent before the fork.
@@ -213,129 +211,31 @@ fn run_init(
         nix::unistd::chroot(cfg.rootfs).ctx(|| format!("chroot {}", cfg.rootfs.display()))?;
         nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
     }
-    if let Some(linux) = spec.linux() {
-        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-            if !ns.has(CloneFlags::CLONE_NEWUTS) {
-                return Err(Error::Child(
-                    "unable to set hostname without a private UTS namespace".into(),
-                ));
-            }
-            nix::unistd::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
-        }
-        if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
-            if !ns.has(CloneFlags::CLONE_NEWUTS) {
-                return Err(Error::Child(
-                    "unable to set domainname without a private UTS namespace".into(),
-                ));
-            }
-            // SAFETY: valid pointer and length of the name.
-            let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
-            if r != 0 {
-                return Err(Error::sys(
-                    format!("setdomainname {d:?}"),
-                    nix::errno::Errno::last(),
-                ));
-            }
-        }
-        for (k, v) in linux.sysctl().iter().flatten() {
-            let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
-            std::fs::write(&p, v).ctx(|| format!("linux.sysctl {k}={v}"))?;
-        }
-    }
-    let terminal = process.terminal().unwrap_or(false);
-    if terminal {
-        let pty = console::open_pty()?;
-        if let Some(sz) = process.console_size() {
-            console::set_size(
-                pty.master.as_raw_fd(),
-                sz.height() as u16,
-                sz.width() as u16,
-            );
-        }
-        if new_mnt && Path::new("/dev/console").exists() {
-            let _ = nix::mount::mount(
-                Some(pty.slave_path.as_str()),
-                "/dev/console",
-                None::<&str>,
-                nix::mount::MsFlags::MS_BIND,
-                None::<&str>,
-            );
-        }
-        sync::send(
-            s,
-            &SyncMsg::Console {
-                name: pty.slave_path.clone(),
-            },
-            Some(pty.master.as_raw_fd()),
-        )?;
-        sync::expect(s, &SyncMsg::ConsoleDone, "console hand-over")?;
-        console::attach_slave(&pty.slave_path)?;
-        drop(pty);
+    set_names_and_sysctls(spec, ns)?;
+    if process.terminal().unwrap_or(false) {
+        super::attach_console(process, new_mnt, s)?;
     }
     if new_mnt {
         fs.finalize()?;
     }
-    // Whatever the rootfs set-up opened is gone before the working directory is entered, and
-    // the directory must then be inside the root (CVE-2024-21626: `/proc/self/fd/N`).
-    crate::sys::fd::close_from_except(3 + cfg.preserve_fds as RawFd, &[s, cfg.notify_fd]);
-    let cwd = process.cwd();
-    if !cwd.as_os_str().is_empty() {
-        if !cwd.exists() {
-            let _ = std::fs::create_dir_all(cwd);
-        }
-        nix::unistd::chdir(cwd).ctx(|| format!("chdir to process.cwd {}", cwd.display()))?;
-        crate::sys::fd::check_cwd_inside_root()
-            .map_err(|m| Error::Child(format!("process.cwd {}: {m}", cwd.display())))?;
-    }
-    let args = process.args().clone().unwrap_or_default();
-    if args.is_empty() {
-        return Err(Error::Child(
-            "config.json: process.args must not be empty".into(),
-        ));
-    }
-    let env = process.env().clone().unwrap_or_default();
-    let exe = super::resolve_executable(&args[0], &env)?;
     if !cfg.no_new_keyring {
         super::join_session_keyring(cfg.id);
     }
-    if let Some(u) = process.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
-    }
-    if let Some(p) = process
-        .apparmor_profile()
-        .as_deref()
-        .filter(|p| !p.is_empty())
-    {
-        security::apply_apparmor(p)?;
-    }
-    if let Some(l) = process.selinux_label().as_deref().filter(|p| !p.is_empty()) {
-        security::apply_selinux(l)?;
-    }
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(sc) => Some(security::build_seccomp(sc)?),
-        None => None,
-    };
-    if let Some(c) = process.capabilities() {
-        security::drop_bounding(c)?;
-    }
-    if !nnp {
-        if let Some(f) = &seccomp {
-            security::load_seccomp(f)?;
-        }
-    }
-    security::switch_user(process, setgroups)?;
-    if let Some(c) = process.capabilities() {
-        security::set_capabilities(c)?;
-    }
-    if nnp {
-        security::set_no_new_privs()?;
-    }
-    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
-        security::set_personality(&p.domain())?;
-    }
-    super::keep_preserved(cfg.preserve_fds);
-    super::cloexec_from(3 + cfg.preserve_fds);
+    // Whatever the rootfs set-up opened is gone before the working directory is entered, and
+    // the directory must then be inside the root (CVE-2024-21626: `/proc/self/fd/N`).
+    let ready = super::finish::prepare(&super::finish::Finish {
+        process,
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        personality: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.personality().as_ref())
+            .map(|p| p.domain()),
+        setgroups,
+        preserve_fds: cfg.preserve_fds,
+        keep: &[s, cfg.notify_fd],
+        create_cwd: true,
+    })?;
     if cfg.die_with_parent {
         // After the last credential change (which clears it). The parent is the foreground
         // `run` by now (a child subreaper; the intermediate of stage 1 is gone): if it died
@@ -347,28 +247,7 @@ fn run_init(
     sync::send(s, &SyncMsg::Ready, None)?;
     // From here on the parent is gone; errors travel over the notify connection.
     let _ = nix::unistd::close(s);
-    // SAFETY: notify_fd was inherited from the parent and is owned by this process now.
-    let listener = unsafe { OwnedFd::from_raw_fd(cfg.notify_fd) };
-    let conn = loop {
-        match nix::sys::socket::accept4(
-            listener.as_raw_fd(),
-            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        ) {
-            Ok(fd) => break fd,
-            Err(nix::errno::Errno::EINTR) => continue,
-            // SAFETY: _exit in the child.
-            Err(_) => unsafe { libc::_exit(1) },
-        }
-    };
-    drop(listener);
-    // SAFETY: accept4 returned a fresh descriptor.
-    let mut conn = unsafe { std::fs::File::from_raw_fd(conn) };
-    let mut byte = [0u8; 1];
-    if conn.read(&mut byte).unwrap_or(0) == 0 {
-        // The caller of start went away before asking: stay created for the next start.
-        // SAFETY: _exit in the child.
-        unsafe { libc::_exit(1) }
-    }
+    let conn = wait_for_start(cfg.notify_fd);
     let fail = |mut conn: std::fs::File, e: Error| -> ! {
         let _ = conn.write_all(format!("E{e}").as_bytes());
         // SAFETY: _exit in the child.
@@ -410,13 +289,74 @@ fn run_init(
             }
         }
     }
-    if nnp {
-        if let Some(f) = &seccomp {
-            if let Err(e) = security::load_seccomp(f) {
-                fail(conn, e);
+    fail(conn, ready.exec())
+}
+
+/// `hostname`, `domainname` (which need a UTS namespace of the container's own) and
+/// `linux.sysctl`, from inside the container's namespaces and root.
+///
+/// # Errors
+/// [`Error::Child`] for a name without a UTS namespace; the failing call's error.
+fn set_names_and_sysctls(spec: &Spec, ns: &super::Namespaces) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    {
+        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            if !ns.has(CloneFlags::CLONE_NEWUTS) {
+                return Err(Error::Child(
+                    "unable to set hostname without a private UTS namespace".into(),
+                ));
+            }
+            nix::unistd::sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
+        }
+        if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+            if !ns.has(CloneFlags::CLONE_NEWUTS) {
+                return Err(Error::Child(
+                    "unable to set domainname without a private UTS namespace".into(),
+                ));
+            }
+            // SAFETY: valid pointer and length of the name.
+            let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+            if r != 0 {
+                return Err(Error::sys(
+                    format!("setdomainname {d:?}"),
+                    nix::errno::Errno::last(),
+                ));
             }
         }
+        for (k, v) in linux.sysctl().iter().flatten() {
+            let p = PathBuf::from("/proc/sys").join(k.replace('.', "/"));
+            std::fs::write(&p, v).ctx(|| format!("linux.sysctl {k}={v}"))?;
+        }
     }
-    let e = super::execve(&exe, &args, &env);
-    fail(conn, e)
+    Ok(())
+}
+
+/// Waits for `start` on the notify listener `notify_fd` (inherited from the parent and owned
+/// by this process now); exits the init when the caller of `start` goes away before asking.
+fn wait_for_start(notify_fd: RawFd) -> std::fs::File {
+    // SAFETY: notify_fd was inherited from the parent and is owned by this process now.
+    let listener = unsafe { OwnedFd::from_raw_fd(notify_fd) };
+    let conn = loop {
+        match nix::sys::socket::accept4(
+            listener.as_raw_fd(),
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        ) {
+            Ok(fd) => break fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            // SAFETY: _exit in the child.
+            Err(_) => unsafe { libc::_exit(1) },
+        }
+    };
+    drop(listener);
+    // SAFETY: accept4 returned a fresh descriptor.
+    let mut conn = unsafe { std::fs::File::from_raw_fd(conn) };
+    let mut byte = [0u8; 1];
+    if conn.read(&mut byte).unwrap_or(0) == 0 {
+        // The caller of start went away before asking: stay created for the next start.
+        // SAFETY: _exit in the child.
+        unsafe { libc::_exit(1) }
+    }
+    conn
 }

@@ -8,6 +8,7 @@
 //! Both talk to the parent through the protocol in [`sync`]. The runtime is single-threaded
 //! when it forks, so the child may allocate and use the standard library freely.
 
+pub mod finish;
 pub mod init;
 pub mod reaper;
 pub mod sync;
@@ -296,6 +297,48 @@ pub fn loopback_up() {
 pub unsafe fn fork() -> Result<nix::unistd::ForkResult> {
     // SAFETY: forwarded to the caller's contract.
     unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))
+}
+
+/// `process.terminal`: a new pseudo-terminal whose master goes to the runtime over the sync
+/// socket `s` (runtime-spec runtime.md "Terminal"); the slave becomes the process's stdio
+/// (and, with `bind_console`, is bound on `/dev/console`: the init in a new mount
+/// namespace).
+///
+/// # Errors
+/// The pty, bind and sync errors.
+pub fn attach_console(
+    process: &oci_spec::runtime::Process,
+    bind_console: bool,
+    s: std::os::fd::RawFd,
+) -> Result<()> {
+    let pty = crate::runtime::console::open_pty()?;
+    if let Some(sz) = process.console_size() {
+        crate::runtime::console::set_size(
+            std::os::fd::AsRawFd::as_raw_fd(&pty.master),
+            sz.height() as u16,
+            sz.width() as u16,
+        );
+    }
+    if bind_console && std::path::Path::new("/dev/console").exists() {
+        let _ = nix::mount::mount(
+            Some(pty.slave_path.as_str()),
+            "/dev/console",
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        );
+    }
+    self::sync::send(
+        s,
+        &self::sync::SyncMsg::Console {
+            name: pty.slave_path.clone(),
+        },
+        Some(std::os::fd::AsRawFd::as_raw_fd(&pty.master)),
+    )?;
+    self::sync::expect(s, &self::sync::SyncMsg::ConsoleDone, "console hand-over")?;
+    crate::runtime::console::attach_slave(&pty.slave_path)?;
+    drop(pty);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use super::sync::{self, SyncMsg};
-use crate::runtime::console;
-use crate::runtime::error::{Context as _, Error, Result};
-use crate::runtime::security;
+use crate::runtime::error::{Context as _, Result};
 
 /// What the tenant needs, prepared before the fork.
 pub struct TenantConfig<'a> {
@@ -121,79 +119,16 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) 
     drop(root);
     sync::expect(s, &SyncMsg::CgroupsDone, "cgroup join")?;
     if process.terminal().unwrap_or(false) {
-        let pty = console::open_pty()?;
-        if let Some(sz) = process.console_size() {
-            console::set_size(
-                pty.master.as_raw_fd(),
-                sz.height() as u16,
-                sz.width() as u16,
-            );
-        }
-        sync::send(
-            s,
-            &SyncMsg::Console {
-                name: pty.slave_path.clone(),
-            },
-            Some(pty.master.as_raw_fd()),
-        )?;
-        sync::expect(s, &SyncMsg::ConsoleDone, "console hand-over")?;
-        console::attach_slave(&pty.slave_path)?;
+        super::attach_console(process, false, s)?;
     }
-    crate::sys::fd::close_from_except(3 + cfg.preserve_fds as i32, &[s]);
-    let cwd = process.cwd();
-    if !cwd.as_os_str().is_empty() {
-        nix::unistd::chdir(cwd).ctx(|| format!("chdir to {}", cwd.display()))?;
-        crate::sys::fd::check_cwd_inside_root()
-            .map_err(|m| Error::Child(format!("cwd {}: {m}", cwd.display())))?;
-    }
-    let args = process.args().clone().unwrap_or_default();
-    if args.is_empty() {
-        return Err(Error::Child(
-            "exec: no command given (process.args is empty)".into(),
-        ));
-    }
-    let env = process.env().clone().unwrap_or_default();
-    let exe = super::resolve_executable(&args[0], &env)?;
-    if let Some(u) = process.user().umask() {
-        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
-    }
-    if let Some(p) = process
-        .apparmor_profile()
-        .as_deref()
-        .filter(|p| !p.is_empty())
-    {
-        security::apply_apparmor(p)?;
-    }
-    if let Some(l) = process.selinux_label().as_deref().filter(|l| !l.is_empty()) {
-        security::apply_selinux(l)?;
-    }
-    let nnp = process.no_new_privileges().unwrap_or(false);
-    let seccomp = match cfg.seccomp {
-        Some(sc) => Some(security::build_seccomp(sc)?),
-        None => None,
-    };
-    if let Some(c) = process.capabilities() {
-        security::drop_bounding(c)?;
-    }
-    if !nnp {
-        if let Some(f) = &seccomp {
-            security::load_seccomp(f)?;
-        }
-    }
-    security::switch_user(process, setgroups)?;
-    if let Some(c) = process.capabilities() {
-        security::set_capabilities(c)?;
-    }
-    if nnp {
-        security::set_no_new_privs()?;
-        if let Some(f) = &seccomp {
-            security::load_seccomp(f)?;
-        }
-    }
-    if let Some(d) = &cfg.personality {
-        security::set_personality(d)?;
-    }
-    super::keep_preserved(cfg.preserve_fds);
-    super::cloexec_from(3 + cfg.preserve_fds);
-    Err(super::execve(&exe, &args, &env))
+    let ready = super::finish::prepare(&super::finish::Finish {
+        process,
+        seccomp: cfg.seccomp,
+        personality: cfg.personality,
+        setgroups,
+        preserve_fds: cfg.preserve_fds,
+        keep: &[s],
+        create_cwd: false,
+    })?;
+    Err(ready.exec())
 }
