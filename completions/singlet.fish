@@ -56,7 +56,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -s o -l overlay -d
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
-complete -c singlet -n "__fish_singlet_using_subcommand exec" -l memory -d 'Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups) [env: APPTAINER_MEMORY]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l memory -d 'Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups) [env: APPTAINER_MEMORY]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
@@ -94,7 +94,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -s o -l overlay -d 
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
-complete -c singlet -n "__fish_singlet_using_subcommand run" -l memory -d 'Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups) [env: APPTAINER_MEMORY]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l memory -d 'Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups) [env: APPTAINER_MEMORY]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
@@ -132,7 +132,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -s o -l overlay -
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
-complete -c singlet -n "__fish_singlet_using_subcommand shell" -l memory -d 'Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups) [env: APPTAINER_MEMORY]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l memory -d 'Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups) [env: APPTAINER_MEMORY]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
@@ -171,7 +171,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -s o -l overlay -d
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
-complete -c singlet -n "__fish_singlet_using_subcommand test" -l memory -d 'Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups) [env: APPTAINER_MEMORY]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l memory -d 'Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups) [env: APPTAINER_MEMORY]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
@@ -251,7 +251,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l memory -d 'Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups) [env: APPTAINER_MEMORY]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l memory -d 'Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups) [env: APPTAINER_MEMORY]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
@@ -290,7 +290,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l memory -d 'Memory limit: bytes with an optional b/k/m/g suffix, e.g. 512m (root; cgroups) [env: APPTAINER_MEMORY]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l memory -d 'Memory limit: bytes with an optional b/k/m/g/t suffix, e.g. 512m or 1.5g (root; cgroups) [env: APPTAINER_MEMORY]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r

@@ -4,9 +4,30 @@
 #   and integration tests (real containers as root and as unprivileged users), then the
 #   runtime-spec conformance suite against singlet-oci and, to check the suite itself, runc,
 #   and the real clients (Podman, containerd, CRI) with singlet-oci and with runc.
+#
+# scripts/test.sh --quick: the fast tier for a change in progress (no package installs, no
+#   peers): format, lints, layering, unit tests, and the golden configurations (as root also
+#   the unprivileged ones). About a minute after a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+
+if [ "${1:-}" = --quick ]; then
+  [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  echo "== quick: format, lints, layering"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  ./scripts/layers.sh
+  echo "== quick: unit tests"
+  cargo test --workspace --lib --bins -q
+  echo "== quick: golden configurations"
+  TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+  cargo build -q
+  chmod -R a+rX "$TARGET/debug" 2>/dev/null || true
+  cargo test -q --test it golden
+  echo "== quick tier passed"
+  exit 0
+fi
 
 ./scripts/deps.sh
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
@@ -27,9 +48,10 @@ for fd in $(ls /proc/$$/fd); do
   [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
 done
 
-echo "== format and lints"
+echo "== format, lints, layering"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+./scripts/layers.sh
 
 echo "== build"
 cargo build --workspace

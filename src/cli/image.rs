@@ -179,6 +179,9 @@ pub struct BuildArgs {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// List what the cache holds
+    #[command(
+        after_help = "Examples:\n  singlet cache list\n  singlet cache list --type rootfs --json"
+    )]
     List {
         /// Only these types: blob, oci-sif, rootfs (comma-separated)
         #[arg(short = 'T', long = "type", value_delimiter = ',')]
@@ -188,6 +191,9 @@ pub enum CacheCommand {
         json: bool,
     },
     /// Remove cache entries
+    #[command(
+        after_help = "Examples:\n  singlet cache clean --dry-run\n  singlet cache clean --type blob --days 30 --force"
+    )]
     Clean {
         /// Only these types: blob, oci-sif, rootfs (comma-separated)
         #[arg(short = 'T', long = "type", value_delimiter = ',')]

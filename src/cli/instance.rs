@@ -25,10 +25,16 @@ pub enum InstanceCommand {
     #[command(after_help = START_EXAMPLES, trailing_var_arg = true)]
     Start(StartArgs),
     /// Start an instance that runs the image's runscript detached
-    #[command(trailing_var_arg = true)]
+    #[command(
+        after_help = "Examples:\n  singlet instance run image.sif web --port 8080\n  singlet instance run --net --network slirp --network-args portmap=8080:80/tcp image.sif web",
+        trailing_var_arg = true
+    )]
     Run(StartArgs),
     /// List running instances (yours only)
-    #[command(alias = "ls")]
+    #[command(
+        after_help = "Examples:\n  singlet instance list\n  singlet instance list 'web*'\n  singlet instance list --json | jq '.instances[].pid'",
+        alias = "ls"
+    )]
     List {
         /// Print JSON ({"instances":[…]}, Apptainer's shape)
         #[arg(short = 'j', long)]
@@ -40,6 +46,9 @@ pub enum InstanceCommand {
         pattern: Option<String>,
     },
     /// Stop instances: SIGINT (or --signal), then SIGKILL after --timeout
+    #[command(
+        after_help = "Examples:\n  singlet instance stop web\n  singlet instance stop --all --timeout 30\n  singlet instance stop --force web"
+    )]
     Stop {
         /// Stop all of your instances
         #[arg(short = 'a', long)]
@@ -58,6 +67,9 @@ pub enum InstanceCommand {
         names: Vec<String>,
     },
     /// Show an instance's CPU, memory and process use (needs a cgroup)
+    #[command(
+        after_help = "Examples:\n  singlet instance stats web\n  singlet instance stats --json web"
+    )]
     Stats {
         /// Print JSON
         #[arg(long)]

@@ -109,7 +109,10 @@ pub enum Command {
         args: Vec<String>,
     },
     /// Start an interactive shell in the container
-    #[command(trailing_var_arg = true)]
+    #[command(
+        after_help = "Examples:\n  singlet shell image.sif\n  singlet shell --containall --shell /bin/bash image.sif\n  singlet shell -B /scratch:/data image.sif -c 'ls /data'",
+        trailing_var_arg = true
+    )]
     Shell {
         /// Action flags.
         #[command(flatten)]
@@ -124,7 +127,10 @@ pub enum Command {
         args: Vec<String>,
     },
     /// Run the container's test script
-    #[command(trailing_var_arg = true)]
+    #[command(
+        after_help = "Examples:\n  singlet test image.sif\n  singlet test --app analysis image.sif",
+        trailing_var_arg = true
+    )]
     Test {
         /// Action flags.
         #[command(flatten)]
@@ -142,18 +148,27 @@ pub enum Command {
     #[command(after_help = image::BUILD_EXAMPLES)]
     Build(image::BuildArgs),
     /// List or clean the per-user cache (blobs, converted images, extracted rootfs)
+    #[command(
+        after_help = "Examples:\n  singlet cache list\n  singlet cache clean --days 30 --dry-run"
+    )]
     Cache {
         /// The cache verb.
         #[command(subcommand)]
         cmd: image::CacheCommand,
     },
     /// Manage instances: containers running detached (start, run, list, stop, stats)
+    #[command(
+        after_help = "Examples:\n  singlet instance start image.sif web\n  singlet instance list\n  singlet exec instance://web ps\n  singlet instance stop web"
+    )]
     Instance {
         /// The instance verb.
         #[command(subcommand)]
         cmd: instance::InstanceCommand,
     },
     /// Show the runscript help of an image (or of one of its SCIF apps)
+    #[command(
+        after_help = "Examples:\n  singlet run-help image.sif\n  singlet run-help --app analysis image.sif"
+    )]
     RunHelp {
         /// Show the help of this SCIF app (/scif/apps/NAME/scif/runscript.help)
         #[arg(long, value_name = "NAME")]
@@ -162,11 +177,17 @@ pub enum Command {
         image: String,
     },
     /// Show an image's metadata (labels by default)
+    #[command(
+        after_help = "Examples:\n  singlet inspect image.sif\n  singlet inspect --deffile image.sif\n  singlet inspect --json --all image.sif\n  singlet inspect --list-apps image.sif"
+    )]
     Inspect(action::InspectArgs),
     /// The runc-compatible OCI runtime verbs (same as the singlet-oci command)
     Oci(Box<OciCli>),
     /// SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)
-    #[command(alias = "siftool")]
+    #[command(
+        after_help = "Examples:\n  singlet sif list image.sif\n  singlet sif info 1 image.sif\n  singlet sif dump 3 image.sif > rootfs.squashfs",
+        alias = "siftool"
+    )]
     Sif {
         /// The siftool command.
         #[command(subcommand)]
@@ -452,26 +473,37 @@ fn generate(what: &str, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `<name>.<section>` and one `<name>-<verb>.<section>` per subcommand.
+/// Writes `<name>.<section>` and, for every subcommand at every level, a page named by its
+/// path (`singlet-instance-start.1`), so each page's SUBCOMMANDS list names pages that exist.
+///
+/// # Errors
+/// Rendering or writing a page, naming the file.
 pub fn write_man(cmd: clap::Command, section: &str, dir: &Path) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let cmd = cmd.version(env!("CARGO_PKG_VERSION"));
+    // Pages document the verbs; `help` is the same text as each page.
+    fn without_help(c: clap::Command) -> clap::Command {
+        c.disable_help_subcommand(true)
+            .mut_subcommands(without_help)
+    }
+    let mut cmd = without_help(cmd.version(env!("CARGO_PKG_VERSION")));
+    cmd.build();
     let name = cmd.get_name().to_string();
-    let render = |c: clap::Command, file: &str| -> anyhow::Result<()> {
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(c)
-            .section(section)
-            .date("")
-            .render(&mut buf)
-            .with_context(|| format!("render {file}"))?;
-        std::fs::write(dir.join(file), buf).with_context(|| format!("write {file}"))
-    };
+    write_man_tree(cmd, &name, section, dir)
+}
+
+fn write_man_tree(cmd: clap::Command, name: &str, section: &str, dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context as _;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let sub_name = format!("{name}-{}", sub.get_name());
-        let file = format!("{sub_name}.{section}");
-        render(sub.clone().name(sub_name), &file)?;
+        write_man_tree(sub.clone().name(&sub_name), &sub_name, section, dir)?;
     }
-    render(cmd, &format!("{name}.{section}"))
+    let file = format!("{name}.{section}");
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .section(section)
+        .date("")
+        .render(&mut buf)
+        .with_context(|| format!("render {file}"))?;
+    std::fs::write(dir.join(&file), buf).with_context(|| format!("write {file}"))
 }
 
 #[cfg(test)]
@@ -528,6 +560,31 @@ mod tests {
                 assert!(a == b, "{} ({:?} differs)", stale(), f);
             }
         }
+    }
+
+    /// Every verb at every level, in both faces, shows an example in its `--help`.
+    #[test]
+    fn every_verb_has_an_example() {
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in c.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let p = format!("{path} {}", sub.get_name());
+                let text = [sub.get_after_help(), sub.get_after_long_help()]
+                    .into_iter()
+                    .flatten()
+                    .map(|h| h.to_string())
+                    .collect::<String>();
+                if !text.contains("Example") {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        for c in commands() {
+            let name = c.get_name().to_string();
+            walk(&c, &name, &mut missing);
+        }
+        assert!(missing.is_empty(), "no example in --help: {missing:#?}");
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub struct CreateArgs {
 #[derive(Debug, Subcommand)]
 pub enum OciCommand {
     /// Create a container: set it up and stop before running the user process
+    #[command(
+        after_help = "Examples:\n  singlet-oci create --bundle /srv/c1 c1\n  singlet-oci create --bundle . --console-socket /run/c1.sock --pid-file c1.pid c1"
+    )]
     Create {
         #[command(flatten)]
         opts: CreateArgs,
@@ -118,16 +121,23 @@ pub enum OciCommand {
         id: String,
     },
     /// Run the user process of a created container
+    #[command(after_help = "Examples:\n  singlet-oci start c1")]
     Start {
         /// Container id
         id: String,
     },
     /// Print the state of a container as JSON
+    #[command(
+        after_help = "Examples:\n  singlet-oci state c1\n  singlet-oci state c1 | jq -r .status"
+    )]
     State {
         /// Container id
         id: String,
     },
     /// Send a signal (name or number, default SIGTERM) to the container's init
+    #[command(
+        after_help = "Examples:\n  singlet-oci kill c1\n  singlet-oci kill c1 KILL\n  singlet-oci kill --all c1 9"
+    )]
     Kill {
         /// Send the signal to every process of the container
         #[arg(short = 'a', long)]
@@ -139,6 +149,7 @@ pub enum OciCommand {
         signal: String,
     },
     /// Delete a container and its state
+    #[command(after_help = "Examples:\n  singlet-oci delete c1\n  singlet-oci delete --force c1")]
     Delete {
         /// Kill a running container first; succeed when the id is unknown
         #[arg(short = 'f', long)]
@@ -147,6 +158,9 @@ pub enum OciCommand {
         id: String,
     },
     /// Create and start a container; in the foreground, wait and return its exit status
+    #[command(
+        after_help = "Examples:\n  singlet-oci run --bundle /srv/c1 c1\n  singlet-oci run -d --bundle . --pid-file c1.pid c1"
+    )]
     Run {
         #[command(flatten)]
         opts: CreateArgs,
@@ -157,7 +171,10 @@ pub enum OciCommand {
         id: String,
     },
     /// Run a new process inside a container
-    #[command(trailing_var_arg = true)]
+    #[command(
+        after_help = "Examples:\n  singlet-oci exec c1 ps\n  singlet-oci exec -t --cwd /tmp -e TERM=xterm c1 sh\n  singlet-oci exec --process process.json c1",
+        trailing_var_arg = true
+    )]
     Exec {
         /// Path to a process.json; other process flags are then ignored
         #[arg(short = 'p', long, value_name = "FILE")]
@@ -202,6 +219,9 @@ pub enum OciCommand {
         command: Vec<String>,
     },
     /// List containers
+    #[command(
+        after_help = "Examples:\n  singlet-oci list\n  singlet-oci list --format json\n  singlet-oci list -q"
+    )]
     List {
         /// Output format
         #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
@@ -211,6 +231,9 @@ pub enum OciCommand {
         quiet: bool,
     },
     /// List the processes of a container
+    #[command(
+        after_help = "Examples:\n  singlet-oci ps c1\n  singlet-oci ps --format json c1\n  singlet-oci ps c1 -o pid,args"
+    )]
     Ps {
         /// Output format
         #[arg(short = 'f', long, default_value = "table", value_parser = ["table", "json"])]
@@ -222,18 +245,26 @@ pub enum OciCommand {
         ps_args: Vec<String>,
     },
     /// Freeze every process of a container
+    #[command(after_help = "Examples:\n  singlet-oci pause c1")]
     Pause {
         /// Container id
         id: String,
     },
     /// Thaw a paused container
+    #[command(after_help = "Examples:\n  singlet-oci resume c1")]
     Resume {
         /// Container id
         id: String,
     },
     /// Change the resource limits of a running container
+    #[command(
+        after_help = "Examples:\n  singlet-oci update --memory 512m --pids-limit 100 c1\n  singlet-oci update --cpu-quota 50000 --cpu-period 100000 c1\n  singlet-oci update --resources resources.json c1"
+    )]
     Update(UpdateArgs),
     /// Print container events (resource statistics) as JSON lines
+    #[command(
+        after_help = "Examples:\n  singlet-oci events --stats c1\n  singlet-oci events --interval 2s c1"
+    )]
     Events {
         /// Print statistics once and exit
         #[arg(long)]
@@ -245,8 +276,14 @@ pub enum OciCommand {
         id: String,
     },
     /// Print the runtime's features (runtime-spec features.json)
+    #[command(
+        after_help = "Examples:\n  singlet-oci features\n  singlet-oci features | jq .linux.namespaces"
+    )]
     Features,
     /// Write a template config.json into the bundle
+    #[command(
+        after_help = "Examples:\n  singlet-oci spec\n  singlet-oci spec --rootless --bundle /tmp/b"
+    )]
     Spec {
         /// Write a config for a rootless container
         #[arg(long)]
@@ -256,14 +293,20 @@ pub enum OciCommand {
         bundle: PathBuf,
     },
     /// Not supported: checkpointing needs CRIU integration
-    #[command(disable_help_flag = true)]
+    #[command(
+        after_help = "Examples:\n  singlet-oci checkpoint c1   (refused: CRIU is not integrated)",
+        disable_help_flag = true
+    )]
     Checkpoint {
         /// Ignored
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
         args: Vec<String>,
     },
     /// Not supported: restoring needs CRIU integration
-    #[command(disable_help_flag = true)]
+    #[command(
+        after_help = "Examples:\n  singlet-oci restore c1   (refused: CRIU is not integrated)",
+        disable_help_flag = true
+    )]
     Restore {
         /// Ignored
         #[arg(allow_hyphen_values = true, trailing_var_arg = true)]

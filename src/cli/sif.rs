@@ -20,16 +20,19 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum SifCommand {
     /// Display the global header
+    #[command(after_help = "Examples:\n  singlet sif header image.sif")]
     Header {
         /// SIF file
         sif_path: PathBuf,
     },
     /// List data objects
+    #[command(after_help = "Examples:\n  singlet sif list image.sif")]
     List {
         /// SIF file
         sif_path: PathBuf,
     },
     /// Display data object info
+    #[command(after_help = "Examples:\n  singlet sif info 1 image.sif")]
     Info {
         /// Object id
         id: u32,
@@ -37,6 +40,9 @@ pub enum SifCommand {
         sif_path: PathBuf,
     },
     /// Dump a data object to stdout
+    #[command(
+        after_help = "Examples:\n  singlet sif dump 1 image.sif > deffile\n  singlet sif dump 3 image.sif > rootfs.squashfs"
+    )]
     Dump {
         /// Object id
         id: u32,
@@ -44,6 +50,7 @@ pub enum SifCommand {
         sif_path: PathBuf,
     },
     /// Create an empty SIF image (no launch script, like siftool)
+    #[command(after_help = "Examples:\n  singlet sif new empty.sif")]
     New {
         /// SIF file to create
         sif_path: PathBuf,
@@ -52,6 +59,7 @@ pub enum SifCommand {
     #[command(after_help = ADD_EXAMPLES)]
     Add(AddArgs),
     /// Delete a data object (the data stays in the file, like siftool)
+    #[command(after_help = "Examples:\n  singlet sif del 4 image.sif")]
     Del {
         /// Object id
         id: u32,
@@ -59,6 +67,9 @@ pub enum SifCommand {
         sif_path: PathBuf,
     },
     /// Print a file from the primary system partition, read in process (extension to siftool)
+    #[command(
+        after_help = "Examples:\n  singlet sif cat image.sif /etc/os-release\n  singlet sif cat image.sif /.singularity.d/runscript"
+    )]
     Cat {
         /// SIF file
         sif_path: PathBuf,
@@ -66,6 +77,7 @@ pub enum SifCommand {
         path: PathBuf,
     },
     /// Set the primary system partition
+    #[command(after_help = "Examples:\n  singlet sif setprim 5 image.sif")]
     Setprim {
         /// Object id of a system partition
         id: u32,

@@ -227,12 +227,10 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
                 digest: digest.clone(),
                 extracted: ex,
             };
-            crate::runtime::state::atomic_write(
-                &tmp.join("meta.json"),
-                &serde_json::to_vec(&meta).expect("serializes"),
-                0o600,
-            )
-            .map_err(|e| Error::Other(e.to_string()))?;
+            let meta_path = tmp.join("meta.json");
+            let meta = serde_json::to_vec(&meta).expect("serializes");
+            crate::sys::fs::atomic_write(&meta_path, &meta, 0o600)
+                .map_err(|e| Error::io(format!("write {}", meta_path.display()), e))?;
             std::fs::rename(&tmp, &entry)
                 .map_err(|e| Error::io(format!("rename into {}", entry.display()), e))
         })();
@@ -241,8 +239,8 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
             return Err(e);
         }
     }
-    crate::runtime::state::atomic_write(&index, digest.as_bytes(), 0o600)
-        .map_err(|e| Error::Other(e.to_string()))?;
+    crate::sys::fs::atomic_write(&index, digest.as_bytes(), 0o600)
+        .map_err(|e| Error::io(format!("write {}", index.display()), e))?;
     Ok(CachedRootfs {
         path: entry.join("rootfs"),
         digest,

@@ -377,7 +377,7 @@ fn set_dir_modes(root: &OwnedFd, mut dir_modes: Vec<DirMode>, as_root: bool) -> 
         let fd = if p == Path::new("/") {
             root
         } else {
-            use crate::runtime::rootfs::path::{openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS};
+            use crate::sys::path::{openat2, RESOLVE_BENEATH, RESOLVE_NO_SYMLINKS};
             opened = openat2(
                 root.as_raw_fd(),
                 &p,

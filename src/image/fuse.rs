@@ -34,7 +34,7 @@ pub fn program() -> Option<PathBuf> {
     }
     ["squashfuse_ll", "squashfuse"]
         .iter()
-        .find_map(|n| crate::runtime::userns::find_helper(n))
+        .find_map(|n| crate::sys::ns::find_helper(n))
 }
 
 /// A live FUSE mount.
@@ -54,7 +54,7 @@ fn dev_of(p: &Path) -> Option<u64> {
 pub fn mount(program: &Path, image: &Path, offset: u64, mountpoint: &Path) -> Result<FuseMount> {
     let before = dev_of(mountpoint);
     let mut opts = format!("ro,nosuid,nodev,offset={offset}");
-    let as_root = nix::unistd::geteuid().is_root() && crate::runtime::userns::in_initial_userns();
+    let as_root = nix::unistd::geteuid().is_root() && crate::sys::ns::in_initial_userns();
     if as_root {
         opts.push_str(",allow_other");
     }
@@ -67,7 +67,7 @@ pub fn mount(program: &Path, image: &Path, offset: u64, mountpoint: &Path) -> Re
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let in_userns = !crate::runtime::userns::in_initial_userns();
+    let in_userns = !crate::sys::ns::in_initial_userns();
     // SAFETY: the closure only makes prctl/capset calls, which are safe after fork in the
     // single-threaded launcher.
     unsafe {
@@ -129,7 +129,7 @@ impl FuseMount {
 
     /// Unmounts and stops the FUSE program.
     pub fn stop(&mut self) {
-        let _ = nix::mount::umount2(&self.mountpoint, nix::mount::MntFlags::MNT_DETACH);
+        crate::sys::mount::detach(&self.mountpoint);
         if let Some(mut c) = self.child.take() {
             // Already exited (and possibly reaped by a subreaper loop): its pid may be reused.
             if !matches!(c.try_wait(), Ok(None)) {

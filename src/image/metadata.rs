@@ -72,7 +72,7 @@ impl ImageFs for DirFs {
     fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
         use std::io::Read;
         use std::os::fd::AsRawFd;
-        let fd = match crate::runtime::rootfs::path::openat_in_root(
+        let fd = match crate::sys::path::openat_in_root(
             self.root.as_raw_fd(),
             path,
             nix::fcntl::OFlag::O_RDONLY,
@@ -102,7 +102,7 @@ impl ImageFs for DirFs {
 
     fn list_dir(&self, path: &Path) -> Vec<String> {
         use std::os::fd::AsRawFd;
-        let Ok(fd) = crate::runtime::rootfs::path::openat_in_root(
+        let Ok(fd) = crate::sys::path::openat_in_root(
             self.root.as_raw_fd(),
             path,
             nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
@@ -110,7 +110,7 @@ impl ImageFs for DirFs {
         ) else {
             return Vec::new();
         };
-        let Ok(rd) = std::fs::read_dir(crate::runtime::rootfs::path::fd_path(&fd)) else {
+        let Ok(rd) = std::fs::read_dir(crate::sys::path::fd_path(&fd)) else {
             return Vec::new();
         };
         let mut v: Vec<String> = rd

@@ -87,7 +87,7 @@ fn sweep(base: &Path) {
             .split('-')
             .next()
             .and_then(|p| p.parse::<i32>().ok())
-            .is_some_and(|pid| !crate::runtime::state::process_alive(pid, 0));
+            .is_some_and(|pid| !crate::sys::proc::process_alive(pid, 0));
         if dead {
             let _ = super::extract::remove_tree(&e.path(), base);
         }

@@ -337,32 +337,14 @@ fn run_container(
 /// Runs `f` in a forked child and returns its exit status (an error is printed by the child
 /// and becomes 255; a signal 128+N).
 fn in_child(f: impl FnOnce() -> Result<i32>) -> Result<i32> {
-    use nix::sys::wait::{waitpid, WaitStatus};
-    use nix::unistd::ForkResult;
-    let _ = std::io::stdout().flush();
-    // SAFETY: the child only runs `f` and leaves with _exit.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork", e))? {
-        ForkResult::Child => {
-            let code = match f() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{:<8} {e}", "FATAL:");
-                    255
-                }
-            };
-            let _ = std::io::stdout().flush();
-            // SAFETY: leave without running the parent's exit handlers.
-            unsafe { libc::_exit(code.clamp(0, 255)) }
+    crate::sys::proc::run_in_child(|| match f() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{:<8} {e}", "FATAL:");
+            255
         }
-        ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, c)) => return Ok(c),
-                Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(Error::sys("wait for the build step", e)),
-            }
-        },
-    }
+    })
+    .map_err(|e| Error::sys("run a build step in a child process", e))
 }
 
 /// Runs `f` with the identity the build's containers had: directly as root, else in a child

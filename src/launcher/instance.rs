@@ -452,41 +452,32 @@ pub fn start(p: &ExecParams, o: &StartOpts) -> Result<Started> {
     if params.action.is_none() {
         params.action = Some(Action::Start);
     }
-    // SAFETY: the front end is single-threaded here.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork the instance monitor", e))? {
-        nix::unistd::ForkResult::Child => {
-            drop(rd);
-            let code = monitor_main(params, o, d, wr, out, err, log_out, log_err);
-            drop(lock);
-            // SAFETY: leave without running the caller's exit handlers twice.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop(wr);
-            drop(out);
-            drop(err);
-            // The monitor's copy of the descriptor keeps the lock.
-            drop(lock);
-            let r = await_start(rd, child, &o.name, &log_err);
-            let early = read_from(&log_err, err_start);
-            match r {
-                Ok(()) => {
-                    let record = read_record(&record_path(&d, &o.name)).ok_or_else(|| {
-                        Error::Instance(format!(
-                            "instance {:?} started but its record is missing; see {}",
-                            o.name,
-                            log_err.display()
-                        ))
-                    })?;
-                    Ok(Started {
-                        record,
-                        early_stderr: early,
-                    })
-                }
-                Err(e) => Err(e),
-            }
-        }
-    }
+    let rd_raw = rd.as_raw_fd();
+    let (child_d, child_log_err) = (d.clone(), log_err.clone());
+    // The front end is single-threaded here. The monitor takes the write end, the logs and
+    // the lock (its copy of the descriptor keeps the lock); this process keeps the read end
+    // and drops the rest with the closure.
+    let child = crate::sys::proc::fork_child(move || {
+        let _ = nix::unistd::close(rd_raw);
+        let code = monitor_main(params, o, child_d, wr, out, err, log_out, child_log_err);
+        drop(lock);
+        code
+    })
+    .map_err(|e| Error::sys("fork the instance monitor", e))?;
+    let r = await_start(rd, child, &o.name, &log_err);
+    let early = read_from(&log_err, err_start);
+    r?;
+    let record = read_record(&record_path(&d, &o.name)).ok_or_else(|| {
+        Error::Instance(format!(
+            "instance {:?} started but its record is missing; see {}",
+            o.name,
+            log_err.display()
+        ))
+    })?;
+    Ok(Started {
+        record,
+        early_stderr: early,
+    })
 }
 
 fn read_from(path: &Path, offset: u64) -> String {

@@ -337,7 +337,7 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         for m in ["root", "image"] {
-            let _ = nix::mount::umount2(&self.dir.join(m), nix::mount::MntFlags::MNT_DETACH);
+            crate::sys::mount::detach(&self.dir.join(m));
         }
         let _ = crate::sys::fs::remove_tree(&self.dir, &self.base);
     }

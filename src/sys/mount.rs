@@ -76,3 +76,9 @@ pub fn clone_tree(path: &std::ffi::CStr) -> nix::Result<OwnedFd> {
     // SAFETY: open_tree returned a fresh descriptor.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
+
+/// Detaches the mount at `path` (`umount2(MNT_DETACH)`), ignoring errors: for cleanup of
+/// mounts this process made (a FUSE rootfs, a session's overlay view).
+pub fn detach(path: &std::path::Path) {
+    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+}

@@ -51,6 +51,47 @@ pub fn process_alive(pid: i32, start_time: u64) -> bool {
     }
 }
 
+/// Forks; the child runs `f` and leaves with `_exit` of its result (0–255), without the
+/// parent's exit handlers. Returns the child's pid to the parent. The caller must be
+/// single-threaded (the child of a multi-threaded process may only call async-signal-safe
+/// functions, and `f` is not restricted to those).
+///
+/// # Errors
+/// The errno of `fork`.
+pub fn fork_child(f: impl FnOnce() -> i32) -> nix::Result<nix::unistd::Pid> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: callers are single-threaded (documented above); the child runs `f` and leaves
+    // with _exit.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            let code = f();
+            let _ = std::io::stdout().flush();
+            // SAFETY: leave without running the parent's exit handlers.
+            unsafe { libc::_exit(code.clamp(0, 255)) }
+        }
+        nix::unistd::ForkResult::Parent { child } => Ok(child),
+    }
+}
+
+/// [`fork_child`], then waits for the child: its exit status, or 128+N when signal N killed
+/// it (the shell's convention).
+///
+/// # Errors
+/// The errno of `fork` or `waitpid`.
+pub fn run_in_child(f: impl FnOnce() -> i32) -> nix::Result<i32> {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let child = fork_child(f)?;
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, c)) => return Ok(c),
+            Ok(WaitStatus::Signaled(_, s, _)) => return Ok(128 + s as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,5 +103,6 @@ mod tests {
         assert_eq!(pid_in_name(".tmp-abc-42", None), Some(42));
         assert_eq!(pid_in_name(".abc.77.Xy1", Some(".abc.")), Some(77));
         assert_eq!(pid_in_name("singlet-123-ff00", Some("singlet-")), Some(123));
+        assert_eq!(run_in_child(|| 7), Ok(7));
     }
 }

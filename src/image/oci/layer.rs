@@ -26,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::fetch::Layer;
 use crate::image::error::{Error, Result};
-use crate::runtime::rootfs::path::{openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS};
+use crate::sys::path::{openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS};
 
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +167,7 @@ impl Tree {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let mut t = Tree::new(root)?;
         fn walk(t: &mut Tree, dir: &Path, rel: &Path) -> Result<()> {
-            let real_root = t.privileged && crate::runtime::userns::in_initial_userns();
+            let real_root = t.privileged && crate::sys::ns::in_initial_userns();
             let rd = std::fs::read_dir(dir)
                 .map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
             for e in rd {
