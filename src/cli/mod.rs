@@ -32,6 +32,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use self::oci::{OciCli, OciCommand};
+use crate::launcher::Action;
 
 /// Exit code of the runtime face on error.
 pub const EXIT_RUNTIME_ERROR: u8 = 1;
@@ -236,40 +237,23 @@ pub fn main() -> ExitCode {
             }
         }
     };
+    let action = |flags: action::ActionFlags, image, what, args, shell| {
+        front(launch(flags.params(image, what, args, shell)))
+    };
     match cli.cmd {
         Command::Exec {
             flags,
             image,
             command,
-        } => front(launch(flags.params(
-            image,
-            crate::launcher::Action::Exec,
-            command,
-            None,
-        ))),
-        Command::Run { flags, image, args } => front(launch(flags.params(
-            image,
-            crate::launcher::Action::Run,
-            args,
-            None,
-        ))),
+        } => action(flags, image, Action::Exec, command, None),
+        Command::Run { flags, image, args } => action(flags, image, Action::Run, args, None),
         Command::Shell {
             flags,
             shell,
             image,
             args,
-        } => front(launch(flags.params(
-            image,
-            crate::launcher::Action::Shell,
-            args,
-            shell,
-        ))),
-        Command::Test { flags, image, args } => front(launch(flags.params(
-            image,
-            crate::launcher::Action::Test,
-            args,
-            None,
-        ))),
+        } => action(flags, image, Action::Shell, args, shell),
+        Command::Test { flags, image, args } => action(flags, image, Action::Test, args, None),
         Command::Pull(a) => front(image::pull(a, cli.quiet || cli.silent)),
         Command::Build(a) => front(image::build(a, cli.quiet || cli.silent)),
         Command::Cache { cmd } => front(image::cache(cmd)),

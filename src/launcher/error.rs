@@ -16,27 +16,10 @@ pub enum Error {
     /// A SIF problem.
     #[error(transparent)]
     Sif(#[from] crate::sif::Error),
-    /// The runtime core failed.
+    /// The runtime core failed; also the launcher's own I/O errors and failed system calls,
+    /// built by [`Error::io`] and [`Error::sys`] as the runtime's `Io` and `Sys` variants.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::Error),
-    /// An I/O error with what was being done.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A failed system call with what it was for.
-    #[error("{context}: {source}")]
-    Sys {
-        /// What was being done.
-        context: String,
-        /// The errno.
-        #[source]
-        source: nix::errno::Errno,
-    },
     /// An instance problem (unknown, duplicate, failed at start), naming the instance.
     #[error("{0}")]
     Instance(String),
@@ -46,18 +29,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Builds an [`Error::Io`].
+    /// An I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io {
-            context: context.into(),
-            source,
-        }
+        Error::Runtime(crate::runtime::Error::io(context, source))
     }
-    /// Builds an [`Error::Sys`].
+    /// A failed system call with what it was for.
     pub fn sys(context: impl Into<String>, source: nix::errno::Errno) -> Self {
-        Error::Sys {
-            context: context.into(),
-            source,
-        }
+        Error::Runtime(crate::runtime::Error::sys(context, source))
     }
 }

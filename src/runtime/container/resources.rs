@@ -22,17 +22,7 @@ fn cgroup_of(c: &Container, what: &str) -> Result<std::path::PathBuf> {
 /// # Errors
 /// [`Error::Status`] unless running; [`Error::Cgroup`] without a cgroup.
 pub fn pause(ctx: &Context, id: &str) -> Result<()> {
-    let id = ContainerId::new(id)?;
-    let c = Container::load(&ctx.root, &id)?;
-    let st = c.status();
-    if st != Status::Running {
-        return Err(Error::Status {
-            id: id.to_string(),
-            status: st.to_string(),
-            msg: "only a running container can be paused".into(),
-        });
-    }
-    cgroups::freeze(&cgroup_of(&c, "pause")?, id.as_str(), true)
+    set_frozen(ctx, id, true)
 }
 
 /// Thaws a paused container.
@@ -40,17 +30,35 @@ pub fn pause(ctx: &Context, id: &str) -> Result<()> {
 /// # Errors
 /// [`Error::Status`] unless paused; [`Error::Cgroup`] without a cgroup.
 pub fn resume(ctx: &Context, id: &str) -> Result<()> {
+    set_frozen(ctx, id, false)
+}
+
+/// `pause` (`frozen`) or `resume`: the container must be running, respectively paused.
+fn set_frozen(ctx: &Context, id: &str, frozen: bool) -> Result<()> {
     let id = ContainerId::new(id)?;
     let c = Container::load(&ctx.root, &id)?;
+    let (need, verb, msg) = if frozen {
+        (
+            Status::Running,
+            "pause",
+            "only a running container can be paused",
+        )
+    } else {
+        (
+            Status::Paused,
+            "resume",
+            "only a paused container can be resumed",
+        )
+    };
     let st = c.status();
-    if st != Status::Paused {
+    if st != need {
         return Err(Error::Status {
             id: id.to_string(),
             status: st.to_string(),
-            msg: "only a paused container can be resumed".into(),
+            msg: msg.into(),
         });
     }
-    cgroups::freeze(&cgroup_of(&c, "resume")?, id.as_str(), false)
+    cgroups::freeze(&cgroup_of(&c, verb)?, id.as_str(), frozen)
 }
 
 /// Applies new resource limits to a created, running or paused container.
