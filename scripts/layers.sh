@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks the crate's layering (docs/architecture.md): each top-level module of src/ may use
+# Checks the crate's layering (docs/reference/design.md): each top-level module of src/ may use
 # only the modules below it,
 #     cli → launcher → {image, runtime} → {sif, sys}      (image and runtime apart; sys a leaf)
 # and only runtime/ and sys/ fork, unshare, setns or mount. Prints each offending line and

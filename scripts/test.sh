@@ -43,7 +43,7 @@ if ! setpriv --reuid="$(id -u "$SINGLET_TEST_USER")" --regid="$(id -g "$SINGLET_
 fi
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
-# Close stray descriptors inherited from the calling environment (clients.md §d.8).
+# Close stray descriptors inherited from the calling environment (docs/reference/clients.md §d.8).
 for fd in $(ls /proc/$$/fd); do
   [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
 done

@@ -1,6 +1,6 @@
 //! The action verbs (`exec`, `run`, `shell`, `test`, `run-help`, `inspect`) with Apptainer's
 //! flags. Each flag is also read from `APPTAINER_<KEY>` and then `SINGULARITY_<KEY>` when not
-//! given on the command line (apptainer.md §1.1); the result is a typed
+//! given on the command line (docs/reference/apptainer.md §1.1); the result is a typed
 //! [`ExecParams`](crate::launcher::ExecParams).
 
 use std::path::PathBuf;

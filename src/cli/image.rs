@@ -1,4 +1,4 @@
-//! `singlet pull`, `build` and `cache` (apptainer.md §7): the command line over
+//! `singlet pull`, `build` and `cache` (docs/reference/apptainer.md §7): the command line over
 //! [`crate::image::pull`] and [`crate::image::cache`].
 
 use std::io::{IsTerminal, Write};

@@ -1,4 +1,4 @@
-//! `singlet instance start|run|list|stop|stats` (apptainer.md §6): the command line over
+//! `singlet instance start|run|list|stop|stats` (docs/reference/apptainer.md §6): the command line over
 //! [`crate::launcher::instance`].
 
 use std::io::Write;

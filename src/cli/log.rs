@@ -1,12 +1,12 @@
 //! Logging at the binary's edge: a `tracing` layer writing runc's formats.
 //!
-//! * `--log FILE` is opened for append and always created (clients.md §0.5); without it
+//! * `--log FILE` is opened for append and always created (docs/reference/clients.md §0.5); without it
 //!   messages go to stderr.
 //! * `--log-format text`: `time="…" level=error msg="…"` (logrus text, as runc);
 //!   `json`: one object per line `{"level":"error","msg":"…","time":"RFC 3339"}`.
 //! * In JSON mode, warnings are held back and written only if the command succeeds, so a
 //!   failure leaves exactly one `error` line: Podman parses the whole file as one JSON value
-//!   and containerd takes the last error line (clients.md §b.4).
+//!   and containerd takes the last error line (docs/reference/clients.md §b.4).
 //! * The front end (`singlet exec …`) prints `WARNING: …`/`ERROR: …`/`DEBUG: …` lines on
 //!   stderr, as Apptainer users expect.
 

@@ -1,6 +1,6 @@
 //! The runc-compatible command line: `singlet-oci <verb>` and `singlet oci <verb>`.
 //!
-//! Flags and output formats follow runc 1.1; `reference/clients.md` lists what Podman and
+//! Flags and output formats follow runc 1.1; `docs/reference/clients.md` lists what Podman and
 //! containerd send and read. Global flags come before the verb.
 
 use std::io::{Read, Write};
@@ -718,7 +718,7 @@ mod tests {
 
     #[test]
     fn cli_parses_client_forms() {
-        // Podman's and containerd's argument shapes (clients.md §a).
+        // Podman's and containerd's argument shapes (docs/reference/clients.md §a).
         for args in [
             vec![
                 "singlet-oci",

@@ -1,4 +1,4 @@
-//! The per-user cache (design.md decision 9): `$SINGLET_CACHEDIR`, else
+//! The per-user cache (docs/reference/design.md decision 9): `$SINGLET_CACHEDIR`, else
 //! `$XDG_CACHE_HOME/singlet`, else `~/.cache/singlet`.
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! Definition files (`build OUT recipe.def`), parsed as Apptainer's
-//! `pkg/build/types/parser/deffile.go` reads them (apptainer.md §7.4): a header of `Key: value`
+//! `pkg/build/types/parser/deffile.go` reads them (docs/reference/apptainer.md §7.4): a header of `Key: value`
 //! lines (`Bootstrap`, `From`, …; keys case-insensitive, `#` comments), then sections that
 //! start with `%name [args]` at the beginning of a line. Repeated sections concatenate; app
 //! sections (`%apprun NAME` …) are kept per app. The parser is pure: running the sections is

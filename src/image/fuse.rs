@@ -1,5 +1,5 @@
 //! Mounting a squashfs in place with `squashfuse_ll` or `squashfuse` (Debian packages) at the
-//! partition's offset inside a SIF (design.md decision 6, Apptainer's `fuseapps` driver).
+//! partition's offset inside a SIF (docs/reference/design.md decision 6, Apptainer's `fuseapps` driver).
 //!
 //! The FUSE program runs in the caller's mount namespace (the launcher's private one), with
 //! ambient `CAP_SYS_ADMIN` when the caller is in a user namespace, and dies with its parent

@@ -1,6 +1,6 @@
 //! What `inspect`, `run-help` and `inspect --list-apps` show: an image's metadata read in
 //! process (a SIF's objects first, then the files of its primary partition, as Apptainer
-//! does: `docs/reference/apptainer.md` §8), without mounting or extracting anything.
+//! does: `docs/reference/apptainer.md` §3.3), without mounting or extracting anything.
 
 use std::collections::BTreeMap;
 use std::fs;

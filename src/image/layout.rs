@@ -1,5 +1,5 @@
 //! The `/.singularity.d` layout a build gives a rootfs converted from an OCI image
-//! (apptainer.md §4 and §5.2, sif.md §3.1): base environment scripts, the Docker `ENV` as
+//! (docs/reference/apptainer.md §4 and §5.2, docs/reference/sif.md §3.1): base environment scripts, the Docker `ENV` as
 //! `10-docker2singularity.sh`, a runscript built from `ENTRYPOINT`/`CMD`, labels, the
 //! definition file, the legacy action scripts and the `/singularity`, `/environment` links.
 //! The scripts are singlet's own text with Apptainer's semantics.
@@ -93,7 +93,7 @@ fn words(v: &[String]) -> String {
         .join(" ")
 }
 
-/// The runscript of an image converted from OCI (apptainer.md §5.2): `OCI_ENTRYPOINT` and
+/// The runscript of an image converted from OCI (docs/reference/apptainer.md §5.2): `OCI_ENTRYPOINT` and
 /// `OCI_CMD` as shell words; by default the command line is built from ENTRYPOINT + (the
 /// arguments, else CMD) and shell-evaluated (Apptainer's historic behaviour); with
 /// `SINGULARITY_NO_EVAL`/`APPTAINER_NO_EVAL` (`--no-eval`, `--compat`) the exact Docker
@@ -161,7 +161,7 @@ pub struct Source<'a> {
     pub arch: &'a str,
 }
 
-/// Build labels Apptainer adds (sif.md §3.1), then the image's own labels.
+/// Build labels Apptainer adds (docs/reference/sif.md §3.1), then the image's own labels.
 pub fn labels(src: &Source<'_>) -> BTreeMap<String, String> {
     let now = chrono::Utc::now();
     let mut l = BTreeMap::new();

@@ -2,7 +2,7 @@
 //! and environment, from the SIF's own objects (`inspect-metadata.json`, `Def.FILE`,
 //! `JSON.Labels`) and from `/.singularity.d` inside the image.
 //!
-//! Apptainer's rule (apptainer.md §3.3, `cmd/internal/cli/inspect.go`): when a SIF carries
+//! Apptainer's rule (docs/reference/apptainer.md §3.3, `cmd/internal/cli/inspect.go`): when a SIF carries
 //! `inspect-metadata.json`, its attributes are used as they are; the def file comes from the
 //! `Def.FILE` object; otherwise the files in the container are read (`labels.json`,
 //! `runscript`, `startscript`, `test`, `runscript.help`, `env/10-docker*.sh` and
@@ -242,7 +242,7 @@ pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
     Ok(a)
 }
 
-/// Where Apptainer's builder installs SCIF apps (`%appinstall NAME` and friends; apptainer.md
+/// Where Apptainer's builder installs SCIF apps (`%appinstall NAME` and friends; docs/reference/apptainer.md
 /// §4): one directory per app, its metadata in `NAME/scif/`.
 pub const SCIF_APPS: &str = "/scif/apps";
 

@@ -1,4 +1,4 @@
-//! `pull`, `build` and the implicit conversion of `exec docker://…` (apptainer.md §7.2):
+//! `pull`, `build` and the implicit conversion of `exec docker://…` (docs/reference/apptainer.md §7.2):
 //! fetch (blobs verified into the cache) → apply the layers in a work directory → write the
 //! `/.singularity.d` layout → squash with backhand → a SIF with Apptainer's objects
 //! (definition file, `inspect-metadata.json`, `oci-config.json`, the partition), or the tree

@@ -1,5 +1,5 @@
 //! User bind specifications: `-B/--bind src[:dst[:ro|rw]]` (repeatable, comma lists) and
-//! Docker-style `--mount type=bind,src=…,dst=…[,ro]` (apptainer.md §1.2).
+//! Docker-style `--mount type=bind,src=…,dst=…[,ro]` (docs/reference/apptainer.md §1.2).
 
 use std::path::PathBuf;
 

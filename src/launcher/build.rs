@@ -1,5 +1,5 @@
 //! `singlet build OUT recipe.def`: builds an image from a definition file the way Apptainer
-//! does (apptainer.md §7.4), without root.
+//! does (docs/reference/apptainer.md §7.4), without root.
 //!
 //! Flow: parse ([`crate::image::deffile`]) → the base as a sandbox in a staging directory
 //! beside the output (`Bootstrap: docker|oci|oci-archive|docker-archive|localimage` through
@@ -554,7 +554,7 @@ fn var_suffix(app: &str) -> String {
         .collect()
 }
 
-/// The SCIF layout of every app (apptainer.md §4): `/scif/apps/NAME/{bin,lib,scif/…}`,
+/// The SCIF layout of every app (docs/reference/apptainer.md §4): `/scif/apps/NAME/{bin,lib,scif/…}`,
 /// `/scif/data/NAME/{input,output}`, the per-app variables in `94-appsbase.sh` and the
 /// activation of `--app` in `95-apps.sh`.
 fn write_apps(root: &fs::File, d: &DefFile) -> Result<()> {

@@ -1,4 +1,4 @@
-//! The container environment, with Apptainer's precedence (apptainer.md §5.1):
+//! The container environment, with Apptainer's precedence (docs/reference/apptainer.md §5.1):
 //!
 //! 1. the process starts with a clean environment: `HOME`, `PWD`, a default `PATH`, the
 //!    runtime's own `SINGULARITY_*`/`APPTAINER_*` variables, `PS1`;

@@ -1,4 +1,4 @@
-//! Instances: containers that run detached under the user's control (apptainer.md §6).
+//! Instances: containers that run detached under the user's control (docs/reference/apptainer.md §6).
 //!
 //! ```text
 //! instance start IMAGE NAME ─► name lock (<dir>/NAME.lock, flock) ─► log files ─► fork
@@ -208,7 +208,7 @@ fn clean_stale(d: &Path, r: &Record) {
 }
 
 /// Live records in `d` whose name matches `pattern` (a glob with `*` and `?`, `None` = all),
-/// sorted by name. Records of dead instances are removed on the way (apptainer.md §6).
+/// sorted by name. Records of dead instances are removed on the way (docs/reference/apptainer.md §6).
 fn live_records(d: &Path, pattern: Option<&str>) -> Vec<Record> {
     let Ok(rd) = fs::read_dir(d) else {
         return Vec::new();

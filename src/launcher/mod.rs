@@ -181,7 +181,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let p = p.normalized();
     let image = match detect(&p.image)? {
         ImageRef::Oci(uri) => {
-            // Converted once into the cache, keyed by manifest digest (apptainer.md §7.2).
+            // Converted once into the cache, keyed by manifest digest (docs/reference/apptainer.md §7.2).
             let sif = crate::image::pull::implicit(
                 &uri,
                 &crate::image::pull::PullOpts {
@@ -413,7 +413,7 @@ impl Run<'_> {
         let root = view::assemble(p, &img, rootfs, &mut mounts, &process, self.session)?;
         process::check_pwd(p, &process.cwd, &root, &mounts)?;
         // Our init as PID 1 (Apptainer's appinit): for instances it outlives a startscript
-        // that returns; for `exec --pid` it exits with the command (apptainer.md §6, §5.5).
+        // that returns; for `exec --pid` it exits with the command (docs/reference/apptainer.md §6, §5.5).
         let init = match &monitor {
             Some(_) => Some("persist"),
             None if p.pid && !p.no_init => Some("wait"),

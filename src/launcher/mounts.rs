@@ -141,7 +141,7 @@ fn system(p: &ExecParams) -> Vec<PlannedMount> {
     v
 }
 
-/// `HOME`'s source and destination (apptainer.md §5.3).
+/// `HOME`'s source and destination (docs/reference/apptainer.md §5.3).
 ///
 /// # Errors
 /// [`Error::Flag`] for a `--home` source that is not a directory.
@@ -179,7 +179,7 @@ const SYSTEM_DIRS: [&str; 13] = [
     "/boot", "/opt",
 ];
 
-/// Plans the mounts of a run (apptainer.md §5.3): kernel filesystems, home, `/tmp` and
+/// Plans the mounts of a run (docs/reference/apptainer.md §5.3): kernel filesystems, home, `/tmp` and
 /// `/var/tmp`, the user's binds, the working directory when nothing else shows it, and the
 /// host's `/etc/hosts`, `/etc/localtime` and `/etc/resolv.conf` (with slirp4netns a
 /// generated `resolv.conf` in the session naming its DNS forwarder).

@@ -1,4 +1,4 @@
-//! Networking for `--net` (apptainer.md §2.4): a network namespace per container with either
+//! Networking for `--net` (docs/reference/apptainer.md §2.4): a network namespace per container with either
 //! only loopback (`--network none`, as Apptainer allows rootless) or, beyond Apptainer,
 //! user-mode networking through `slirp4netns` (`--network slirp`, the default of `--net`):
 //! outbound TCP/UDP, DNS at 10.0.2.3, and port mappings from the host's loopback with

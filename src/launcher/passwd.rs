@@ -1,4 +1,4 @@
-//! Generated `/etc/passwd` and `/etc/group` (apptainer.md §5.3): the image's files with the
+//! Generated `/etc/passwd` and `/etc/group` (docs/reference/apptainer.md §5.3): the image's files with the
 //! calling user's entry replaced or appended, and entries for the user's groups.
 
 /// The caller as the container should know them.

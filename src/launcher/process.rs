@@ -161,7 +161,7 @@ pub fn plan(
     files[0].1 = passwd::passwd(img.read("/etc/passwd").as_deref(), &user);
     files[1].1 = passwd::group(img.read("/etc/group").as_deref(), &user);
 
-    // --oci-semantics: the image config's WORKDIR and USER (apptainer.md §5.2 lists what
+    // --oci-semantics: the image config's WORKDIR and USER (docs/reference/apptainer.md §5.2 lists what
     // Apptainer's native mode ignores; this restores Docker's rules).
     let oci_cfg = oci_config(p, img);
     if oci_cfg.is_some() {
@@ -215,7 +215,7 @@ pub fn plan(
     })
 }
 
-/// The `SINGULARITY_*`/`APPTAINER_*` variables describing the run (apptainer.md §4.2).
+/// The `SINGULARITY_*`/`APPTAINER_*` variables describing the run (docs/reference/apptainer.md §5.1).
 fn runtime_vars(
     p: &ExecParams,
     img: &ImageFiles,

@@ -1,6 +1,6 @@
 //! Cgroups: placement of the container's processes and its resource limits.
 //!
-//! Policy (design.md decision 3): cgroups never block a rootless run. When the caller is
+//! Policy (docs/reference/design.md decision 3): cgroups never block a rootless run. When the caller is
 //! rootless and the hierarchy is not writable (cgroup v1 without delegation, v2 without a
 //! delegated subtree) the container runs without a cgroup of its own; if the config asked for
 //! resource limits, one warning says they were skipped. With `--rootless=false` the same

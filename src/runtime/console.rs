@@ -4,7 +4,7 @@
 //! (its own devpts instance), makes the slave its controlling terminal and stdio, and passes the
 //! master to the parent over the sync socket. The parent then connects to `--console-socket`
 //! and sends exactly one `SCM_RIGHTS` message holding exactly one fd, with the pty name as the
-//! payload (1..4095 bytes), which is what conmon and go-runc accept (clients.md §b.5). Without
+//! payload (1..4095 bytes), which is what conmon and go-runc accept (docs/reference/clients.md §b.5). Without
 //! a console socket, a foreground `run`/`exec` proxies the master to its own stdio instead.
 
 use std::io::IoSlice;

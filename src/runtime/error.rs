@@ -2,7 +2,7 @@
 //!
 //! Messages are lowercase without a trailing period (youki's convention) and name the file,
 //! field, id or syscall that failed. Some texts are part of the interface: clients match
-//! `"container does not exist"` (Podman and containerd, see `reference/clients.md` §b.0), and
+//! `"container does not exist"` (Podman and containerd, see `docs/reference/clients.md` §b.0), and
 //! Podman maps `"no such file or directory"` / `"executable file not found in"` to exit 127 and
 //! `"permission denied"` / `"operation not permitted"` to 126.
 

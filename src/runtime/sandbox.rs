@@ -42,7 +42,7 @@ pub enum IdMode {
 }
 
 impl IdMode {
-    /// Chooses the mode (apptainer.md §2.1, §2.3).
+    /// Chooses the mode (docs/reference/apptainer.md §2.1, §2.3).
     ///
     /// # Errors
     /// [`Error::Usage`] when `--fakeroot` needs `newuidmap` (the user has subordinate ranges)

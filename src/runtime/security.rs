@@ -171,7 +171,7 @@ fn rlimit_resource(t: PosixRlimitType) -> libc::__rlimit_resource_t {
 ///
 /// # Errors
 /// [`Error::Sys`] naming the limit, e.g. `setrlimit RLIMIT_NOFILE: Operation not permitted`
-/// when the hard limit is above the caller's (clients.md §d.1).
+/// when the hard limit is above the caller's (docs/reference/clients.md §d.1).
 pub fn set_rlimits(pid: i32, limits: &[PosixRlimit]) -> Result<()> {
     for l in limits {
         let new = libc::rlimit {
@@ -199,7 +199,7 @@ pub fn set_rlimits(pid: i32, limits: &[PosixRlimit]) -> Result<()> {
 /// Writes `/proc/<pid>/oom_score_adj`.
 ///
 /// # Errors
-/// [`Error::Io`]; lowering the score needs `CAP_SYS_RESOURCE` (clients.md §d.1).
+/// [`Error::Io`]; lowering the score needs `CAP_SYS_RESOURCE` (docs/reference/clients.md §d.1).
 pub fn set_oom_score_adj(pid: i32, value: i32) -> Result<()> {
     std::fs::write(format!("/proc/{pid}/oom_score_adj"), value.to_string())
         .ctx(|| format!("write {value} to /proc/{pid}/oom_score_adj"))

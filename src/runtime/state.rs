@@ -44,7 +44,7 @@ pub const NOTIFY_SOCKET: &str = "notify.sock";
 ///
 /// Under rootless Podman the runtime runs as uid 0 inside Podman's user namespace with the
 /// user's `XDG_RUNTIME_DIR`; that case is detected by [`super::userns::in_initial_userns`] and
-/// also uses `$XDG_RUNTIME_DIR/singlet` (clients.md §0.7).
+/// also uses `$XDG_RUNTIME_DIR/singlet` (docs/reference/clients.md §0.7).
 pub fn default_root() -> PathBuf {
     let uid = nix::unistd::geteuid().as_raw();
     let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
@@ -189,7 +189,7 @@ pub struct SavedState {
 }
 
 /// The state object printed by `state` and `list --format json`, shaped as runc prints it
-/// (clients.md §b.1): `ociVersion, id, pid, status, bundle, rootfs, created, annotations?, owner`.
+/// (docs/reference/clients.md §b.1): `ociVersion, id, pid, status, bundle, rootfs, created, annotations?, owner`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StateReport {

@@ -1,7 +1,7 @@
 //! User namespace id maps.
 //!
 //! The parent writes `/proc/<child>/{uid_map,gid_map}` once the child has unshared its user
-//! namespace (see the sync table in `process/sync.rs`). Three cases (design.md decision 2):
+//! namespace (see the sync table in `process/sync.rs`). Three cases (docs/reference/design.md decision 2):
 //!
 //! * the caller has `CAP_SETUID`/`CAP_SETGID` in its own namespace (root, including root inside
 //!   rootless Podman's namespace): maps are written directly, any shape, `setgroups` allowed;
@@ -77,7 +77,7 @@ pub fn own_subids(file: &str, id: u32) -> Vec<SubIdRange> {
 
 /// The map a rootless caller gets when its config has no user namespace: container root is
 /// the caller, and container ids 1.. map onto the caller's first subordinate range when the
-/// `newuidmap`/`newgidmap` helpers exist (design.md decision 2).
+/// `newuidmap`/`newgidmap` helpers exist (docs/reference/design.md decision 2).
 pub fn default_rootless_maps() -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
     let uid = nix::unistd::geteuid().as_raw();
     let gid = nix::unistd::getegid().as_raw();

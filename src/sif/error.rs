@@ -43,7 +43,7 @@ pub enum Error {
     /// A header or descriptor field with an impossible value.
     #[error("invalid {field} {value} at offset {offset}: {why}")]
     BadField {
-        /// Field name as in sif.md (`DescriptorsTotal`, `descriptor 3 Offset` …).
+        /// Field name as in docs/reference/sif.md (`DescriptorsTotal`, `descriptor 3 Offset` …).
         field: String,
         /// File offset of the field.
         offset: u64,

@@ -1,5 +1,5 @@
 //! The on-disk structures: the 128-byte global header and the 585-byte descriptor, decoded
-//! and encoded field by field in little-endian at the offsets of sif.md §2.1–2.3. Raw bytes
+//! and encoded field by field in little-endian at the offsets of docs/reference/sif.md §2.1–2.3. Raw bytes
 //! (launch script, name, extra) are kept verbatim so that re-encoding is byte-exact.
 
 use super::types::{Arch, DataType, FsType, HashType, PartType};
@@ -27,7 +27,7 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-/// The global header (sif.md §2.1).
+/// The global header (docs/reference/sif.md §2.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GlobalHeader {
     /// Offset 0: NUL-padded launch script.
@@ -130,7 +130,7 @@ pub fn uuid_text(id: &[u8; 16]) -> String {
     )
 }
 
-/// One descriptor as stored (sif.md §2.2).
+/// One descriptor as stored (docs/reference/sif.md §2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawDescriptor {
     /// +0 data type.

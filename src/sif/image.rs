@@ -145,7 +145,7 @@ fn bad(field: impl Into<String>, offset: u64, value: i64, why: impl Into<String>
 impl<R: Read + Seek> SifImage<R> {
     /// Reads and validates header and descriptor table.
     ///
-    /// Checks, beyond the reference implementation (sif.md §2.9, §4.1): the file holds the
+    /// Checks, beyond the reference implementation (docs/reference/sif.md §2.9): the file holds the
     /// whole header and table; magic and version; `DescriptorsTotal` is not negative, at most
     /// [`MAX_DESCRIPTORS`] and fits in `DescriptorsSize`; every used object has a non-negative
     /// offset and size, lies inside the file and does not overlap the header or the table;
@@ -345,7 +345,7 @@ impl<R: Read + Seek> SifImage<R> {
 
     /// The primary system partition: the single partition of type PrimSys, checked against its
     /// bytes (squashfs magic `hsqs` and a known compression id; ext3 magic 0xEF53 at +1080),
-    /// as Apptainer's runtime checks it (sif.md §2.9).
+    /// as Apptainer's runtime checks it (docs/reference/sif.md §2.9).
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Ambiguous`] (two primary partitions),

@@ -28,7 +28,7 @@
 //!   `inspect-metadata.json`, and the `/.singularity.d` files inside the primary partition
 //!   (through backhand, without extracting it).
 //!
-//! Source of every offset and rule: `reference/sif.md` §2.
+//! Source of every offset and rule: `docs/reference/sif.md` §2.
 
 pub mod error;
 pub mod format;

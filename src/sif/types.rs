@@ -1,4 +1,4 @@
-//! SIF constants and enumerations (sif.md §2.4, §2.5), with the labels siftool prints.
+//! SIF constants and enumerations (docs/reference/sif.md §2.4, §2.5), with the labels siftool prints.
 
 use std::fmt;
 
@@ -225,7 +225,7 @@ impl SbomFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Arch(pub [u8; 3]);
 
-/// Go architecture names by code number (sif.md §2.5); index 0 is "unknown".
+/// Go architecture names by code number (docs/reference/sif.md §2.5); index 0 is "unknown".
 const ARCH_NAMES: [&str; 14] = [
     "unknown", "386", "amd64", "arm", "arm64", "ppc64", "ppc64le", "mips", "mipsle", "mips64",
     "mips64le", "s390x", "riscv64", "loong64",

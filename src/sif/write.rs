@@ -1,5 +1,5 @@
 //! Writing SIF files: the one-pass [`Builder`] and in-place `add`, `delete`, `set_primary`,
-//! with the placement rules of the v2 reference library (sif.md §2.6–2.7): descriptors at
+//! with the placement rules of the v2 reference library (docs/reference/sif.md §2.6–2.7): descriptors at
 //! 4096 with capacity 48, data from 32176, partitions 4096-aligned and everything else packed,
 //! data always appended, ids = slot index + 1, groups stored OR'ed with 0xF0000000.
 
@@ -489,7 +489,7 @@ impl SifImage<File> {
     }
 
     /// Deletes object `id`: zeroes its descriptor (the data stays unless `zero`), and with
-    /// `compact` truncates the file when the object is the last one (sif.md §2.6). Deleting
+    /// `compact` truncates the file when the object is the last one (docs/reference/sif.md §2.6). Deleting
     /// the primary partition resets the header's architecture.
     ///
     /// # Errors

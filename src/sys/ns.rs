@@ -16,7 +16,7 @@ pub fn in_initial_userns() -> bool {
 }
 
 /// Finds a helper binary (`newuidmap`, `newgidmap`) in the usual places; `PATH` may be unset
-/// when Podman calls us (clients.md "How the runtime is started").
+/// when Podman calls us (docs/reference/clients.md "How the runtime is started").
 pub fn find_helper(name: &str) -> Option<PathBuf> {
     // Tests point this at a directory to simulate hosts without the helpers.
     if let Some(d) = std::env::var_os("SINGLET_HELPER_DIR") {

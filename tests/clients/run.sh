@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drives the real clients with an OCI runtime binary and checks what they observe
-# (reference/clients.md §c): Podman rootful and rootless, containerd's ctr, and the CRI plugin
+# (docs/reference/clients.md §c): Podman rootful and rootless, containerd's ctr, and the CRI plugin
 # driven by tests/clients/cri (what kubelet does). Everything is private to a temp dir and
 # loopback: a docker-registry with busybox and pause images built from busybox-static and
 # catatonit, Podman's containers.conf/storage.conf/registries.conf, a private containerd.
@@ -20,7 +20,7 @@ CRI=${3:-}
 ONLY=${SINGLET_CLIENTS_ONLY:-podman rootless ctr cri}
 TUSER=${SINGLET_TEST_USER:-singlet-test}
 HERE=$(cd "$(dirname "$0")" && pwd)
-# Stray descriptors from the calling environment must not reach daemons (clients.md §d.8).
+# Stray descriptors from the calling environment must not reach daemons (docs/reference/clients.md §d.8).
 for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
 T=$(mktemp -d /tmp/singlet-clients.XXXXXX)
 chmod 755 "$T"

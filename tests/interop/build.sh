@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the reference tools from Debian's golang-github-sylabs-sif-dev (sylabs/sif v2.8.3) in
-# GOPATH mode, without network access (reference/sif.md §1.1): `siftool` and `sifref` (the
+# GOPATH mode, without network access (docs/reference/sif.md §1.1): `siftool` and `sifref` (the
 # reference library driven for interop tests). Usage: build.sh OUTDIR
 set -euo pipefail
 OUT=${1:?usage: build.sh OUTDIR}

@@ -1,5 +1,5 @@
 //! SCIF apps (`--app NAME`): an image laid out as Apptainer's builder lays out `%app*`
-//! sections (apptainer.md §4), with the `95-apps.sh` of a real Singularity 3.8.1 image, run
+//! sections (docs/reference/apptainer.md §4), with the `95-apps.sh` of a real Singularity 3.8.1 image, run
 //! as a SIF and as a sandbox, as root and unprivileged; `inspect --list-apps/--app`,
 //! `run-help --app`, instances started with an app and joined with one; bad app names.
 

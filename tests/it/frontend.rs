@@ -407,7 +407,7 @@ fn binds_and_isolation(who: Who) {
         "echo $$; ls /proc | grep -c '^[0-9]'",
     ]);
     let l: Vec<&str> = out.lines().collect();
-    // Our shim init is PID 1 (apptainer.md §5.5), the payload its first child.
+    // Our shim init is PID 1 (docs/reference/apptainer.md §5.5), the payload its first child.
     assert_eq!(l[0], "2", "pid namespace: {out}");
     let out = f.ok(&["exec", "--containall", &i, "cat", "/proc/1/comm"]);
     assert_eq!(out.trim(), "singlet-init");

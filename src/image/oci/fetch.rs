@@ -1,4 +1,4 @@
-//! Fetching an image through skopeo's image proxy (design.md decision 8): the manifest (a list
+//! Fetching an image through skopeo's image proxy (docs/reference/design.md decision 8): the manifest (a list
 //! is resolved to one platform by skopeo, `--override-arch` for `--arch`), the config and the
 //! layers, each stored in the blob cache `<cache>/blob/sha256/<hex>` only after its sha256
 //! matched the descriptor (temp file in the same directory, then rename).

@@ -1,4 +1,4 @@
-//! Image references of the OCI sources (apptainer.md §7.1): `docker://`, `oci:`, `oci-archive:`,
+//! Image references of the OCI sources (docs/reference/apptainer.md §7.1): `docker://`, `oci:`, `oci-archive:`,
 //! `docker-archive:`, normalised the way Apptainer and the containers tools do (Docker Hub,
 //! `library/`, `latest`) and turned into the `transport:reference` string skopeo reads.
 

@@ -297,7 +297,7 @@ fn create_in(
 }
 
 /// The id maps of the container. A caller without CAP_SYS_ADMIN whose config has no user
-/// namespace gets one, with the default rootless maps when the config has none (design.md
+/// namespace gets one, with the default rootless maps when the config has none (docs/reference/design.md
 /// #2); `spec` is changed to ask for it (and a mount namespace).
 fn id_maps(spec: &mut Spec) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
     let real_unprivileged = !userns::has_sys_admin();

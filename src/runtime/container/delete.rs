@@ -15,7 +15,7 @@ use crate::runtime::Context;
 ///
 /// A `stopped` or `created` container is destroyed (as runc does for `created`); a `running` or
 /// `paused` one only with `force`, which kills every process first. `force` on an unknown id
-/// succeeds silently (the containerd shim relies on it, clients.md §0.6). Poststop hook
+/// succeeds silently (the containerd shim relies on it, docs/reference/clients.md §0.6). Poststop hook
 /// failures are warnings.
 ///
 /// # Errors

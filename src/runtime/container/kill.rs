@@ -13,7 +13,7 @@ use crate::runtime::Context;
 /// Sends `signal` to the container's init, or with `all` to every process of the container.
 ///
 /// `--all` succeeds on a container whose init already exited (CRI sends `kill --all ID 9` after
-/// every container exit, clients.md §0.6). Without `--all`, signalling a container that is not
+/// every container exit, docs/reference/clients.md §0.6). Without `--all`, signalling a container that is not
 /// `created`, `running` or `paused` is an error that changes nothing (runtime-spec "Kill").
 ///
 /// # Errors

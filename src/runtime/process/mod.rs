@@ -137,7 +137,7 @@ pub fn reset_signals() {
 }
 
 /// Marks every descriptor from `from` upwards close-on-exec, so nothing but stdio and the
-/// preserved fds reaches the container (clients.md: a stray shim socket on fd 3).
+/// preserved fds reaches the container (docs/reference/clients.md: a stray shim socket on fd 3).
 pub fn cloexec_from(from: u32) {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes descriptor flags.
     let r = unsafe {
@@ -177,7 +177,7 @@ pub fn keep_preserved(n: u32) {
 }
 
 /// Resolves `args[0]` as `execvp` would, with the `PATH` from `env` (or [`DEFAULT_PATH`]).
-/// The messages follow runc's wording because Podman classifies them (clients.md §b.4).
+/// The messages follow runc's wording because Podman classifies them (docs/reference/clients.md §b.4).
 ///
 /// # Errors
 /// [`Error::Child`] such as `exec: "foo": executable file not found in $PATH` or

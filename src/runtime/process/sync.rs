@@ -28,12 +28,25 @@
 //!        ◄──────────────────────────────── Console + SCM_RIGHTS(pty master)  (terminal only)
 //!  send master to --console-socket
 //!  ConsoleDone ───────────────────────────►
-//!                                           resolve the executable; credentials prepared
+//!                                           process::finish::prepare: descriptors,
+//!                                           cwd, credentials, capabilities …
 //!        ◄──────────────────────────────── Ready
-//!  write state.json + pid file; exit        init blocks in open(exec.fifo, O_WRONLY)
+//!  write state.json + pid file; exit        init blocks in accept() on the notify socket
+//!                                           (state dir, `notify.sock`)
 //!
 //!  any step: child ──► Error { msg } and exits; the parent kills what is left and removes
 //!  the state directory.
+//! ```
+//!
+//! `start` is a second exchange, over the notify socket the init listens on:
+//!
+//! ```text
+//!  start (runtime)                          init
+//!  connect; send "s" ─────────────────────► accept; read one byte
+//!                                           startContainer hooks; late seccomp; execve
+//!        ◄──────────────────────────────── end-of-file (exec succeeded, the descriptor is
+//!                                           close-on-exec) or "E<message>" and exit 127
+//!  remove the socket; poststart hooks
 //! ```
 //!
 //! The tenant path (`exec`) uses the same messages: `InitPid` (the tenant's host pid, after

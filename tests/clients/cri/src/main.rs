@@ -1,5 +1,5 @@
 //! What kubelet does to a node's container runtime, reduced to the calls that reach the OCI
-//! runtime (clients.md §c.5): a hostNetwork pod through a RuntimeClass handler, a container
+//! runtime (docs/reference/clients.md §c.5): a hostNetwork pod through a RuntimeClass handler, a container
 //! that is started, exec'd into, updated, stopped and removed, two containers that must fail
 //! (a missing executable, a bad mount), then the pod is stopped and removed.
 //!
