@@ -497,11 +497,11 @@ _singlet() {
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
                     return 0
                     ;;
                 -T)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
                     return 0
                     ;;
                 --days)
@@ -583,11 +583,11 @@ _singlet() {
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
                     return 0
                     ;;
                 -T)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -6,7 +6,7 @@
 #   and the real clients (Podman, containerd, CRI) with singlet-oci and with runc.
 #
 # scripts/test.sh --quick: the fast tier for a change in progress (no package installs, no
-#   peers): format, lints, layering, unit tests, and the golden configurations (as root also
+#   peers): format, lints, layering, MSRV, unit tests, and the golden configurations (as root also
 #   the unprivileged ones). About a minute after a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,7 @@ if [ "${1:-}" = --quick ]; then
   cargo fmt --all -- --check
   cargo clippy --workspace --all-targets -- -D warnings
   ./scripts/layers.sh
+  ./scripts/msrv.sh
   echo "== quick: unit tests"
   cargo test --workspace --lib --bins -q
   echo "== quick: golden configurations"
@@ -52,6 +53,7 @@ echo "== format, lints, layering"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 ./scripts/layers.sh
+./scripts/msrv.sh
 
 echo "== build"
 cargo build --workspace

@@ -175,6 +175,9 @@ pub struct BuildArgs {
     pub source: String,
 }
 
+/// The cache's entry types (`--type`), and `all`.
+const CACHE_TYPES: [&str; 4] = ["blob", "oci-sif", "rootfs", "all"];
+
 /// `cache` verbs.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
@@ -183,8 +186,8 @@ pub enum CacheCommand {
         after_help = "Examples:\n  singlet cache list\n  singlet cache list --type rootfs --json"
     )]
     List {
-        /// Only these types: blob, oci-sif, rootfs (comma-separated)
-        #[arg(short = 'T', long = "type", value_delimiter = ',')]
+        /// Only these types: blob, oci-sif, rootfs, all (comma-separated)
+        #[arg(short = 'T', long = "type", value_delimiter = ',', value_parser = CACHE_TYPES)]
         types: Vec<String>,
         /// Print JSON
         #[arg(long)]
@@ -195,8 +198,8 @@ pub enum CacheCommand {
         after_help = "Examples:\n  singlet cache clean --dry-run\n  singlet cache clean --type blob --days 30 --force"
     )]
     Clean {
-        /// Only these types: blob, oci-sif, rootfs (comma-separated)
-        #[arg(short = 'T', long = "type", value_delimiter = ',')]
+        /// Only these types: blob, oci-sif, rootfs, all (comma-separated)
+        #[arg(short = 'T', long = "type", value_delimiter = ',', value_parser = CACHE_TYPES)]
         types: Vec<String>,
         /// Only entries not modified for this many days
         #[arg(short = 'D', long)]
@@ -275,8 +278,9 @@ fn human(n: u64) -> String {
 pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
     let select = |types: &[String]| {
         let all = crate::image::cache::entries();
+        let every = types.is_empty() || types.iter().any(|t| t == "all");
         all.into_iter()
-            .filter(|e| types.is_empty() || types.iter().any(|t| t == &e.kind))
+            .filter(|e| every || types.iter().any(|t| t == &e.kind))
             .collect::<Vec<_>>()
     };
     let mut out = std::io::stdout().lock();

@@ -13,7 +13,7 @@
 //! | runtime | any error | 1 |
 //! | runtime | `exec` could not start the process | 255 (runc) |
 //! | runtime | `run`/`exec` in the foreground | the container's status, 128+N on signal N |
-//! | front end | error before the container runs | 255 (Apptainer) |
+//! | front end | any error (`singlet sif`, `pull`, `cache` … included) | 255 (Apptainer) |
 //! | front end | container ran | its status, 128+N on signal N |
 //! | both | bad command line | 2 (clap) |
 
@@ -271,14 +271,7 @@ pub fn main() -> ExitCode {
             Ok(0)
         })()),
         Command::Oci(o) => oci_main(*o, "singlet"),
-        Command::Sif { cmd } => match sif::dispatch(cmd) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("Error: {}", causes(&e));
-                ExitCode::from(1)
-            }
-        },
+        Command::Sif { cmd } => front(sif::dispatch(cmd).map(|()| 0)),
         Command::Generate { what, dir } => match generate(&what, &dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

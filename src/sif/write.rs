@@ -168,7 +168,7 @@ impl ObjectInput {
 
 /// Rounds `off` up to `align` with the reference library's bit mask (power-of-two alignments).
 pub fn next_aligned(off: u64, align: u64) -> u64 {
-    if align != 0 && off % align != 0 {
+    if align != 0 && !off.is_multiple_of(align) {
         (off & !(align - 1)).wrapping_add(align)
     } else {
         off
