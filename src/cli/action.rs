@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::launcher::{Action, ExecParams};
+use crate::launcher::{self, Action, ExecParams};
 
 /// Flags shared by every action verb.
 #[derive(Debug, Args, Clone, Default)]
@@ -152,7 +152,7 @@ impl ActionFlags {
         action: Action,
         args: Vec<String>,
         shell: Option<String>,
-    ) -> Result<ExecParams, super::parse::ParseError> {
+    ) -> anyhow::Result<ExecParams> {
         let f = self;
         let list = |cli: &Vec<String>, keys: &[&str]| -> Vec<String> {
             if cli.is_empty() {
@@ -163,13 +163,20 @@ impl ActionFlags {
         };
         let memory = f.memory.clone().or_else(|| env_value(&["MEMORY"]));
         let cpus = f.cpus.clone().or_else(|| env_value(&["CPUS"]));
+        let mut binds = launcher::binds::parse_binds(&list(&f.bind, &["BIND", "BINDPATH"]))?;
+        binds.extend(launcher::binds::parse_mounts(&list(&f.mount, &["MOUNT"]))?);
+        let network = launcher::net::parse(
+            f.net || env_bool(&["NET"]),
+            &list(&f.network, &["NETWORK"]),
+            &list(&f.network_args, &["NETWORK_ARGS"]),
+        )?;
+        let home = f.home.clone().or_else(|| env_value(&["HOME"]));
         Ok(ExecParams {
             image,
             action: Some(action),
             args,
-            binds: list(&f.bind, &["BIND", "BINDPATH"]),
-            mounts: list(&f.mount, &["MOUNT"]),
-            home: f.home.clone().or_else(|| env_value(&["HOME"])),
+            binds,
+            home: home.as_deref().map(super::parse::home),
             no_home: f.no_home || env_bool(&["NO_HOME"]),
             no_mount: if f.no_mount.is_empty() {
                 env_value(&["NO_MOUNT"])
@@ -196,7 +203,10 @@ impl ActionFlags {
                 .or_else(|| env_value(&["WORKDIR"]).map(PathBuf::from)),
             writable: f.writable || env_bool(&["WRITABLE"]),
             writable_tmpfs: f.writable_tmpfs || env_bool(&["WRITABLE_TMPFS"]),
-            overlay: list(&f.overlay, &["OVERLAY", "OVERLAYIMAGE"]),
+            overlay: list(&f.overlay, &["OVERLAY", "OVERLAYIMAGE"])
+                .iter()
+                .map(|o| super::parse::overlay(o))
+                .collect(),
             fakeroot: f.fakeroot || env_bool(&["FAKEROOT"]),
             pid: f.pid || env_bool(&["PID", "UNSHARE_PID"]),
             ipc: f.ipc || env_bool(&["IPC", "UNSHARE_IPC"]),
@@ -211,7 +221,6 @@ impl ActionFlags {
             unsquash: f.unsquash || env_bool(&["UNSQUASH"]),
             oci_semantics: f.oci_semantics || env_bool(&["OCI_SEMANTICS"]),
             app: f.app.clone().or_else(|| env_value(&["APP"])),
-            net: f.net || env_bool(&["NET"]),
             memory: memory
                 .map(|m| super::parse::size("memory", &m))
                 .transpose()?,
@@ -219,8 +228,7 @@ impl ActionFlags {
             pids_limit: f
                 .pids_limit
                 .or_else(|| env_value(&["PIDS_LIMIT"]).and_then(|v| v.parse().ok())),
-            network: list(&f.network, &["NETWORK"]),
-            network_args: list(&f.network_args, &["NETWORK_ARGS"]),
+            network,
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
         })
     }

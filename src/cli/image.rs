@@ -245,7 +245,7 @@ pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
             &crate::launcher::build::DefBuildOpts {
                 pull: o,
                 notest: a.notest,
-                binds: a.bind,
+                binds: crate::launcher::binds::parse_binds(&a.bind)?,
             },
         )?
     } else {

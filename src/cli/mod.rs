@@ -299,7 +299,7 @@ pub fn causes(e: &anyhow::Error) -> String {
     line
 }
 
-fn launch(p: Result<crate::launcher::ExecParams, parse::ParseError>) -> anyhow::Result<i32> {
+fn launch(p: anyhow::Result<crate::launcher::ExecParams>) -> anyhow::Result<i32> {
     Ok(crate::launcher::launch(&p?)?)
 }
 

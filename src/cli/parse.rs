@@ -1,7 +1,8 @@
 //! One parse step per value grammar of the command line, shared by both faces, so a value
 //! means the same everywhere (`singlet exec --memory` and `singlet-oci update --memory`):
-//! sizes and CPU counts here; binds, overlays and networks are parsed by the launcher's
-//! stages that own their meaning (`launcher::binds`, `launcher::net`).
+//! sizes, CPU counts, home and overlay specifications here; binds and networks by the parsers
+//! beside their types (`launcher::binds`, `launcher::net`), called from `cli::action` before
+//! anything runs. `launcher::ExecParams` carries only parsed values.
 
 /// A flag value that does not parse; the message names the flag and the expected form.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,28 @@ pub fn cpus(flag: &str, value: &str) -> Result<f64, ParseError> {
             value: value.into(),
             expected: "a number of CPUs from 0.01, e.g. 1.5",
         })
+}
+
+/// `-H/--home SRC[:DST]`: the source and the destination (the source when absent).
+pub fn home(value: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    match value.split_once(':') {
+        Some((s, d)) => (s.into(), d.into()),
+        None => (value.into(), value.into()),
+    }
+}
+
+/// `--overlay DIR[:ro]`.
+pub fn overlay(value: &str) -> crate::launcher::Overlay {
+    match value.strip_suffix(":ro") {
+        Some(d) => crate::launcher::Overlay {
+            dir: d.into(),
+            ro: true,
+        },
+        None => crate::launcher::Overlay {
+            dir: value.into(),
+            ro: false,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub struct DefBuildOpts {
     /// `--notest`: skip `%test` (and `%apptest`).
     pub notest: bool,
     /// `-B/--bind` for the `%post` and `%test` containers.
-    pub binds: Vec<String>,
+    pub binds: Vec<super::binds::Bind>,
 }
 
 fn info(o: &DefBuildOpts, msg: &str) {

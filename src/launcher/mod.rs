@@ -54,7 +54,18 @@ pub enum Action {
     Start,
 }
 
-/// Everything a run needs, already validated by the command line.
+/// `--overlay DIR[:ro]`: a directory overlay, read-only or (one of them) writable with its
+/// `upper` and `work` subdirectories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    /// The directory.
+    pub dir: PathBuf,
+    /// `:ro`.
+    pub ro: bool,
+}
+
+/// Everything a run needs, already parsed by the command line: no raw flag value crosses
+/// into the launcher.
 #[derive(Debug, Clone, Default)]
 pub struct ExecParams {
     /// The image argument.
@@ -63,12 +74,11 @@ pub struct ExecParams {
     pub action: Option<Action>,
     /// Command (exec) or arguments (run, test, shell).
     pub args: Vec<String>,
-    /// `-B/--bind` values.
-    pub binds: Vec<String>,
-    /// `--mount` values.
-    pub mounts: Vec<String>,
-    /// `-H/--home src[:dst]`.
-    pub home: Option<String>,
+    /// `-B/--bind` then `--mount` binds, parsed ([`binds::parse_binds`],
+    /// [`binds::parse_mounts`]).
+    pub binds: Vec<Bind>,
+    /// `-H/--home src[:dst]`: the home directory's source and destination.
+    pub home: Option<(PathBuf, PathBuf)>,
     /// `--no-home`.
     pub no_home: bool,
     /// `--no-mount` items.
@@ -91,8 +101,8 @@ pub struct ExecParams {
     pub writable: bool,
     /// `--writable-tmpfs`.
     pub writable_tmpfs: bool,
-    /// `--overlay DIR[:ro]`.
-    pub overlay: Vec<String>,
+    /// `--overlay DIR[:ro]`, in order (top first).
+    pub overlay: Vec<Overlay>,
     /// `-f/--fakeroot`.
     pub fakeroot: bool,
     /// `-p/--pid`.
@@ -127,12 +137,8 @@ pub struct ExecParams {
     pub cpus: Option<f64>,
     /// `--pids-limit N`.
     pub pids_limit: Option<i64>,
-    /// `-n/--net`: a network namespace ([`net::decide`]).
-    pub net: bool,
-    /// `--network` values (`none`, `slirp`).
-    pub network: Vec<String>,
-    /// `--network-args` values (`portmap=HOST:CONTAINER/tcp`, `allow-host-loopback`).
-    pub network_args: Vec<String>,
+    /// `-n/--net`, `--network`, `--network-args`, parsed ([`net::parse`]).
+    pub network: net::Network,
     /// How to fetch `docker://` and other OCI sources (converted into the cache first).
     pub fetch: crate::image::oci::fetch::FetchOpts,
 }
@@ -196,7 +202,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
         other => other,
     };
     let host = Host::gather();
-    let user_binds = check_flags(&p, &image, &host)?;
+    check_flags(&p, &image, &host)?;
     let mode = IdMode::decide(p.fakeroot)?;
     let base = sandbox::sessions_base();
     let state_root = crate::runtime::state::default_root();
@@ -210,7 +216,6 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
         image: &image,
         host: &host,
         mode: &mode,
-        user_binds: &user_binds,
         session: &session,
         state_root: &state_root,
     };
@@ -220,14 +225,13 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     code
 }
 
-/// Checks what can be checked before any namespace change; returns the parsed binds.
+/// Checks what can be checked before any namespace change: paths exist, the host offers the
+/// network, the flags go together.
 ///
 /// # Errors
 /// [`Error::Flag`] naming the flag.
-fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<Vec<Bind>> {
-    let mut user_binds = binds::parse_binds(&p.binds)?;
-    user_binds.extend(binds::parse_mounts(&p.mounts)?);
-    for b in &user_binds {
+fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
+    for b in &p.binds {
         if !b.src.exists() {
             return Err(Error::Flag(format!(
                 "--bind: mount source {} doesn't exist",
@@ -235,7 +239,7 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<Vec<Bind
             )));
         }
     }
-    net::decide(p.net, &p.network, &p.network_args)?;
+    net::check_host(&p.network)?;
     if spec::resources(p)?.is_some() && host.uid != 0 {
         return Err(Error::Flag(
             "--memory, --cpus and --pids-limit need root here: unprivileged limits need cgroup \
@@ -246,11 +250,18 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<Vec<Bind
     if p.keep_privs && host.uid != 0 {
         return Err(Error::Flag("--keep-privs is only allowed for root".into()));
     }
-    for f in &p.overlay {
-        let d = f.trim_end_matches(":ro");
-        if !Path::new(d).is_dir() {
-            return Err(Error::Flag(format!("--overlay {f}: no such directory")));
+    for o in &p.overlay {
+        if !o.dir.is_dir() {
+            return Err(Error::Flag(format!(
+                "--overlay {}: no such directory",
+                o.dir.display()
+            )));
         }
+    }
+    if p.overlay.iter().filter(|o| !o.ro).count() > 1 {
+        return Err(Error::Flag(
+            "--overlay: only one writable overlay is allowed (add :ro to the others)".into(),
+        ));
     }
     if p.writable && !matches!(image, ImageRef::Sandbox(_)) {
         return Err(Error::Flag(
@@ -259,7 +270,7 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<Vec<Bind
                 .into(),
         ));
     }
-    Ok(user_binds)
+    Ok(())
 }
 
 /// The image's filesystem as a directory: a sandbox as it is; a SIF's primary partition or a
@@ -374,7 +385,6 @@ struct Run<'a> {
     image: &'a ImageRef,
     host: &'a Host,
     mode: &'a IdMode,
-    user_binds: &'a [Bind],
     session: &'a Session,
     state_root: &'a Path,
 }
@@ -392,22 +402,14 @@ impl Run<'_> {
         };
         let img = process::ImageFiles::open(rootfs, image_path.clone(), self.image.name())?;
         let fakeroot = matches!(self.mode, IdMode::Fakeroot { .. });
-        let network = net::decide(p.net, &p.network, &p.network_args)?;
-        let mut mounts = mounts::plan(
-            p,
-            self.host,
-            fakeroot,
-            self.user_binds,
-            &network,
-            self.session,
-        )?;
+        let network = &p.network;
+        let mut mounts = mounts::plan(p, self.host, fakeroot, network, self.session)?;
         let process = process::plan(
             p,
             &img,
             self.host,
             self.mode,
             &mounts,
-            self.user_binds,
             monitor.as_ref().map(|m| m.name.as_str()),
         )?;
         let root = view::assemble(p, &img, rootfs, &mut mounts, &process, self.session)?;
@@ -427,10 +429,8 @@ impl Run<'_> {
             &process,
             spec::Context {
                 root: &root,
-                readonly: !(p.writable
-                    || p.writable_tmpfs
-                    || p.overlay.iter().any(|o| !o.ends_with(":ro"))),
-                network: &network,
+                readonly: !(p.writable || p.writable_tmpfs || p.overlay.iter().any(|o| !o.ro)),
+                network,
                 init,
                 image: &image_path,
                 resources,
@@ -440,7 +440,7 @@ impl Run<'_> {
         let text = serde_json::to_string(&config).expect("serializes");
         write(&bundle.join("config.json"), &text)?;
         dump_config(&text)?;
-        self.hand_off(bundle, &network, limited, &image_path, monitor)
+        self.hand_off(bundle, network, limited, &image_path, monitor)
     }
 
     /// Runs the bundle on the runtime core in the foreground, with slirp4netns attached

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Mount, MountBuilder};
 
-use super::binds::Bind;
 use super::error::{Error, Result};
 use super::host::Host;
 use super::net;
@@ -147,10 +146,7 @@ fn system(p: &ExecParams) -> Vec<PlannedMount> {
 /// [`Error::Flag`] for a `--home` source that is not a directory.
 fn home(p: &ExecParams, host: &Host, fakeroot: bool) -> Result<(PathBuf, PathBuf)> {
     let (src, dst) = match &p.home {
-        Some(h) => match h.split_once(':') {
-            Some((s, d)) => (PathBuf::from(s), PathBuf::from(d)),
-            None => (PathBuf::from(h), PathBuf::from(h)),
-        },
+        Some((s, d)) => (s.clone(), d.clone()),
         None if fakeroot => (host.home.clone(), PathBuf::from("/root")),
         None => (host.home.clone(), host.home.clone()),
     };
@@ -191,7 +187,6 @@ pub fn plan(
     p: &ExecParams,
     host: &Host,
     fakeroot: bool,
-    user_binds: &[Bind],
     network: &net::Network,
     session: &Session,
 ) -> Result<MountPlan> {
@@ -223,7 +218,7 @@ pub fn plan(
             covered.push(dst.to_path_buf());
         }
     }
-    for b in user_binds {
+    for b in &p.binds {
         mounts.push(bind(&b.src, &b.dst, b.ro));
         covered.push(b.dst.clone());
     }

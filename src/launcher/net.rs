@@ -20,9 +20,10 @@ pub const SLIRP_DNS: &str = "10.0.2.3";
 pub const SLIRP_ADDR: &str = "10.0.2.100";
 
 /// The network a container gets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Network {
     /// The host's network (no network namespace): the default without `--net`.
+    #[default]
     Host,
     /// A new network namespace with only `lo` up.
     None,
@@ -46,13 +47,14 @@ pub struct PortMap {
     pub proto: String,
 }
 
-/// Decides the network from `--net`, `--network LIST` and `--network-args LIST`.
+/// Parses the network of `--net`, `--network LIST` and `--network-args LIST` (the command
+/// line's parse step; [`check_host`] then checks this host can provide it).
 ///
 /// # Errors
 /// [`Error::Flag`] naming the flag: a network other than `none` and `slirp` (CNI networks need
 /// root and CNI plugins), `--network`/`--network-args` without `--net`, a malformed
 /// `portmap`, an unknown argument, port mappings with `none`.
-pub fn decide(net: bool, networks: &[String], args: &[String]) -> Result<Network> {
+pub fn parse(net: bool, networks: &[String], args: &[String]) -> Result<Network> {
     if !net {
         if !networks.is_empty() || !args.is_empty() {
             return Err(Error::Flag(
@@ -101,7 +103,25 @@ pub fn decide(net: bool, networks: &[String], args: &[String]) -> Result<Network
              allow-host-loopback need --network slirp"
                 .into(),
         )),
-        "slirp" | "slirp4netns" => {
+        "slirp" | "slirp4netns" => Ok(Network::Slirp {
+            ports,
+            host_loopback,
+        }),
+        other => Err(Error::Flag(format!(
+            "--network {other}: singlet offers `none` (loopback only) and `slirp` (user-mode \
+             networking with port mappings, without root); CNI networks such as bridge and \
+             ptp need root and CNI plugins"
+        ))),
+    }
+}
+
+/// Checks this host can provide `network`: slirp4netns installed, `/dev/net/tun` usable.
+///
+/// # Errors
+/// [`Error::Flag`] naming what is missing and the alternative.
+pub fn check_host(network: &Network) -> Result<()> {
+    match network {
+        Network::Slirp { .. } => {
             if find_slirp().is_none() {
                 return Err(Error::Flag(
                     "--network slirp needs slirp4netns (Debian package slirp4netns); \
@@ -122,16 +142,9 @@ pub fn decide(net: bool, networks: &[String], args: &[String]) -> Result<Network
                         .into(),
                 ));
             }
-            Ok(Network::Slirp {
-                ports,
-                host_loopback,
-            })
+            Ok(())
         }
-        other => Err(Error::Flag(format!(
-            "--network {other}: singlet offers `none` (loopback only) and `slirp` (user-mode \
-             networking with port mappings, without root); CNI networks such as bridge and \
-             ptp need root and CNI plugins"
-        ))),
+        Network::Host | Network::None => Ok(()),
     }
 }
 
@@ -364,17 +377,17 @@ mod tests {
 
     #[test]
     fn flags() {
-        assert_eq!(decide(false, &[], &[]).unwrap(), Network::Host);
-        assert_eq!(decide(true, &v(&["none"]), &[]).unwrap(), Network::None);
-        assert!(decide(false, &v(&["none"]), &[])
+        assert_eq!(parse(false, &[], &[]).unwrap(), Network::Host);
+        assert_eq!(parse(true, &v(&["none"]), &[]).unwrap(), Network::None);
+        assert!(parse(false, &v(&["none"]), &[])
             .unwrap_err()
             .to_string()
             .contains("need --net"));
-        assert!(decide(true, &v(&["bridge"]), &[])
+        assert!(parse(true, &v(&["bridge"]), &[])
             .unwrap_err()
             .to_string()
             .contains("CNI networks"));
-        assert!(decide(true, &v(&["none"]), &v(&["portmap=8080:80/tcp"]))
+        assert!(parse(true, &v(&["none"]), &v(&["portmap=8080:80/tcp"]))
             .unwrap_err()
             .to_string()
             .contains("need --network slirp"));
@@ -390,7 +403,7 @@ mod tests {
         for bad in ["8080", "0:80", "8080:80/sctp", "x:1", "70000:1"] {
             assert!(parse_portmap(bad).is_err(), "{bad}");
         }
-        assert!(decide(true, &[], &v(&["bogus=1"]))
+        assert!(parse(true, &[], &v(&["bogus=1"]))
             .unwrap_err()
             .to_string()
             .contains("--network-args \"bogus=1\""));

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::binds::Bind;
 use super::env::{self, ActionKind};
 use super::error::{Error, Result};
 use super::host::Host;
@@ -109,7 +108,6 @@ pub fn plan(
     host: &Host,
     mode: &IdMode,
     mounts: &MountPlan,
-    user_binds: &[Bind],
     instance: Option<&str>,
 ) -> Result<ProcessPlan> {
     let (uid, gid) = mode.inside_ids();
@@ -129,7 +127,7 @@ pub fn plan(
             .collect::<Result<_>>()?,
         env: &p.env,
         home: mounts.home.display().to_string(),
-        runtime: runtime_vars(p, img, action, user_binds, instance),
+        runtime: runtime_vars(p, img, action, instance),
     })?;
     let mut files = vec![
         (PathBuf::from("/etc/passwd"), String::new()),
@@ -220,7 +218,6 @@ fn runtime_vars(
     p: &ExecParams,
     img: &ImageFiles,
     action: Action,
-    user_binds: &[Bind],
     instance: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut v = vec![
@@ -235,7 +232,8 @@ fn runtime_vars(
             action_kind(action).word().to_string(),
         ),
     ];
-    let binds: Vec<String> = user_binds
+    let binds: Vec<String> = p
+        .binds
         .iter()
         .map(|b| {
             let ro = if b.ro { ":ro" } else { "" };

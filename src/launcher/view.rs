@@ -17,8 +17,7 @@ use crate::runtime::sandbox::Session;
 /// generated files are bound over the image's (added to `mounts`).
 ///
 /// # Errors
-/// [`Error::Io`] writing the skeleton or the sandbox; [`Error::Flag`] for more than one
-/// writable `--overlay`; mount errors.
+/// [`Error::Io`] writing the skeleton or the sandbox; mount errors.
 pub fn assemble(
     p: &ExecParams,
     img: &ImageFiles,
@@ -101,20 +100,16 @@ fn overlay(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -> Res
     let mut lowers = vec![skel.to_path_buf()];
     let mut upper = None;
     for o in &p.overlay {
-        if let Some(d) = o.strip_suffix(":ro") {
-            lowers.push(PathBuf::from(d));
-        } else if upper.is_none() {
-            let d = PathBuf::from(o);
-            for s in ["upper", "work"] {
-                fs::create_dir_all(d.join(s))
-                    .map_err(|e| Error::io(format!("--overlay {o}: create {s}"), e))?;
-            }
-            upper = Some((d.join("upper"), d.join("work")));
-        } else {
-            return Err(Error::Flag(format!(
-                "--overlay {o}: only one writable overlay is allowed (add :ro)"
-            )));
+        if o.ro {
+            lowers.push(o.dir.clone());
+            continue;
         }
+        // check_flags allowed one writable overlay at most.
+        for s in ["upper", "work"] {
+            fs::create_dir_all(o.dir.join(s))
+                .map_err(|e| Error::io(format!("--overlay {}: create {s}", o.dir.display()), e))?;
+        }
+        upper = Some((o.dir.join("upper"), o.dir.join("work")));
     }
     lowers.push(rootfs.to_path_buf());
     if upper.is_none() && p.writable_tmpfs {
