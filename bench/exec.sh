@@ -3,8 +3,17 @@
 # (first run: extraction), on the busybox and Debian SIFs, interleaved with `crun run` and
 # `runc run` of a rootless bundle on the same rootfs; then, as root, cold exec of the Debian
 # SIF with squashfuse, and extraction throughput against unsquashfs. Usage: bench/exec.sh [RUNS]
+#   SINGLET_BASELINE=/path/to/older/singlet adds that build to the exec comparisons ("baseline").
 source "$(dirname "$0")/common.sh"
 RUNS=${1:-30}
+if [ -n "${SINGLET_BASELINE:-}" ]; then
+  cp "$SINGLET_BASELINE" "$W/singlet-base"
+  BX="\"baseline exec=$W/singlet-base exec"   # completed per row: IMAGE /bin/true"
+fi
+base_row() { # IMAGE: the baseline's row of a comparison, if any
+  [ -n "${SINGLET_BASELINE:-}" ] && printf '%s %s /bin/true" ' "$BX" "$1"
+  return 0
+}
 BB="$TESTDATA/reference/busybox.sif"
 DEB="$TESTDATA/reference/debian.sif"
 mkdir -p "$W/u"
@@ -36,12 +45,13 @@ export SINGLET_CACHEDIR=$W/u/cache
 cd $W/u
 I="python3 $BENCH/interleave.py --runs $RUNS"
 $W/singlet exec $BB true; $W/singlet exec $DEB true
+${SINGLET_BASELINE:+$W/singlet-base exec $BB true; $W/singlet-base exec $DEB true}
 \$I --title "unprivileged: warm exec, busybox" \
-  "singlet exec=$W/singlet exec $BB /bin/true" \
+  "singlet exec=$W/singlet exec $BB /bin/true" $(base_row "$BB") \
   "crun run=cd $W/u/busybox && crun --root $W/u/st-c run c{i}" \
   "runc run=cd $W/u/busybox && runc --root $W/u/st-r run r{i}"
 \$I --title "unprivileged: warm exec, debian" \
-  "singlet exec=$W/singlet exec $DEB /bin/true" \
+  "singlet exec=$W/singlet exec $DEB /bin/true" $(base_row "$DEB") \
   "crun run=cd $W/u/debian && crun --root $W/u/st-c run d{i}" \
   "runc run=cd $W/u/debian && runc --root $W/u/st-r run e{i}"
 python3 $BENCH/interleave.py --runs 10 --warmup 0 --title "unprivileged: cold exec (extraction into an empty cache)" \
@@ -54,8 +64,10 @@ as_user "sh $W/u/bench.sh"
 echo
 OFF=$("$W/singlet" sif list "$DEB" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
 export SINGLET_CACHEDIR="$W/rootcache"
+ROOTBASE=()
+[ -n "${SINGLET_BASELINE:-}" ] && ROOTBASE=("baseline (squashfuse)=$W/singlet-base exec $DEB /bin/true")
 $INTERLEAVE --runs "$RUNS" --title "root: cold exec of debian.sif with squashfuse (mount per run)" \
-  "singlet exec (squashfuse)=$W/singlet exec $DEB /bin/true"
+  "singlet exec (squashfuse)=$W/singlet exec $DEB /bin/true" "${ROOTBASE[@]}"
 # On this VM's ext4 (mounted with discard) creating files after a large delete costs ~0.5 ms
 # each and whoever runs first after the delete pays for it, so the throughput comparison is
 # made on tmpfs, where the extractors' own work shows; the disk figures follow for reference.

@@ -175,8 +175,7 @@ pub fn dispatch(cmd: InstanceCommand, quiet: bool) -> anyhow::Result<i32> {
             force,
             names,
         } => {
-            let sig = crate::runtime::security::parse_signal(&signal)
-                .map_err(|_| anyhow::anyhow!("--signal {signal:?}: not a signal name or number"))?;
+            let sig = super::parse::signal("signal", &signal)?;
             let opts = StopOpts {
                 signal: sig,
                 timeout: Duration::from_secs(timeout),

@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use oci_spec::runtime::LinuxResources;
@@ -377,27 +376,6 @@ pub fn parse_size(flag: &str, s: &str) -> runtime::Result<i64> {
         .map_err(|e| Error::Usage(e.to_string()))
 }
 
-fn parse_duration(s: &str) -> runtime::Result<Duration> {
-    let bad = || {
-        Error::Usage(format!(
-            "--interval {s:?}: expected a duration such as 5s or 500ms"
-        ))
-    };
-    let (n, unit) = s
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: f64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_secs_f64(secs.max(0.001)))
-}
-
 fn update_resources(a: &UpdateArgs) -> runtime::Result<LinuxResources> {
     let mut v: serde_json::Value = match a.resources.as_deref() {
         Some("-") => {
@@ -519,7 +497,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
         OciCommand::Start { id } => container::start(ctx, &id)?,
         OciCommand::State { id } => print_json(&container::state(ctx, &id)?, true)?,
         OciCommand::Kill { all, id, signal } => {
-            let sig = runtime::security::parse_signal(&signal)?;
+            let sig =
+                super::parse::signal("signal", &signal).map_err(|e| Error::Usage(e.to_string()))?;
             container::kill(ctx, &id, sig, all)?;
         }
         OciCommand::Delete { force, id } => container::delete(ctx, &id, force)?,
@@ -622,7 +601,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
             interval,
             id,
         } => {
-            let iv = parse_duration(&interval)?;
+            let iv = super::parse::duration("interval", &interval)
+                .map_err(|e| Error::Usage(e.to_string()))?;
             container::events(ctx, &id, stats, iv, &mut std::io::stdout())?;
         }
         OciCommand::Features => print_json(&runtime::features::features(), true)?,
@@ -707,13 +687,6 @@ mod tests {
         assert_eq!(parse_size("m", "4096").unwrap(), 4096);
         assert_eq!(parse_size("m", "-1").unwrap(), -1);
         assert!(parse_size("m", "lots").is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(parse_duration("5x").is_err());
     }
 
     #[test]

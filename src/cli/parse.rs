@@ -1,6 +1,6 @@
 //! One parse step per value grammar of the command line, shared by both faces, so a value
 //! means the same everywhere (`singlet exec --memory` and `singlet-oci update --memory`):
-//! sizes, CPU counts, home and overlay specifications here; binds and networks by the parsers
+//! sizes, CPU counts, durations, signals, home and overlay specifications here; binds and networks by the parsers
 //! beside their types (`launcher::binds`, `launcher::net`), called from `cli::action` before
 //! anything runs. `launcher::ExecParams` carries only parsed values.
 
@@ -72,6 +72,62 @@ pub fn cpus(flag: &str, value: &str) -> Result<f64, ParseError> {
         })
 }
 
+/// A signal by name (`KILL`, `SIGKILL`, `usr1`: case-insensitive) or number (`9`), as
+/// `kill(1)` takes it.
+///
+/// # Errors
+/// [`ParseError`] naming `flag`.
+pub fn signal(flag: &str, value: &str) -> Result<nix::sys::signal::Signal, ParseError> {
+    use nix::sys::signal::Signal;
+    use std::str::FromStr;
+    let bad = || ParseError {
+        flag: flag.into(),
+        value: value.into(),
+        expected: "a signal name or number, e.g. TERM, SIGKILL or 9",
+    };
+    if let Ok(n) = value.trim().parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let up = value.trim().to_ascii_uppercase();
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    Signal::from_str(&name).map_err(|_| bad())
+}
+
+/// A duration: a decimal number with an optional unit `ms`, `s` (the default), `m` or `h`,
+/// e.g. `5s`, `500ms`, `1.5m`; at least one millisecond.
+///
+/// # Errors
+/// [`ParseError`] naming `flag`.
+pub fn duration(flag: &str, value: &str) -> Result<std::time::Duration, ParseError> {
+    let bad = || ParseError {
+        flag: flag.into(),
+        value: value.into(),
+        expected: "a duration such as 5s or 500ms",
+    };
+    let v = value.trim();
+    let (n, unit) = v
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| v.split_at(i))
+        .unwrap_or((v, "s"));
+    let n: f64 = n
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite())
+        .ok_or_else(bad)?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(secs.max(0.001)).map_err(|_| bad())
+}
+
 /// `-H/--home SRC[:DST]`: the source and the destination (the source when absent).
 pub fn home(value: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     match value.split_once(':') {
@@ -117,6 +173,31 @@ mod tests {
             let e = size("memory", s).unwrap_err().to_string();
             assert!(e.starts_with("--memory "), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn signals_and_durations() {
+        use nix::sys::signal::Signal;
+        assert_eq!(signal("s", "9").unwrap(), Signal::SIGKILL);
+        assert_eq!(signal("s", "kill").unwrap(), Signal::SIGKILL);
+        assert_eq!(signal("s", "SIGTERM").unwrap(), Signal::SIGTERM);
+        assert_eq!(signal("s", "usr1").unwrap(), Signal::SIGUSR1);
+        assert!(signal("s", "NOPE").is_err());
+        assert!(signal("s", "999").is_err());
+        let d = std::time::Duration::from_millis;
+        assert_eq!(duration("i", "5s").unwrap(), d(5000));
+        assert_eq!(duration("i", "500ms").unwrap(), d(500));
+        assert_eq!(duration("i", "2").unwrap(), d(2000));
+        assert!(duration("i", "5x").is_err());
+        assert!(duration("i", "1e999s").is_err());
+    }
+
+    #[test]
+    fn home_and_overlay() {
+        assert_eq!(home("/a:/b"), ("/a".into(), "/b".into()));
+        assert_eq!(home("/a"), ("/a".into(), "/a".into()));
+        assert!(overlay("/o:ro").ro && overlay("/o:ro").dir == std::path::Path::new("/o"));
+        assert!(!overlay("/o").ro);
     }
 
     #[test]

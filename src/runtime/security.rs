@@ -374,38 +374,9 @@ pub fn load_seccomp(ctx: &ScmpFilterContext) -> Result<()> {
         .map_err(|e| Error::Seccomp(format!("load filter: {e}")))
 }
 
-/// Parses a signal given by name (`KILL`, `SIGKILL`, case-insensitive) or number (`9`).
-///
-/// # Errors
-/// [`Error::Usage`] naming the bad value.
-pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal> {
-    use nix::sys::signal::Signal;
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| Error::Usage(format!("invalid signal {s:?}")));
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
-    Signal::from_str(&name).map_err(|_| Error::Usage(format!("invalid signal {s:?}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::sys::signal::Signal;
-
-    #[test]
-    fn signals() {
-        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("kill").unwrap(), Signal::SIGKILL);
-        assert_eq!(parse_signal("SIGTERM").unwrap(), Signal::SIGTERM);
-        assert_eq!(parse_signal("usr1").unwrap(), Signal::SIGUSR1);
-        assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("999").is_err());
-    }
 
     #[test]
     fn seccomp_unknown_syscall_is_named() {
