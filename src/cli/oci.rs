@@ -497,8 +497,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
         OciCommand::Start { id } => container::start(ctx, &id)?,
         OciCommand::State { id } => print_json(&container::state(ctx, &id)?, true)?,
         OciCommand::Kill { all, id, signal } => {
-            let sig =
-                super::parse::signal("signal", &signal).map_err(|e| Error::Usage(e.to_string()))?;
+            let sig = super::parse::signal("signal", &signal)
+                .map_err(|_| Error::Usage(format!("invalid signal {signal:?}")))?;
             container::kill(ctx, &id, sig, all)?;
         }
         OciCommand::Delete { force, id } => container::delete(ctx, &id, force)?,
