@@ -60,6 +60,18 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          singlet finds the processes through the container's own pid namespace",
     ),
     (
+        "config_process_io_priority_and_scheduler",
+        "runc",
+        "runc 1.1 predates runtime-spec 1.2's process.ioPriority and process.scheduler and \
+         ignores them (crun 1.8.1 too)",
+    ),
+    (
+        "cli_exec_cpu_affinity",
+        "runc",
+        "runc 1.1 predates runtime-spec 1.2's process.execCPUAffinity and ignores it (crun 1.8.1 \
+         too)",
+    ),
+    (
         "config_proc_mount_without_pid_namespace",
         "runc",
         "runc refuses to mount a new procfs without a pid namespace of its own when rootless; \
@@ -964,6 +976,73 @@ fn cli_exec_runs_in_container(env: &Env) -> TestResult {
     r
 }
 
+// ---- runtime-spec 1.2 process and mount fields ------------------------------------------
+
+/// Recursive mount attributes reach submounts (`mount_setattr(AT_RECURSIVE)`): the host's
+/// `/dev` bound with `rbind,rro,rnosuid,rnoexec` makes its submount `/dev/shm` read-only,
+/// nosuid and noexec inside.
+fn config_mounts_recursive_attributes(env: &Env) -> TestResult {
+    let mut b = bundle_sh(env, "grep ' /hostdev/shm ' /proc/self/mountinfo > /out/o");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/hostdev", "type": "bind", "source": "/dev",
+        "options": ["rbind", "rro", "rnosuid", "rnoexec"]
+    }));
+    let o = b.run_for(env, "o")?;
+    let opts = o.split_whitespace().nth(5).unwrap_or("");
+    let has = |f: &str| opts.split(',').any(|x| x == f);
+    ensure(has("ro") && has("nosuid") && has("noexec"), || {
+        format!("/hostdev/shm has {opts:?} (want ro,nosuid,noexec): {o:?}")
+    })
+}
+
+/// A startContainer hook without an `env` of its own runs with the process's environment
+/// (what runc and crun give it).
+fn runtime_start_container_hook_gets_process_env(env: &Env) -> TestResult {
+    let mut b = bundle_sh(env, "true");
+    b.config["process"]["env"] = json!(["PATH=/bin", "MARK=from-process"]);
+    b.config["hooks"] = json!({"startContainer": [hook("/bin/sh", "echo \"$MARK\" > /out/hook")]});
+    let o = b.run_for(env, "hook")?;
+    ensure(o == "from-process\n", || format!("hook saw MARK={o:?}"))
+}
+
+/// `process.ioPriority` (best effort, level 6) and `process.scheduler` (SCHED_BATCH, nice 5)
+/// apply to the process.
+fn config_process_io_priority_and_scheduler(env: &Env) -> TestResult {
+    let mut b = bundle_sh(
+        env,
+        "ionice -p $$ > /out/o; awk '{print $19, $41}' /proc/self/stat >> /out/o",
+    );
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 6});
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    let o = b.run_for(env, "o")?;
+    ensure(
+        o.to_ascii_lowercase().contains("best-effort")
+            && o.contains("prio 6")
+            && o.ends_with("5 3\n"),
+        || format!("got {o:?} (want best-effort prio 6, nice 5, policy 3)"),
+    )
+}
+
+/// `process.execCPUAffinity.final` pins an `exec`'d process (runtime-spec 1.2).
+fn cli_exec_cpu_affinity(env: &Env) -> TestResult {
+    let b = env.bundle(&["sleep", "10"]);
+    b.create(env)?;
+    let r = (|| {
+        env.rt_ok(&["start", &b.id])?;
+        let mut p = b.config["process"].clone();
+        p["args"] = json!(["sh", "-c", "grep Cpus_allowed_list /proc/self/status"]);
+        p["execCPUAffinity"] = json!({"final": "0"});
+        let pf = b.dir.join("process.json");
+        fs::write(&pf, serde_json::to_vec(&p).unwrap()).unwrap();
+        let out = env.rt_ok(&["exec", "--process", pf.to_str().unwrap(), &b.id])?;
+        ensure(out.split_whitespace().last() == Some("0"), || {
+            format!("got {out:?}")
+        })
+    })();
+    cleanup(env, &b.id);
+    r
+}
+
 fn cli_list_json_contains_container(env: &Env) -> TestResult {
     let b = env.bundle(&["sleep", "10"]);
     b.create(env)?;
@@ -1097,6 +1176,19 @@ const TESTS: &[Test] = &[
         config_mounts_tmpfs_with_options,
     ),
     ("config_mounts_bind_readonly", config_mounts_bind_readonly),
+    (
+        "config_mounts_recursive_attributes",
+        config_mounts_recursive_attributes,
+    ),
+    (
+        "runtime_start_container_hook_gets_process_env",
+        runtime_start_container_hook_gets_process_env,
+    ),
+    (
+        "config_process_io_priority_and_scheduler",
+        config_process_io_priority_and_scheduler,
+    ),
+    ("cli_exec_cpu_affinity", cli_exec_cpu_affinity),
     (
         "config_mounts_destination_created",
         config_mounts_destination_created,

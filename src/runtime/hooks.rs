@@ -9,7 +9,8 @@
 //! | `poststart` | start, parent | runtime | after the user process started | warning only |
 //! | `poststop` | delete | runtime | after the container is destroyed | warning only |
 //!
-//! Each hook gets the container state JSON on stdin, only its own `env`, and `args[0]` as its
+//! Each hook gets the container state JSON on stdin, only its own `env` (a `startContainer`
+//! hook without one gets `process.env`, as runc and crun give it), and `args[0]` as its
 //! argv[0]. A `timeout` (seconds) kills it with `SIGKILL` when exceeded.
 
 use std::io::Write;
@@ -114,6 +115,11 @@ impl HookKind {
 /// [`Error::Hook`] for a spawn failure, a non-zero exit, a signal, or a timeout; the message
 /// includes the tail of the hook's stderr.
 pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
+    run_hook_env(kind, hook, state, &[])
+}
+
+/// [`run_hook`]; a hook without an `env` of its own gets `default_env` (`KEY=VALUE`).
+fn run_hook_env(kind: HookKind, hook: &Hook, state: &[u8], default_env: &[String]) -> Result<()> {
     let fail = |msg: String| Error::Hook {
         kind: kind.name(),
         path: hook.path().clone(),
@@ -125,7 +131,7 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
         cmd.arg0(first).args(rest);
     }
     cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
+    for kv in hook.env().as_deref().unwrap_or(default_env) {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
@@ -195,6 +201,24 @@ pub fn run_hook(kind: HookKind, hook: &Hook, state: &[u8]) -> Result<()> {
 pub fn run_all(kind: HookKind, hooks: &[Hook], state: &[u8]) -> Result<()> {
     for h in hooks {
         run_hook(kind, h, state)?;
+    }
+    Ok(())
+}
+
+/// [`run_all`] for `startContainer` hooks, which run in the container as its process is about
+/// to: a hook without an `env` of its own gets the process's environment (`process.env`), as
+/// runc and crun give it.
+///
+/// # Errors
+/// The first hook's [`Error::Hook`].
+pub fn run_all_in_container(
+    kind: HookKind,
+    hooks: &[Hook],
+    state: &[u8],
+    process_env: &[String],
+) -> Result<()> {
+    for h in hooks {
+        run_hook_env(kind, h, state, process_env)?;
     }
     Ok(())
 }

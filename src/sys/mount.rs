@@ -8,6 +8,18 @@ pub const ATTR_RDONLY: u64 = 0x1;
 pub const ATTR_NOSUID: u64 = 0x2;
 /// `MOUNT_ATTR_NODEV`.
 pub const ATTR_NODEV: u64 = 0x4;
+/// `MOUNT_ATTR_NOEXEC`.
+pub const ATTR_NOEXEC: u64 = 0x8;
+/// `MOUNT_ATTR__ATIME`: the access-time mode field (relatime is 0 in it).
+pub const ATTR_ATIME_MASK: u64 = 0x70;
+/// `MOUNT_ATTR_NOATIME`.
+pub const ATTR_NOATIME: u64 = 0x10;
+/// `MOUNT_ATTR_STRICTATIME`.
+pub const ATTR_STRICTATIME: u64 = 0x20;
+/// `MOUNT_ATTR_NODIRATIME`.
+pub const ATTR_NODIRATIME: u64 = 0x80;
+/// `MOUNT_ATTR_NOSYMFOLLOW`.
+pub const ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
 
 /// `struct mount_attr` of `mount_setattr(2)`.
 #[repr(C)]
@@ -25,9 +37,19 @@ struct MountAttr {
 /// # Errors
 /// The errno of the call.
 pub fn set_attrs(fd: BorrowedFd<'_>, set: u64, recursive: bool) -> nix::Result<()> {
+    change_attrs(fd, set, 0, recursive)
+}
+
+/// `mount_setattr` with both halves: sets the `ATTR_*` flags in `set` and clears those in
+/// `clear` (an access-time mode is changed by clearing [`ATTR_ATIME_MASK`] and setting the
+/// mode), on the mount `fd` is on and with `recursive` on every mount below it.
+///
+/// # Errors
+/// The errno of the call (`EPERM` for a flag locked by a less privileged mount namespace).
+pub fn change_attrs(fd: BorrowedFd<'_>, set: u64, clear: u64, recursive: bool) -> nix::Result<()> {
     let attr = MountAttr {
         attr_set: set,
-        attr_clr: 0,
+        attr_clr: clear,
         propagation: 0,
         userns_fd: 0,
     };

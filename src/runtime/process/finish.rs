@@ -9,6 +9,7 @@
 //! | 2 | `cwd` | `chdir`, then the directory must be inside the root (CVE-2024-21626) |
 //! | 3 | `args`, `env` | `args[0]` resolved with the process's `PATH` |
 //! | 4 | `user.umask` | |
+//! | 4a | `ioPriority`, `scheduler`, `execCPUAffinity.final` | while privileged (`sched.rs`) |
 //! | 5 | `apparmorProfile`, `selinuxLabel` | applied at exec |
 //! | 6 | `linux.seccomp` | compiled now (needs no privilege) |
 //! | 7 | `capabilities.bounding` | dropped while still privileged |
@@ -46,6 +47,8 @@ pub struct Finish<'a> {
     pub keep: &'a [RawFd],
     /// Create a missing working directory (the init does, as runc; a tenant does not).
     pub create_cwd: bool,
+    /// `execCPUAffinity.final` (tenants only: the spec exempts the init).
+    pub cpu_affinity: Option<&'a str>,
 }
 
 /// A process ready to execute its payload: only the late seccomp load and `execve` remain.
@@ -83,6 +86,15 @@ pub fn prepare(f: &Finish<'_>) -> Result<Ready> {
     let exe = super::resolve_executable(&args[0], &env)?;
     if let Some(u) = process.user().umask() {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(u));
+    }
+    if let Some(p) = process.io_priority() {
+        super::sched::set_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        super::sched::set_scheduler(s)?;
+    }
+    if let Some(list) = f.cpu_affinity.filter(|l| !l.is_empty()) {
+        super::sched::set_affinity("process.execCPUAffinity.final", list)?;
     }
     if let Some(p) = process
         .apparmor_profile()

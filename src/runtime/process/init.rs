@@ -235,6 +235,7 @@ fn run_init(
         preserve_fds: cfg.preserve_fds,
         keep: &[s, cfg.notify_fd],
         create_cwd: true,
+        cpu_affinity: None,
     })?;
     if cfg.die_with_parent {
         // After the last credential change (which clears it). The parent is the foreground
@@ -255,10 +256,11 @@ fn run_init(
     };
     let mut start_state: serde_json::Value = serde_json::from_str(&hook_state).unwrap_or_default();
     start_state["status"] = serde_json::json!(Status::Created.as_str());
-    if let Err(e) = hooks::run_all(
+    if let Err(e) = hooks::run_all_in_container(
         HookKind::StartContainer,
         &HookKind::StartContainer.of(spec),
         start_state.to_string().as_bytes(),
+        process.env().as_deref().unwrap_or_default(),
     ) {
         fail(conn, e);
     }

@@ -11,6 +11,7 @@
 pub mod finish;
 pub mod init;
 pub mod reaper;
+pub mod sched;
 pub mod sync;
 pub mod tenant;
 

@@ -47,6 +47,19 @@ pub fn run(cfg: &TenantConfig<'_>, sock: OwnedFd) -> ! {
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     crate::sys::fd::close_from_except(3 + cfg.preserve_fds as i32, &[sock.as_raw_fd()]);
+    // execCPUAffinity.initial: the CPUs the process starts on, before it joins the
+    // container's cgroup (whose cpuset may narrow them).
+    let initial = cfg
+        .process
+        .exec_cpu_affinity()
+        .as_ref()
+        .and_then(|a| a.initial().as_deref())
+        .filter(|l| !l.is_empty());
+    if let Some(list) = initial {
+        if let Err(e) = super::sched::set_affinity("process.execCPUAffinity.initial", list) {
+            sync::die(&sock, &e);
+        }
+    }
     match join_and_exec(cfg, &sock) {
         Ok(()) => {
             // Intermediate process after the extra fork.
@@ -129,6 +142,10 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) 
         preserve_fds: cfg.preserve_fds,
         keep: &[s],
         create_cwd: false,
+        cpu_affinity: process
+            .exec_cpu_affinity()
+            .as_ref()
+            .and_then(|a| a.cpu_affinity_final().as_deref()),
     })?;
     Err(ready.exec())
 }

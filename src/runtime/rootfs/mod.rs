@@ -310,7 +310,8 @@ impl Rootfs<'_> {
             }
             Err(e) => return Err(Error::sys(describe(), e)),
         }
-        let (_new, npath) = reopen(root_fd, dest)?;
+        let (new, npath) = reopen(root_fd, dest)?;
+        set_recursive_attrs(&new, opts, dest)?;
         if let Some(old) = old_dir {
             copy_tree(&path::fd_path(&old), &npath)
                 .ctx(|| format!("tmpcopyup into {}", dest.display()))?;
@@ -387,9 +388,7 @@ impl Rootfs<'_> {
         if !extra.is_empty() {
             remount_bind(&npath, extra, dest)?;
         }
-        if opts.recursive_ro {
-            set_recursive_ro(&new, dest)?;
-        }
+        set_recursive_attrs(&new, opts, dest)?;
         for p in &opts.propagation {
             do_mount(None, &npath, None, *p, None, || {
                 format!("set propagation of {}", dest.display())
@@ -725,6 +724,10 @@ fn current_flags(p: &Path) -> MsFlags {
             out |= b;
         }
     }
+    // statvfs has no bit for strictatime: a mount that is neither noatime nor relatime is it.
+    if !out.intersects(MsFlags::MS_NOATIME | MsFlags::MS_RELATIME) {
+        out |= MsFlags::MS_STRICTATIME;
+    }
     out
 }
 
@@ -742,8 +745,22 @@ fn remount_bind(target: &Path, flags: MsFlags, dest: &Path) -> Result<()> {
     ) {
         Ok(()) => Ok(()),
         Err(Errno::EPERM) => {
+            // The source's flags are locked (it was mounted by a more privileged namespace):
+            // keep them, and keep its access-time mode, which cannot change either.
             let cur = current_flags(target);
-            do_mount(None, target, None, base | flags | cur, None, || {
+            let atime = MsFlags::MS_NOATIME | MsFlags::MS_RELATIME | MsFlags::MS_STRICTATIME;
+            let want = if cur.intersects(atime) || flags.intersects(atime) {
+                (flags - atime) | cur
+            } else {
+                flags | cur
+            };
+            tracing::debug!(
+                "remount {}: keeping the locked flags {:?} (asked {:?})",
+                dest.display(),
+                cur - flags,
+                flags
+            );
+            do_mount(None, target, None, base | want, None, || {
                 format!("remount {} with {:?}", dest.display(), flags)
             })
         }
@@ -754,11 +771,24 @@ fn remount_bind(target: &Path, flags: MsFlags, dest: &Path) -> Result<()> {
     }
 }
 
-/// Makes every mount under `fd` read-only with `mount_setattr(AT_RECURSIVE)` (option `rro`).
-fn set_recursive_ro(fd: &OwnedFd, dest: &Path) -> Result<()> {
+/// Applies the recursive options (`rro`, `rnosuid`, `rnoatime` …) to the mount `fd` is on and
+/// every mount below it with `mount_setattr(AT_RECURSIVE)` (runtime-spec config.md "Mounts").
+fn set_recursive_attrs(fd: &OwnedFd, opts: &MountOptions, dest: &Path) -> Result<()> {
     use std::os::fd::AsFd as _;
-    crate::sys::mount::set_attrs(fd.as_fd(), crate::sys::mount::ATTR_RDONLY, true)
-        .map_err(|e| Error::sys(format!("make {} recursively read-only", dest.display()), e))
+    if opts.rec_set == 0 && opts.rec_clr == 0 {
+        return Ok(());
+    }
+    crate::sys::mount::change_attrs(fd.as_fd(), opts.rec_set, opts.rec_clr, true).map_err(|e| {
+        Error::sys(
+            format!(
+                "set recursive mount attributes of {} (set {:#x}, clear {:#x})",
+                dest.display(),
+                opts.rec_set,
+                opts.rec_clr
+            ),
+            e,
+        )
+    })
 }
 
 fn readonly_path(p: &Path) -> Result<()> {

@@ -18,8 +18,11 @@ pub struct MountOptions {
     pub data: String,
     /// `tmpcopyup`: copy the directory's previous content into the new tmpfs.
     pub tmpcopyup: bool,
-    /// `rro`/`rrw` are accepted; the runtime applies `ro` recursively with `mount_setattr`.
-    pub recursive_ro: bool,
+    /// Recursive attributes (`rro`, `rnosuid`, `rnoatime` …) to set on the mount and every
+    /// mount below it with `mount_setattr(AT_RECURSIVE)`: `MOUNT_ATTR_*` bits.
+    pub rec_set: u64,
+    /// Recursive attributes to clear (`rrw`, `rsuid`, `ratime` …).
+    pub rec_clr: u64,
 }
 
 /// Every option name this runtime understands (also printed by `features`).
@@ -94,7 +97,8 @@ pub fn parse(options: &[String]) -> MountOptions {
         propagation: Vec::new(),
         data: String::new(),
         tmpcopyup: false,
-        recursive_ro: false,
+        rec_set: 0,
+        rec_clr: 0,
     };
     let mut data = Vec::new();
     for opt in options {
@@ -149,22 +153,42 @@ pub fn parse(options: &[String]) -> MountOptions {
             "unbindable" => o.propagation.push(MsFlags::MS_UNBINDABLE),
             "runbindable" => o.propagation.push(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
             "tmpcopyup" => o.tmpcopyup = true,
-            "rro" => {
-                set(&mut o, MsFlags::MS_RDONLY);
-                o.recursive_ro = true;
-            }
-            "rrw" => clear(&mut o, MsFlags::MS_RDONLY),
-            // The remaining recursive atime/suid/dev/exec variants are applied to the top mount.
-            s if s.starts_with('r') && KNOWN.contains(&s) => {
-                let inner = parse(&[s[1..].to_string()]);
-                o.flags |= inner.flags;
-                o.cleared |= inner.cleared;
+            s if s.starts_with('r') && recursive_attr(&s[1..]).is_some() => {
+                let (set, clr) = recursive_attr(&s[1..]).expect("checked");
+                o.rec_set = (o.rec_set & !clr) | set;
+                o.rec_clr = (o.rec_clr & !set) | clr;
             }
             other => data.push(other.to_string()),
         }
     }
     o.data = data.join(",");
     o
+}
+
+/// The `mount_setattr` bits (set, clear) of a recursive option without its leading `r`
+/// (runtime-spec config.md "Mounts"; runc's table): `ro`/`rw`, `nosuid`/`suid`, `nodev`/`dev`,
+/// `noexec`/`exec`, the access-time modes, `nodiratime`/`diratime`, `nosymfollow`/`symfollow`.
+fn recursive_attr(name: &str) -> Option<(u64, u64)> {
+    use crate::sys::mount::*;
+    Some(match name {
+        "ro" => (ATTR_RDONLY, 0),
+        "rw" => (0, ATTR_RDONLY),
+        "nosuid" => (ATTR_NOSUID, 0),
+        "suid" => (0, ATTR_NOSUID),
+        "nodev" => (ATTR_NODEV, 0),
+        "dev" => (0, ATTR_NODEV),
+        "noexec" => (ATTR_NOEXEC, 0),
+        "exec" => (0, ATTR_NOEXEC),
+        "noatime" => (ATTR_NOATIME, ATTR_ATIME_MASK),
+        "strictatime" => (ATTR_STRICTATIME, ATTR_ATIME_MASK),
+        // relatime is mode 0; clearing noatime or strictatime falls back to it.
+        "relatime" | "atime" | "nostrictatime" | "norelatime" => (0, ATTR_ATIME_MASK),
+        "nodiratime" => (ATTR_NODIRATIME, 0),
+        "diratime" => (0, ATTR_NODIRATIME),
+        "nosymfollow" => (ATTR_NOSYMFOLLOW, 0),
+        "symfollow" => (0, ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 impl MountOptions {
@@ -200,6 +224,24 @@ mod tests {
         let o = p(&["ro", "rw", "tmpcopyup"]);
         assert!(!o.flags.contains(MsFlags::MS_RDONLY));
         assert!(o.tmpcopyup);
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        use crate::sys::mount::*;
+        let o = p(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert_eq!(o.rec_set, ATTR_RDONLY | ATTR_NOSUID | ATTR_NOATIME);
+        assert_eq!(o.rec_clr, ATTR_ATIME_MASK);
+        assert_eq!(
+            o.remount_flags(),
+            MsFlags::empty(),
+            "recursive only, no top remount"
+        );
+        let o = p(&["rro", "rrw", "rstrictatime"]);
+        assert_eq!(o.rec_set, ATTR_STRICTATIME);
+        assert_eq!(o.rec_clr, ATTR_RDONLY | ATTR_ATIME_MASK);
+        // rbind, rprivate and friends are not attributes.
+        assert_eq!(p(&["rbind", "rslave"]).rec_set, 0);
     }
 
     #[test]
