@@ -66,6 +66,11 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          ignores them (crun 1.8.1 too)",
     ),
     (
+        "config_time_namespace_offsets",
+        "runc",
+        "runc 1.1 does not know the time namespace (runtime-spec 1.2); crun 1.8.1 fails it too",
+    ),
+    (
         "cli_exec_cpu_affinity",
         "runc",
         "runc 1.1 predates runtime-spec 1.2's process.execCPUAffinity and ignores it (crun 1.8.1 \
@@ -1043,6 +1048,44 @@ fn cli_exec_cpu_affinity(env: &Env) -> TestResult {
     r
 }
 
+/// `linux.timeOffsets` in a new time namespace (runtime-spec config-linux.md): the init and an
+/// `exec`'d process see the monotonic clock (uptime) moved by the offset.
+fn config_time_namespace_offsets(env: &Env) -> TestResult {
+    let mut b = bundle_sh(env, "cut -d. -f1 /proc/uptime > /out/o; sleep 10");
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    b.config["linux"]["timeOffsets"] = json!({
+        "monotonic": {"secs": 8640000, "nanosecs": 0},
+        "boottime": {"secs": 8640000, "nanosecs": 0}
+    });
+    b.create(env)?;
+    let r = (|| {
+        env.rt_ok(&["start", &b.id])?;
+        let t = Instant::now();
+        while b.read_out("o").unwrap_or_default().is_empty() && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let host: u64 = fs::read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|u| u.split('.').next().and_then(|s| s.parse().ok()))
+            .unwrap_or(0);
+        let init: u64 = b.read_out("o")?.trim().parse().unwrap_or(0);
+        let exec: u64 = env
+            .rt_ok(&["exec", &b.id, "cut", "-d.", "-f1", "/proc/uptime"])?
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        ensure(init >= host + 8_639_000 && exec >= host + 8_639_000, || {
+            format!("uptime: host {host}, init {init}, exec {exec} (want +8640000)")
+        })
+    })();
+    cleanup(env, &b.id);
+    r
+}
+
 fn cli_list_json_contains_container(env: &Env) -> TestResult {
     let b = env.bundle(&["sleep", "10"]);
     b.create(env)?;
@@ -1189,6 +1232,10 @@ const TESTS: &[Test] = &[
         config_process_io_priority_and_scheduler,
     ),
     ("cli_exec_cpu_affinity", cli_exec_cpu_affinity),
+    (
+        "config_time_namespace_offsets",
+        config_time_namespace_offsets,
+    ),
     (
         "config_mounts_destination_created",
         config_mounts_destination_created,

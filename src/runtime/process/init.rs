@@ -119,9 +119,14 @@ fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
     if !now.is_empty() {
         unshare(now).ctx(|| format!("unshare namespaces {now:?}"))?;
     }
-    if ns.has(CloneFlags::CLONE_NEWPID) {
+    let new_time = ns.new.contains(TIME_NS);
+    if new_time {
+        write_time_offsets(cfg.spec)?;
+    }
+    if ns.has(CloneFlags::CLONE_NEWPID) || new_time {
         // The first child after unshare(CLONE_NEWPID) (or setns into a pid ns) is in the new
-        // namespace; it becomes the init, this process reports its pid and exits.
+        // namespace, and so is the first child after unshare(CLONE_NEWTIME): it becomes the
+        // init, this process reports its pid and exits.
         // SAFETY: single-threaded child.
         match unsafe { super::fork() }? {
             nix::unistd::ForkResult::Parent { child } => {
@@ -361,4 +366,38 @@ fn wait_for_start(notify_fd: RawFd) -> std::fs::File {
         unsafe { libc::_exit(1) }
     }
     conn
+}
+
+/// `CLONE_NEWTIME` (Linux 5.6; nix has no name for it).
+const TIME_NS: CloneFlags = CloneFlags::from_bits_retain(0x80);
+
+/// `linux.timeOffsets` (runtime-spec config-linux.md "Time offsets") written to
+/// `/proc/self/timens_offsets` after `unshare(CLONE_NEWTIME)` and before the init, the first
+/// process of the new time namespace, is forked: `monotonic` and `boottime`.
+///
+/// # Errors
+/// [`Error::Child`] naming an unknown clock; the write's error (`EACCES` once a process is in
+/// the namespace).
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(Error::Child(format!(
+                "linux.timeOffsets: unknown clock {clock:?} (monotonic or boottime)"
+            )));
+        }
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text).ctx(|| "write linux.timeOffsets".into())
 }

@@ -29,8 +29,10 @@ pub struct TenantConfig<'a> {
     pub preserve_fds: u32,
 }
 
-const ORDER: [CloneFlags; 7] = [
+const ORDER: [CloneFlags; 8] = [
     CloneFlags::CLONE_NEWUSER,
+    // CLONE_NEWTIME: setns applies to the caller at once (unshare only to its children).
+    CloneFlags::from_bits_retain(0x80),
     CloneFlags::CLONE_NEWIPC,
     CloneFlags::CLONE_NEWUTS,
     CloneFlags::CLONE_NEWNET,
