@@ -66,6 +66,11 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          ignores them (crun 1.8.1 too)",
     ),
     (
+        "config_memory_policy",
+        "runc",
+        "runc 1.1 predates linux.memoryPolicy (runtime-spec 1.3) and ignores it (crun 1.8.1 too)",
+    ),
+    (
         "config_time_namespace_offsets",
         "runc",
         "runc 1.1 does not know the time namespace (runtime-spec 1.2); crun 1.8.1 fails it too",
@@ -1086,6 +1091,32 @@ fn config_time_namespace_offsets(env: &Env) -> TestResult {
     r
 }
 
+/// `linux.memoryPolicy` (runtime-spec 1.3): MPOL_BIND to node 0 shows in the process's
+/// `numa_maps` (for the init and an `exec`'d process).
+fn config_memory_policy(env: &Env) -> TestResult {
+    let probe = "grep -c bind:0 /proc/self/numa_maps";
+    let mut b = bundle_sh(env, &format!("{probe} > /out/o; sleep 10"));
+    b.config["ociVersion"] = json!("1.3.0");
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    b.create(env)?;
+    let r = (|| {
+        env.rt_ok(&["start", &b.id])?;
+        let t = Instant::now();
+        while b.read_out("o").unwrap_or_default().is_empty() && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let init = b.read_out("o")?;
+        let exec = env.rt_ok(&["exec", &b.id, "sh", "-c", probe])?;
+        let some = |s: &str| s.trim().parse::<u32>().is_ok_and(|n| n > 0);
+        ensure(some(&init) && some(&exec), || {
+            format!("bind:0 mappings: init {init:?}, exec {exec:?}")
+        })
+    })();
+    cleanup(env, &b.id);
+    r
+}
+
 fn cli_list_json_contains_container(env: &Env) -> TestResult {
     let b = env.bundle(&["sleep", "10"]);
     b.create(env)?;
@@ -1236,6 +1267,7 @@ const TESTS: &[Test] = &[
         "config_time_namespace_offsets",
         config_time_namespace_offsets,
     ),
+    ("config_memory_policy", config_memory_policy),
     (
         "config_mounts_destination_created",
         config_mounts_destination_created,

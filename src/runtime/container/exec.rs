@@ -170,6 +170,10 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
         seccomp: seccomp.as_ref(),
         personality,
         preserve_fds: opts.preserve_fds,
+        memory_policy: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.memory_policy().clone()),
     };
     // SAFETY: single-threaded here.
     let first = match unsafe { process::fork() }? {

@@ -43,7 +43,7 @@ pub struct Bundle {
 /// Loads and validates `<bundle>/config.json` (runtime-spec config.md).
 ///
 /// Checks: the file exists and parses (the serde message gives line and column); `ociVersion`
-/// is 1.0.x–1.3.x (plus runc's `1.0.2-dev`); `root.path` is set and is a directory;
+/// is a runtime-spec 1.x version (a warning above 1.3); `root.path` is set and is a directory;
 /// `process.args` is not empty; namespaces are not listed twice and joined paths exist; mount
 /// destinations are absolute; `rootfsPropagation` is known.
 ///
@@ -206,26 +206,31 @@ pub fn validate_host_reach(
     Ok(())
 }
 
-/// Accepts runtime-spec versions 1.0.0 up to 1.3.x (pre-release suffixes such as `-dev` or
-/// `-rc.1` allowed). 1.3 is what runtime-tools writes today and runc accepts; its new fields
-/// are read where `oci-spec` knows them and ignored otherwise, as runc does.
+/// Accepts every runtime-spec 1.x version (pre-release suffixes such as `-dev` or `-rc.1`
+/// allowed): a minor version is backward compatible by the spec's rules. 1.3 is what
+/// runtime-tools writes today and runc accepts; newer minors than 1.3 get a warning, their
+/// new fields being read where `oci-spec` knows them and ignored otherwise, as runc does.
 ///
 /// # Errors
-/// [`Error::Config`] naming `ociVersion`.
+/// [`Error::Config`] naming `ociVersion` for anything but `1.<minor>.<patch>`.
 pub fn validate_version(v: &str, config: &Path) -> Result<()> {
     let core = v.split(['-', '+']).next().unwrap_or("");
     let nums: Vec<Option<u32>> = core.split('.').map(|p| p.parse().ok()).collect();
-    let ok = matches!(nums.as_slice(), [Some(1), Some(minor), Some(_)] if *minor <= 3);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::config(
+    match nums.as_slice() {
+        [Some(1), Some(minor), Some(_)] => {
+            if *minor > 3 {
+                tracing::warn!(
+                    "{}: ociVersion {v} is newer than runtime-spec 1.3, the newest this runtime \
+                     implements; fields it does not know are ignored",
+                    config.display()
+                );
+            }
+            Ok(())
+        }
+        _ => Err(Error::config(
             config,
-            format!(
-                "ociVersion {v:?} is not supported (this runtime reads runtime-spec 1.0.0 to \
-                 1.3.x)"
-            ),
-        ))
+            format!("ociVersion {v:?} is not supported (this runtime reads runtime-spec 1.x)"),
+        )),
     }
 }
 
@@ -253,10 +258,11 @@ mod tests {
             "1.2.0",
             "1.2.1-rc.1",
             "1.3.0",
+            "1.4.0",
         ] {
             validate_version(ok, p).unwrap();
         }
-        for bad in ["", "2.0.0", "1.4.0", "0.9.0", "1.0", "x"] {
+        for bad in ["", "2.0.0", "0.9.0", "1.0", "x"] {
             assert!(validate_version(bad, p).is_err(), "{bad}");
         }
     }

@@ -9,7 +9,7 @@
 //! | 2 | `cwd` | `chdir`, then the directory must be inside the root (CVE-2024-21626) |
 //! | 3 | `args`, `env` | `args[0]` resolved with the process's `PATH` |
 //! | 4 | `user.umask` | |
-//! | 4a | `ioPriority`, `scheduler`, `execCPUAffinity.final` | while privileged (`sched.rs`) |
+//! | 4a | `ioPriority`, `scheduler`, `execCPUAffinity.final`, `linux.memoryPolicy` | while privileged (`sched.rs`) |
 //! | 5 | `apparmorProfile`, `selinuxLabel` | applied at exec |
 //! | 6 | `linux.seccomp` | compiled now (needs no privilege) |
 //! | 7 | `capabilities.bounding` | dropped while still privileged |
@@ -49,6 +49,8 @@ pub struct Finish<'a> {
     pub create_cwd: bool,
     /// `execCPUAffinity.final` (tenants only: the spec exempts the init).
     pub cpu_affinity: Option<&'a str>,
+    /// The container's `linux.memoryPolicy`.
+    pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 /// A process ready to execute its payload: only the late seccomp load and `execve` remain.
@@ -95,6 +97,9 @@ pub fn prepare(f: &Finish<'_>) -> Result<Ready> {
     }
     if let Some(list) = f.cpu_affinity.filter(|l| !l.is_empty()) {
         super::sched::set_affinity("process.execCPUAffinity.final", list)?;
+    }
+    if let Some(p) = f.memory_policy {
+        super::sched::set_memory_policy(p)?;
     }
     if let Some(p) = process
         .apparmor_profile()

@@ -241,6 +241,10 @@ fn run_init(
         keep: &[s, cfg.notify_fd],
         create_cwd: true,
         cpu_affinity: None,
+        memory_policy: spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.memory_policy().as_ref()),
     })?;
     if cfg.die_with_parent {
         // After the last credential change (which clears it). The parent is the foreground

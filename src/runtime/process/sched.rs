@@ -1,12 +1,14 @@
 //! Scheduling fields of a container process (runtime-spec config.md "Process"):
-//! `process.ioPriority` (`ioprio_set(2)`), `process.scheduler` (`sched_setattr(2)`) and
-//! `process.execCPUAffinity` (`sched_setaffinity(2)`, for `exec`'d processes only). Applied by
+//! `process.ioPriority` (`ioprio_set(2)`), `process.scheduler` (`sched_setattr(2)`),
+//! `process.execCPUAffinity` (`sched_setaffinity(2)`, for `exec`'d processes only) and
+//! `linux.memoryPolicy` (`set_mempolicy(2)`, config-linux.md "Memory policy"). Applied by
 //! [`super::finish`] while the process still holds its capabilities (a real-time policy or a
 //! negative nice value needs `CAP_SYS_NICE`).
 
 use nix::sched::CpuSet;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxSchedulerFlag, LinuxSchedulerPolicy, Scheduler,
+    IOPriorityClass, LinuxIOPriority, LinuxMemoryPolicy, LinuxSchedulerFlag, LinuxSchedulerPolicy,
+    MemoryPolicyFlagType, MemoryPolicyModeType, Scheduler,
 };
 
 use crate::runtime::error::{Error, Result};
@@ -112,24 +114,10 @@ pub fn set_scheduler(s: &Scheduler) -> Result<()> {
 /// # Errors
 /// [`Error::Usage`] naming `field` for a malformed list or a CPU beyond what the set holds.
 pub fn parse_cpus(field: &str, list: &str) -> Result<CpuSet> {
-    let bad = || {
-        Error::Usage(format!(
-            "{field} {list:?}: expected a CPU list such as 0-3,7"
-        ))
-    };
     let mut set = CpuSet::new();
-    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (a.trim(), b.trim()),
-            None => (part, part),
-        };
-        let (a, b): (usize, usize) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-        if a > b {
-            return Err(bad());
-        }
-        for cpu in a..=b {
-            set.set(cpu).map_err(|_| bad())?;
-        }
+    for cpu in parse_list(field, list, CpuSet::count())? {
+        set.set(cpu)
+            .map_err(|_| Error::Usage(format!("{field} {list:?}: CPU {cpu} is out of range")))?;
     }
     Ok(set)
 }
@@ -145,6 +133,70 @@ pub fn set_affinity(field: &str, list: &str) -> Result<()> {
         .map_err(|e| Error::sys(format!("sched_setaffinity ({field} {list:?})"), e))
 }
 
+/// Parses a node or CPU list such as `0-3,7` into the numbers it names.
+fn parse_list(field: &str, list: &str, max: usize) -> Result<Vec<usize>> {
+    let bad = || Error::Usage(format!("{field} {list:?}: expected a list such as 0-3,7"));
+    let mut out = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let a: usize = a.trim().parse().map_err(|_| bad())?;
+        let b: usize = b.trim().parse().map_err(|_| bad())?;
+        if a > b || b >= max {
+            return Err(bad());
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+/// Sets the calling process's NUMA memory policy (`linux.memoryPolicy`): mode, nodes and
+/// mode flags, with `set_mempolicy(2)`; inherited by its children.
+///
+/// # Errors
+/// [`Error::Usage`] for a malformed node list; [`Error::Sys`] from the call (`EINVAL` for
+/// nodes that do not exist or a mode that needs none).
+pub fn set_memory_policy(p: &LinuxMemoryPolicy) -> Result<()> {
+    const MAX_NODES: usize = 1024;
+    let mode: libc::c_int = match p.mode() {
+        MemoryPolicyModeType::MpolDefault => 0,
+        MemoryPolicyModeType::MpolPreferred => 1,
+        MemoryPolicyModeType::MpolBind => 2,
+        MemoryPolicyModeType::MpolInterleave => 3,
+        MemoryPolicyModeType::MpolLocal => 4,
+        MemoryPolicyModeType::MpolPreferredMany => 5,
+        MemoryPolicyModeType::MpolWeightedInterleave => 6,
+    };
+    let flags = p.flags().iter().flatten().fold(0, |f, fl| {
+        f | match fl {
+            MemoryPolicyFlagType::MpolFNumaBalancing => 1 << 13,
+            MemoryPolicyFlagType::MpolFRelativeNodes => 1 << 14,
+            MemoryPolicyFlagType::MpolFStaticNodes => 1 << 15,
+        }
+    });
+    let mut mask = [0u64; MAX_NODES / 64];
+    let nodes = p.nodes().as_deref().unwrap_or("");
+    for n in parse_list("linux.memoryPolicy.nodes", nodes, MAX_NODES)? {
+        mask[n / 64] |= 1 << (n % 64);
+    }
+    let (mask_ptr, maxnode) = if nodes.trim().is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        (mask.as_ptr(), MAX_NODES as libc::c_ulong + 1)
+    };
+    // SAFETY: the mask holds MAX_NODES bits and maxnode says so (or is 0 with a null mask).
+    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode | flags, mask_ptr, maxnode) };
+    if r < 0 {
+        return Err(Error::sys(
+            format!(
+                "set_mempolicy (linux.memoryPolicy {:?} {nodes:?})",
+                p.mode()
+            ),
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +210,7 @@ mod tests {
         for bad in ["x", "3-1", "1-", "99999"] {
             assert!(parse_cpus("f", bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_list("n", "0,2-3", 8).unwrap(), vec![0, 2, 3]);
+        assert!(parse_list("n", "8", 8).is_err());
     }
 }

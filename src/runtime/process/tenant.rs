@@ -27,6 +27,8 @@ pub struct TenantConfig<'a> {
     pub personality: Option<oci_spec::runtime::LinuxPersonalityDomain>,
     /// `--preserve-fds N`.
     pub preserve_fds: u32,
+    /// The container's `linux.memoryPolicy`, applied to tenants as to the init.
+    pub memory_policy: Option<oci_spec::runtime::LinuxMemoryPolicy>,
 }
 
 const ORDER: [CloneFlags; 8] = [
@@ -144,6 +146,7 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) 
         preserve_fds: cfg.preserve_fds,
         keep: &[s],
         create_cwd: false,
+        memory_policy: cfg.memory_policy.as_ref(),
         cpu_affinity: process
             .exec_cpu_affinity()
             .as_ref()
