@@ -101,7 +101,10 @@ fn overlay(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -> Res
     let mut upper = None;
     for o in &p.overlay {
         if o.ro {
-            lowers.push(o.dir.clone());
+            // An overlay directory a writable run filled (`DIR/upper`) is read through its
+            // upper layer, as Apptainer does.
+            let upper = o.dir.join("upper");
+            lowers.push(if upper.is_dir() { upper } else { o.dir.clone() });
             continue;
         }
         // check_flags allowed one writable overlay at most.

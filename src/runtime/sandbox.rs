@@ -289,8 +289,7 @@ impl Session {
     /// Mounts the overlay view at `<session>/root`: `lowers` (top first) under `upper` (an
     /// upper and a work directory) or read-only without one. `nosuid,nodev`: a setuid binary
     /// or a device node of the image gives nothing (docs/reference/security.md, class 8).
-    /// In a user namespace a writable view falls back to `userxattr` when the plain mount is
-    /// refused.
+    /// In a user namespace the view is mounted with `userxattr`.
     ///
     /// # Errors
     /// [`Error::Io`] creating the mount point, [`Error::Sys`] naming the mount data.
@@ -318,9 +317,20 @@ impl Session {
                 Some(d),
             )
         };
-        let mut r = try_mount(&data);
-        if r.is_err() && upper.is_some() && !userns::in_initial_userns() {
-            r = try_mount(&format!("{data},userxattr"));
+        // In a user namespace a writable overlay must use `user.overlay.*` xattrs: without
+        // `userxattr` the kernel mounts it anyway but cannot record whiteouts or opaque
+        // directories, so removing a directory of the image fails with EIO. Decided from the
+        // namespace, not from a failed first mount; kernels before 5.11 lack the option (EINVAL).
+        // Read-only views too: a lower layer that was an earlier run's upper directory carries
+        // its opaque markers in `user.overlay.*`.
+        let userxattr = !userns::in_initial_userns();
+        let mut r = if userxattr {
+            try_mount(&format!("{data},userxattr"))
+        } else {
+            try_mount(&data)
+        };
+        if userxattr && r == Err(nix::errno::Errno::EINVAL) {
+            r = try_mount(&data);
         }
         r.map_err(|e| Error::sys(format!("mount the overlay rootfs view ({data})"), e))?;
         Ok(target)

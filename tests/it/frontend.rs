@@ -776,3 +776,57 @@ fn resource_limits() {
         Front::new(Who::User).fails(&["exec", "--memory", "64m", &i, "true"], "need root here");
     }
 }
+
+/// Writable overlays behave as a file system: a non-empty directory of the image can be
+/// removed under `--writable-tmpfs` and `--overlay DIR` (rootless this needs `userxattr`, which
+/// the kernel does not ask for), and a later `--overlay DIR:ro` shows what that run wrote and
+/// removed (docs/reference/apptainer.md §1.2).
+fn overlays_behave(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    let deb = img("reference/debian.sif");
+    let o = f.ok(&[
+        "exec",
+        "--writable-tmpfs",
+        &deb,
+        "sh",
+        "-c",
+        "rm -rf /usr/share/doc/bash && test ! -e /usr/share/doc/bash && echo removed",
+    ]);
+    assert_eq!(o, "removed\n");
+    let ov = f.s.path().join("ov");
+    fs::create_dir_all(&ov).unwrap();
+    f.s.own(&ov);
+    let ovs = ov.to_str().unwrap();
+    f.ok(&[
+        "exec",
+        "--overlay",
+        ovs,
+        &deb,
+        "sh",
+        "-c",
+        "rm -rf /usr/share/doc/bash && echo kept > /etc/overlay-note",
+    ]);
+    let ro = format!("{ovs}:ro");
+    let o = f.ok(&[
+        "exec",
+        "--overlay",
+        &ro,
+        &deb,
+        "sh",
+        "-c",
+        "cat /etc/overlay-note; test -e /usr/share/doc/bash && echo back || echo gone; \
+         touch /etc/x 2>/dev/null && echo writable || echo read-only",
+    ]);
+    assert_eq!(o, "kept\ngone\nread-only\n");
+}
+
+#[test]
+fn overlays_behave_root() {
+    overlays_behave(Who::Root);
+}
+
+#[test]
+fn overlays_behave_unprivileged() {
+    overlays_behave(Who::User);
+}
