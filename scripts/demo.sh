@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 cargo build --release
 install -m 0755 target/release/singlet /usr/local/bin/singlet
 ln -sf singlet /usr/local/bin/singlet-oci
+# `./image.sif` runs `/usr/bin/env run-singularity ./image.sif` (the SIF's launch script).
+[ -e /usr/local/bin/run-singularity ] || ln -sf singlet /usr/local/bin/run-singularity
 /usr/local/bin/singlet generate man /usr/local/share/man/man1 >/dev/null 2>&1 || true
 
 USER_NAME=${SINGLET_TEST_USER:-singlet-test}

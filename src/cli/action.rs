@@ -12,7 +12,7 @@ use crate::launcher::{self, Action, ExecParams};
 /// Flags shared by every action verb.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ActionFlags {
-    /// Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]
+    /// Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]
     #[arg(short = 'B', long = "bind", value_name = "SPEC")]
     pub bind: Vec<String>,
     /// Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]
@@ -139,6 +139,12 @@ pub(crate) fn env_value(keys: &[&str]) -> Option<String> {
     None
 }
 
+/// Every non-empty value of `keys`, each read as `APPTAINER_<KEY>` else `SINGULARITY_<KEY>`:
+/// for lists that the environment and the flags both add to (`BIND` and `BINDPATH`, `MOUNT`).
+fn env_values(keys: &[&str]) -> Vec<String> {
+    keys.iter().filter_map(|k| env_value(&[k])).collect()
+}
+
 fn env_bool(keys: &[&str]) -> bool {
     env_value(keys)
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
@@ -163,8 +169,14 @@ impl ActionFlags {
         };
         let memory = f.memory.clone().or_else(|| env_value(&["MEMORY"]));
         let cpus = f.cpus.clone().or_else(|| env_value(&["CPUS"]));
-        let mut binds = launcher::binds::parse_binds(&list(&f.bind, &["BIND", "BINDPATH"]))?;
-        binds.extend(launcher::binds::parse_mounts(&list(&f.mount, &["MOUNT"]))?);
+        // Binds from the environment and from the flags add up, as in Apptainer: the
+        // environment's first (a site's or a job script's), then the command line's.
+        let mut bind_specs = env_values(&["BIND", "BINDPATH"]);
+        bind_specs.extend(f.bind.iter().cloned());
+        let mut mount_specs = env_values(&["MOUNT"]);
+        mount_specs.extend(f.mount.iter().cloned());
+        let mut binds = launcher::binds::parse_binds(&bind_specs)?;
+        binds.extend(launcher::binds::parse_mounts(&mount_specs)?);
         let network = launcher::net::parse(
             f.net || env_bool(&["NET"]),
             &list(&f.network, &["NETWORK"]),

@@ -2,7 +2,8 @@
 //! (`CreateOpts`, `ExecParams` …) and calls the library; no container logic lives here.
 //!
 //! The binary is multi-call: invoked as `singlet-oci` it is the runc-compatible runtime
-//! ([`oci`]); as `singlet` (or `singularity`/`apptainer` through a site's links) it is the
+//! ([`oci`]); as `run-singularity` it is `singlet -q run` (what a SIF's launch script calls);
+//! as `singlet` (or `singularity`/`apptainer` through a site's links) it is the
 //! Singularity-compatible front end, with `singlet oci <verb>` giving the runtime verbs.
 //!
 //! Exit codes (one place, as nextest's `exit_codes.rs`):
@@ -205,6 +206,10 @@ pub enum Command {
     },
 }
 
+/// The name under which the binary runs SIFs executed directly (`./image.sif`); the install
+/// step links it beside `singlet`.
+pub const RUN_SINGULARITY: &str = "run-singularity";
+
 fn basename(argv0: &OsString) -> String {
     Path::new(argv0)
         .file_name()
@@ -214,10 +219,16 @@ fn basename(argv0: &OsString) -> String {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
     let name = args.first().map(basename).unwrap_or_default();
     if name.contains("-oci") {
         return oci_main(OciCli::parse_from(args), "singlet-oci");
+    }
+    if name == RUN_SINGULARITY {
+        // `./image.sif ARGS`: the SIF's launch script is `#!/usr/bin/env run-singularity`, so
+        // the kernel runs `run-singularity ./image.sif ARGS`, which is `run -q` (Apptainer's
+        // run-singularity script: docs/reference/sif.md §2.8).
+        args.splice(1..1, ["-q".into(), "run".into()]);
     }
     let cli = Cli::parse_from(args);
     if cli.cmd.enters_container() {

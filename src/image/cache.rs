@@ -1,5 +1,8 @@
 //! The per-user cache (docs/reference/design.md decision 9): `$SINGLET_CACHEDIR`, else
-//! `$XDG_CACHE_HOME/singlet`, else `~/.cache/singlet`.
+//! `singlet/` inside the directory Apptainer's users already point at
+//! (`$APPTAINER_CACHEDIR`, then `$SINGULARITY_CACHEDIR`: a site's scratch space), else
+//! `$XDG_CACHE_HOME/singlet`, else `~/.cache/singlet`. The subdirectory keeps singlet's
+//! layout apart from Apptainer's (both have a `blob/`).
 //!
 //! ```text
 //! <cache>/rootfs/<sha256>/rootfs       extracted squashfs partitions, keyed by content
@@ -31,6 +34,11 @@ use super::squashfs::SquashFs;
 pub fn dir() -> PathBuf {
     if let Some(d) = std::env::var_os("SINGLET_CACHEDIR").filter(|v| !v.is_empty()) {
         return PathBuf::from(d);
+    }
+    for var in ["APPTAINER_CACHEDIR", "SINGULARITY_CACHEDIR"] {
+        if let Some(d) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            return Path::new(&d).join("singlet");
+        }
     }
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return Path::new(&d).join("singlet");

@@ -179,7 +179,7 @@ pub fn plan(
         (Some(d), _) => PathBuf::from(d),
         (None, Some(w)) => PathBuf::from(w),
         (None, None) if p.contain => mounts.home.clone(),
-        (None, None) => host.cwd.clone().unwrap_or_else(|| mounts.home.clone()),
+        (None, None) => host_cwd(host, img, mounts),
     };
     let (uid, gid) = match field("User") {
         Some(u) if root_inside => passwd::resolve_user(
@@ -211,6 +211,31 @@ pub fn plan(
         no_new_privileges: !p.keep_privs,
         files,
     })
+}
+
+/// The caller's working directory when the container shows it (bound, or present in the
+/// image); else, as Apptainer does (`--no-mount cwd`, a directory that could not be bound),
+/// home with a warning, or `/` when home is not there either.
+fn host_cwd(host: &Host, img: &ImageFiles, mounts: &MountPlan) -> PathBuf {
+    let visible = |d: &Path| mounts.mounts.iter().any(|m| d.starts_with(m.dst())) || img.exists(d);
+    let Some(cwd) = &host.cwd else {
+        return mounts.home.clone();
+    };
+    if visible(cwd) {
+        return cwd.clone();
+    }
+    let home = &mounts.home;
+    let to = if visible(home) {
+        home.clone()
+    } else {
+        PathBuf::from("/")
+    };
+    tracing::warn!(
+        "the current directory {} is not in the container; starting in {}",
+        cwd.display(),
+        to.display()
+    );
+    to
 }
 
 /// The `SINGULARITY_*`/`APPTAINER_*` variables describing the run (docs/reference/apptainer.md §5.1).

@@ -830,3 +830,102 @@ fn overlays_behave_root() {
 fn overlays_behave_unprivileged() {
     overlays_behave(Who::User);
 }
+
+/// `./image.sif ARGS` runs the image: its launch script is `#!/usr/bin/env run-singularity`,
+/// and `run-singularity` (a link to singlet beside it on `PATH`) is `singlet -q run`; also from
+/// a batch-like wrapper (`sh -c`, as `sbatch --wrap` runs it).
+fn executable_sif(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    let bin = f.s.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(singlet(), bin.join("run-singularity")).unwrap();
+    let sif = f.s.path().join("busybox.sif");
+    fs::copy(img("reference/busybox.sif"), &sif).unwrap();
+    fs::set_permissions(&sif, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    f.s.own(f.s.path());
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let f = f.env("PATH", &path);
+    let direct = f.s.run({
+        let mut c = f.s.cmd("env");
+        c.arg(format!("PATH={path}"))
+            .arg(format!("SINGLET_CACHEDIR={}", f.cache.display()))
+            .arg(&sif)
+            .arg("x")
+            .current_dir(f.s.path());
+        c
+    });
+    assert!(direct.status.success(), "./image.sif: {direct:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&direct.stdout),
+        "hello from the busybox SIF fixture\nargs: x\n"
+    );
+    let wrapped = f.s.run({
+        let mut c = f.s.cmd("env");
+        c.arg(format!("PATH={path}"))
+            .arg(format!("SINGLET_CACHEDIR={}", f.cache.display()))
+            .args(["sh", "-c", "./busybox.sif y z"])
+            .current_dir(f.s.path());
+        c
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&wrapped.stdout),
+        "hello from the busybox SIF fixture\nargs: y z\n",
+        "{wrapped:?}"
+    );
+}
+
+#[test]
+fn executable_sif_root() {
+    executable_sif(Who::Root);
+}
+
+#[test]
+fn executable_sif_unprivileged() {
+    executable_sif(Who::User);
+}
+
+/// `--no-mount cwd` from a directory the container does not otherwise show starts in home
+/// with a warning instead of failing (Apptainer's fallback).
+fn no_mount_cwd_falls_back(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    // Outside /tmp, /var/tmp and home, which the container shows anyway.
+    let dir = tempfile::Builder::new()
+        .prefix("singlet-it-cwd-")
+        .tempdir_in("/srv")
+        .unwrap();
+    fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let outside = dir.path().to_path_buf();
+    f.s.own(&outside);
+    let mut c = f.cmd(&[
+        "exec",
+        "--no-mount",
+        "cwd",
+        &img("reference/busybox.sif"),
+        "pwd",
+    ]);
+    c.current_dir(&outside);
+    let o = f.s.run(c);
+    assert!(o.status.success(), "{o:?}");
+    let pwd = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_ne!(Path::new(&pwd), outside.as_path());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not in the container; starting in"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn no_mount_cwd_falls_back_root() {
+    no_mount_cwd_falls_back(Who::Root);
+}
+
+#[test]
+fn no_mount_cwd_falls_back_unprivileged() {
+    no_mount_cwd_falls_back(Who::User);
+}
