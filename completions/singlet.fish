@@ -44,7 +44,7 @@ complete -c singlet -n "__fish_singlet_needs_command" -f -a "oci" -d 'The runc-c
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "generate" -d 'Write man pages or shell completions (packaging)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c singlet -n "__fish_singlet_using_subcommand exec" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
@@ -82,7 +82,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -s n -l net -d 'A 
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s h -l help -d 'Print help'
-complete -c singlet -n "__fish_singlet_using_subcommand run" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
@@ -120,7 +120,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -s n -l net -d 'A n
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s h -l help -d 'Print help'
-complete -c singlet -n "__fish_singlet_using_subcommand shell" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
@@ -159,7 +159,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -s n -l net -d 'A
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s h -l help -d 'Print help'
-complete -c singlet -n "__fish_singlet_using_subcommand test" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
@@ -245,7 +245,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "stop" -d 'Stop instances: SIGINT (or --signal), then SIGKILL after --timeout'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "stats" -d 'Show an instance\'s CPU, memory and process use (needs a cgroup)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
@@ -284,7 +284,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s B -l bind -d 'Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l mount -d 'Docker-style mount: type=bind,src=…,dst=…[,ro] (repeatable) [env: APPTAINER_MOUNT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s H -l home -d 'Home directory: src[:dst] [env: APPTAINER_HOME]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-mount -d 'Disable default mounts: proc,sys,dev,devpts,home,tmp,cwd,bind-paths,/etc/resolv.conf' -r
