@@ -22,6 +22,9 @@ _singlet() {
             singlet,cache)
                 cmd="singlet__subcmd__cache"
                 ;;
+            singlet,config)
+                cmd="singlet__subcmd__config"
+                ;;
             singlet,exec)
                 cmd="singlet__subcmd__exec"
                 ;;
@@ -81,6 +84,9 @@ _singlet() {
                 ;;
             singlet__subcmd__help,cache)
                 cmd="singlet__subcmd__help__subcmd__cache"
+                ;;
+            singlet__subcmd__help,config)
+                cmd="singlet__subcmd__help__subcmd__config"
                 ;;
             singlet__subcmd__help,exec)
                 cmd="singlet__subcmd__help__subcmd__exec"
@@ -428,7 +434,7 @@ _singlet() {
 
     case "${cmd}" in
         singlet)
-            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache instance run-help inspect oci sif generate help"
+            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache instance run-help inspect oci sif config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -597,6 +603,20 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__config)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__exec)
             opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -710,7 +730,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help)
-            opts="exec run shell test pull build cache instance run-help inspect oci sif generate help"
+            opts="exec run shell test pull build cache instance run-help inspect oci sif config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -768,6 +788,20 @@ _singlet() {
         singlet__subcmd__help__subcmd__cache__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

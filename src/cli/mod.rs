@@ -195,6 +195,17 @@ pub enum Command {
         #[command(subcommand)]
         cmd: sif::SifCommand,
     },
+    /// Show the effective site configuration (/etc/singlet/singlet.conf, or the file
+    /// SINGLET_CONFIG_FILE names; Apptainer's apptainer.conf directive names)
+    #[command(
+        after_help = "Examples:\n  singlet config\n  singlet config --json | jq .bind_paths\n  \
+                      SINGLET_CONFIG_FILE=./site.conf singlet config"
+    )]
+    Config {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Write man pages or shell completions (packaging)
     #[command(hide = true)]
     Generate {
@@ -283,6 +294,15 @@ pub fn main() -> ExitCode {
         })()),
         Command::Oci(o) => oci_main(*o, "singlet"),
         Command::Sif { cmd } => front(sif::dispatch(cmd).map(|()| 0)),
+        Command::Config { json } => front((|| {
+            let c = crate::launcher::siteconf::SiteConfig::load()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                print!("{}", c.render());
+            }
+            Ok(0)
+        })()),
         Command::Generate { what, dir } => match generate(&what, &dir) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

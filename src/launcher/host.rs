@@ -27,6 +27,9 @@ pub struct Host {
     pub env: Vec<(String, String)>,
     /// The umask.
     pub umask: u32,
+    /// The site configuration ([`super::siteconf`]; the defaults until
+    /// [`super::siteconf::SiteConfig::load`] has read the file).
+    pub site: super::siteconf::SiteConfig,
 }
 
 impl Host {
@@ -82,6 +85,7 @@ impl Host {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
             umask: old.bits(),
+            site: Default::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod mounts;
 pub mod net;
 pub mod passwd;
 pub mod process;
+pub mod siteconf;
 pub mod spec;
 pub mod view;
 
@@ -201,7 +202,8 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
         ImageRef::Instance(name) => return instance::join(&name, &p),
         other => other,
     };
-    let host = Host::gather();
+    let mut host = Host::gather();
+    host.site = siteconf::SiteConfig::load()?;
     check_flags(&p, &image, &host)?;
     let mode = IdMode::decide(p.fakeroot)?;
     let base = sandbox::sessions_base();
@@ -231,6 +233,19 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
 /// # Errors
 /// [`Error::Flag`] naming the flag.
 fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
+    if !host.site.user_bind_control && !p.binds.is_empty() {
+        return Err(Error::Flag(format!(
+            "--bind/--mount: user binds are disabled on this site (user bind control = no in {})",
+            host.site
+                .file
+                .as_deref()
+                .unwrap_or(Path::new(siteconf::SYSTEM_FILE))
+                .display()
+        )));
+    }
+    if let ImageRef::Sif(path) | ImageRef::Sandbox(path) | ImageRef::Squashfs { path, .. } = image {
+        host.site.check_image(path)?;
+    }
     for b in &p.binds {
         if !b.src.exists() {
             return Err(Error::Flag(format!(

@@ -75,9 +75,9 @@ fn tmpfs(dst: &Path, mode: &str) -> PlannedMount {
 
 /// The kernel filesystems: `/proc`, `/sys`, and `/dev` (the host's bound, or with
 /// `--contain` a minimal tmpfs with `devpts` and `/dev/shm`), each unless `--no-mount` names it.
-fn system(p: &ExecParams) -> Vec<PlannedMount> {
+fn system(p: &ExecParams, site: &super::siteconf::SiteConfig) -> Vec<PlannedMount> {
     let mut v = Vec::new();
-    if !p.no_mount("proc") {
+    if !p.no_mount("proc") && site.mount_proc {
         let opts = ["nosuid", "nodev", "noexec"];
         v.push(entry(
             "/proc".as_ref(),
@@ -87,7 +87,7 @@ fn system(p: &ExecParams) -> Vec<PlannedMount> {
             true,
         ));
     }
-    if !p.no_mount("sys") {
+    if !p.no_mount("sys") && site.mount_sys {
         let opts = ["nosuid", "nodev", "noexec", "ro"];
         v.push(entry(
             "/sys".as_ref(),
@@ -97,10 +97,10 @@ fn system(p: &ExecParams) -> Vec<PlannedMount> {
             true,
         ));
     }
-    if p.no_mount("dev") {
+    if p.no_mount("dev") || site.mount_dev == "no" {
         return v;
     }
-    if !p.contain {
+    if !p.contain && site.mount_dev != "minimal" {
         let opts = ["rbind", "nosuid"];
         v.push(entry("/dev".as_ref(), "bind", "/dev".as_ref(), &opts, true));
         return v;
@@ -113,7 +113,7 @@ fn system(p: &ExecParams) -> Vec<PlannedMount> {
         &opts,
         true,
     ));
-    if !p.no_mount("devpts") {
+    if !p.no_mount("devpts") && site.mount_devpts {
         let opts = [
             "nosuid",
             "noexec",
@@ -191,9 +191,10 @@ pub fn plan(
     session: &Session,
 ) -> Result<MountPlan> {
     let (home_src, home_dst) = home(p, host, fakeroot)?;
-    let mut mounts = system(p);
+    let site = &host.site;
+    let mut mounts = system(p, site);
     let mut covered: Vec<PathBuf> = Vec::new();
-    if !p.no_home && !p.no_mount("home") {
+    if !p.no_home && !p.no_mount("home") && site.mount_home {
         if p.contain && p.home.is_none() {
             match workdir(p, "home")? {
                 Some(w) => mounts.push(bind(&w, &home_dst, false)),
@@ -204,7 +205,7 @@ pub fn plan(
         }
         covered.push(home_dst.clone());
     }
-    if !p.no_mount("tmp") {
+    if !p.no_mount("tmp") && site.mount_tmp {
         for (dst, sub) in [("/tmp", "tmp"), ("/var/tmp", "var_tmp")] {
             let dst = Path::new(dst);
             if p.contain {
@@ -222,6 +223,8 @@ pub fn plan(
         mounts.push(bind(&b.src, &b.dst, b.ro));
         covered.push(b.dst.clone());
     }
+    let site_binds = site_binds(p, site);
+    covered.extend(site_binds.iter().map(|m| m.dst().to_path_buf()));
     if let Some(cwd) = &host.cwd {
         let visible = covered.iter().any(|c| cwd.starts_with(c));
         let system = SYSTEM_DIRS.iter().any(|s| cwd == Path::new(s))
@@ -231,40 +234,59 @@ pub fn plan(
             mounts.push(bind(cwd, cwd, false));
         }
     }
-    mounts.extend(etc_files(p, network, session)?);
+    mounts.extend(site_binds);
+    mounts.extend(resolv_conf(p, site, network, session)?);
     Ok(MountPlan {
         mounts,
         home: home_dst,
     })
 }
 
-/// The host's `/etc` files, read-only (resolved: `/etc/localtime` is usually a link).
-fn etc_files(
+/// The site's `bind path` entries (default `/etc/hosts` and `/etc/localtime`), sources
+/// resolved (`/etc/localtime` is usually a link); under `/etc` read-only. With `--contain` only
+/// `/etc/hosts` and `/etc/localtime` are kept, as Apptainer does; entries whose source is
+/// missing are skipped.
+fn site_binds(p: &ExecParams, site: &super::siteconf::SiteConfig) -> Vec<PlannedMount> {
+    if p.no_mount("bind-paths") {
+        return Vec::new();
+    }
+    let mut v = Vec::new();
+    for entry in &site.bind_paths {
+        let (src, dst) = entry.split_once(':').unwrap_or((entry, entry));
+        let dst = Path::new(dst);
+        if p.contain && dst != Path::new("/etc/hosts") && dst != Path::new("/etc/localtime") {
+            continue;
+        }
+        match fs::canonicalize(src) {
+            Ok(real) => v.push(bind(&real, dst, dst.starts_with("/etc"))),
+            Err(e) => tracing::debug!("bind path {entry}: skipped ({e})"),
+        }
+    }
+    v
+}
+
+/// `/etc/resolv.conf`: the host's (`config resolv_conf`, not `--no-mount /etc/resolv.conf`),
+/// or with slirp4netns a generated one in the session naming its DNS forwarder (the host's
+/// resolver may be a loopback address the container cannot reach).
+fn resolv_conf(
     p: &ExecParams,
+    site: &super::siteconf::SiteConfig,
     network: &net::Network,
     session: &Session,
 ) -> Result<Vec<PlannedMount>> {
-    let mut v = Vec::new();
-    let mut files = vec!["/etc/hosts", "/etc/localtime"];
+    let rc = Path::new("/etc/resolv.conf");
     if let net::Network::Slirp { .. } = network {
-        // The host's resolver may be a loopback address the container cannot reach: slirp4netns
-        // forwards DNS at its own address.
-        let rc = session.subdir("net")?.join("resolv.conf");
-        super::write(&rc, &format!("nameserver {}\n", net::SLIRP_DNS))?;
-        v.push(bind(&rc, Path::new("/etc/resolv.conf"), true));
-    } else if !p.no_mount("/etc/resolv.conf") {
-        files.push("/etc/resolv.conf");
+        let gen = session.subdir("net")?.join("resolv.conf");
+        super::write(&gen, &format!("nameserver {}\n", net::SLIRP_DNS))?;
+        return Ok(vec![bind(&gen, rc, true)]);
     }
-    if p.no_mount("bind-paths") {
-        return Ok(v);
+    if p.no_mount("/etc/resolv.conf") || p.no_mount("bind-paths") || !site.config_resolv_conf {
+        return Ok(Vec::new());
     }
-    for f in files {
-        let hp = Path::new(f);
-        if let Ok(real) = fs::canonicalize(hp) {
-            if real.is_file() {
-                v.push(bind(&real, hp, true));
-            }
-        }
-    }
-    Ok(v)
+    Ok(fs::canonicalize(rc)
+        .ok()
+        .filter(|real| real.is_file())
+        .map(|real| bind(&real, rc, true))
+        .into_iter()
+        .collect())
 }

@@ -92,8 +92,9 @@ pub struct ProcessPlan {
     pub caps: Vec<String>,
     /// `process.noNewPrivileges` (cleared by `--keep-privs`).
     pub no_new_privileges: bool,
-    /// Files of the skeleton, by path inside the container: `/etc/passwd`, `/etc/group`,
-    /// and the action script when the image has `/bin/sh`.
+    /// Files of the skeleton, by path inside the container: `/etc/passwd`, `/etc/group`
+    /// (unless the site configuration says `config passwd/group = no`), and the action script
+    /// when the image has `/bin/sh`.
     pub files: Vec<(PathBuf, String)>,
 }
 
@@ -158,6 +159,13 @@ pub fn plan(
     let user = passwd_user(img, host, (uid, gid), &mounts.home);
     files[0].1 = passwd::passwd(img.read("/etc/passwd").as_deref(), &user);
     files[1].1 = passwd::group(img.read("/etc/group").as_deref(), &user);
+    // `config passwd = no` / `config group = no`: the image's own files stay.
+    let keep = |f: &Path| match f.to_str() {
+        Some("/etc/passwd") => host.site.config_passwd,
+        Some("/etc/group") => host.site.config_group,
+        _ => true,
+    };
+    files.retain(|(f, _)| keep(f));
 
     // --oci-semantics: the image config's WORKDIR and USER (docs/reference/apptainer.md §5.2 lists what
     // Apptainer's native mode ignores; this restores Docker's rules).

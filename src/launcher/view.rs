@@ -79,7 +79,7 @@ fn writable_sandbox(
         })?;
     }
     for f in ["etc/passwd", "etc/group"] {
-        if rootfs.join(f).exists() {
+        if rootfs.join(f).exists() && skel.join(f).exists() {
             mounts
                 .mounts
                 .push(bind(&skel.join(f), &Path::new("/").join(f), true));

@@ -929,3 +929,90 @@ fn no_mount_cwd_falls_back_root() {
 fn no_mount_cwd_falls_back_unprivileged() {
     no_mount_cwd_falls_back(Who::User);
 }
+
+/// The site configuration (`SINGLET_CONFIG_FILE`, Apptainer's directive names) changes what a
+/// container sees: `bind path` adds a host directory, `mount home = no` and `mount tmp = no`
+/// leave the image's, `user bind control = no` refuses `-B`, `limit container paths` refuses
+/// images elsewhere, and a file others can write is not used.
+fn site_configuration(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    let site = f.s.path().join("site-data");
+    fs::create_dir_all(&site).unwrap();
+    fs::write(site.join("motd"), "from the site\n").unwrap();
+    // In /var/tmp, which `mount tmp` governs (the scratch directory under /tmp is the working
+    // directory, bound anyway).
+    let marker = PathBuf::from(format!(
+        "/var/tmp/singlet-site-marker-{}",
+        std::process::id()
+    ));
+    let conf = f.s.path().join("singlet.conf");
+    let write_conf = |text: &str, mode: u32| {
+        fs::write(&conf, text).unwrap();
+        fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    };
+    write_conf(
+        &format!(
+            "# test site\nbind path = {}:/site\nbind path = /etc/hosts\nmount home = no\n\
+             mount tmp = no\nallow setuid = yes\n",
+            site.display()
+        ),
+        0o644,
+    );
+    fs::write(&marker, "").unwrap();
+    let f = f.env("SINGLET_CONFIG_FILE", conf.to_str().unwrap());
+    let bb = img("reference/busybox.sif");
+    let o = f.ok(&[
+        "exec",
+        &bb,
+        "sh",
+        "-c",
+        &format!(
+            "cat /site/motd; test -e {} && echo tmp-bound || echo tmp-not-bound; \
+             test -d \"$HOME\" && ls \"$HOME\" | grep -c . || echo no-home",
+            marker.display()
+        ),
+    ]);
+    assert!(o.starts_with("from the site\ntmp-not-bound\n"), "{o:?}");
+    assert!(
+        !o.contains("tmp-bound\n") || o.contains("tmp-not-bound"),
+        "{o:?}"
+    );
+    let shown = f.ok(&["config"]);
+    assert!(
+        shown.contains("mount home = no") && shown.contains("# no effect in singlet: allow setuid"),
+        "{shown}"
+    );
+
+    write_conf("user bind control = no\n", 0o644);
+    let o = f.run(&["exec", "-B", "/etc:/mnt", &bb, "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(err(&o).contains("user bind control = no"), "{o:?}");
+
+    write_conf("limit container paths = /nonexistent-site-images\n", 0o644);
+    let o = f.run(&["exec", &bb, "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(err(&o).contains("limit container paths"), "{o:?}");
+
+    write_conf("mount home = no\n", 0o666);
+    let o = f.run(&["exec", &bb, "true"]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(err(&o).contains("writable by group or others"), "{o:?}");
+
+    write_conf("mount hoem = no\n", 0o644);
+    let o = f.run(&["exec", &bb, "true"]);
+    assert!(
+        err(&o).contains(":1: unknown directive \"mount hoem\""),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn site_configuration_root() {
+    site_configuration(Who::Root);
+}
+
+#[test]
+fn site_configuration_unprivileged() {
+    site_configuration(Who::User);
+}

@@ -1,0 +1,349 @@
+//! The site configuration: what an administrator decides for every run on the machine, in
+//! Apptainer's `apptainer.conf` syntax and directive names (docs/reference/apptainer.md §5.4):
+//! `key = value` lines, `#` comments, `bind path` repeatable.
+//!
+//! Read from [`SYSTEM_FILE`] (or the file `SINGLET_CONFIG_FILE` names, for tests and
+//! per-job overrides); without one every run gets Apptainer's defaults. Part of the host facts
+//! ([`super::host::Host`]): the mount and process stages and the flag checks read it.
+//!
+//! Without setuid nothing here can be enforced against a user who runs their own build (as
+//! Apptainer's documentation says of unprivileged installations): the file sets the site's
+//! defaults and limits for the installed binary, it is not a security boundary. It must still be
+//! trustworthy (root's or the caller's, not writable by others), since it decides what is
+//! mounted into the caller's containers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::error::{Error, Result};
+
+/// The system-wide file.
+pub const SYSTEM_FILE: &str = "/etc/singlet/singlet.conf";
+
+/// The variable naming another file.
+pub const FILE_VAR: &str = "SINGLET_CONFIG_FILE";
+
+/// The effective site configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SiteConfig {
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// `bind path = SRC[:DST]` (repeatable): host paths bound into every container (default
+    /// `/etc/localtime` and `/etc/hosts`; with `--contain` only those two are kept).
+    pub bind_paths: Vec<String>,
+    /// `mount proc`, `mount sys`, `mount dev`, `mount devpts`, `mount home`, `mount tmp`.
+    pub mount_proc: bool,
+    /// `mount sys`.
+    pub mount_sys: bool,
+    /// `mount dev` (`yes`, `no`; `minimal` is the `--contain` /dev).
+    pub mount_dev: String,
+    /// `mount devpts`.
+    pub mount_devpts: bool,
+    /// `mount home`.
+    pub mount_home: bool,
+    /// `mount tmp`.
+    pub mount_tmp: bool,
+    /// `config passwd`, `config group`: generate the user's entries.
+    pub config_passwd: bool,
+    /// `config group`.
+    pub config_group: bool,
+    /// `config resolv_conf`: bind the host's `/etc/resolv.conf`.
+    pub config_resolv_conf: bool,
+    /// `user bind control`: allow `-B`/`--mount`.
+    pub user_bind_control: bool,
+    /// `limit container paths` (comma-separated): images must lie under one of these.
+    pub limit_container_paths: Vec<PathBuf>,
+    /// Directives read but without effect here (`allow setuid`, `max loop devices` …), with
+    /// their values, so `singlet config` shows what was ignored.
+    pub ignored: BTreeMap<String, String>,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            file: None,
+            bind_paths: vec!["/etc/hosts".into(), "/etc/localtime".into()],
+            mount_proc: true,
+            mount_sys: true,
+            mount_dev: "yes".into(),
+            mount_devpts: true,
+            mount_home: true,
+            mount_tmp: true,
+            config_passwd: true,
+            config_group: true,
+            config_resolv_conf: true,
+            user_bind_control: true,
+            limit_container_paths: Vec::new(),
+            ignored: BTreeMap::new(),
+        }
+    }
+}
+
+/// Directives Apptainer has that have no effect in singlet (no setuid, no loop devices, no
+/// CNI): accepted so a site can share one file between both.
+const NO_EFFECT: &[&str] = &[
+    "allow setuid",
+    "allow pid ns",
+    "allow ipc ns",
+    "allow user ns",
+    "allow uts ns",
+    "max loop devices",
+    "enable overlay",
+    "enable underlay",
+    "enable fusemount",
+    "mount slave",
+    "sessiondir max size",
+    "memory fs type",
+    "root default capabilities",
+    "allow container sif",
+    "allow container encrypted",
+    "allow container squashfs",
+    "allow container extfs",
+    "allow container dir",
+    "always use nv",
+    "always use rocm",
+    "use nvidia-container-cli",
+    "systemd cgroups",
+    "mksquashfs procs",
+    "mksquashfs mem",
+    "shared loop devices",
+    "download concurrency",
+    "download part size",
+    "download buffer size",
+    "mount hostfs",
+    "allow net users",
+    "allow net groups",
+    "allow net networks",
+    "allow netns paths",
+    "allow kernel squashfs",
+    "allow kernel extfs",
+    "allow setuid-mount squashfs",
+    "allow setuid-mount extfs",
+    "allow setuid-mount encrypted",
+    "image driver",
+    "limit container owners",
+    "limit container groups",
+];
+
+impl SiteConfig {
+    /// The effective configuration: [`FILE_VAR`]'s file, else [`SYSTEM_FILE`] when it exists,
+    /// else the defaults.
+    ///
+    /// # Errors
+    /// [`Error::Flag`] naming the file and line for a syntax error, an unknown directive or a
+    /// bad value; [`Error::Io`] for a file that cannot be read or is not trustworthy (owned by
+    /// someone other than root or the caller, or writable by others).
+    pub fn load() -> Result<SiteConfig> {
+        let (path, required) = match std::env::var_os(FILE_VAR).filter(|v| !v.is_empty()) {
+            Some(p) => (PathBuf::from(p), true),
+            None => (PathBuf::from(SYSTEM_FILE), false),
+        };
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(SiteConfig::default())
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format!("site configuration {}", path.display()),
+                    e,
+                ))
+            }
+        };
+        if let Some(why) = crate::sys::trust::distrust_file(&meta) {
+            return Err(Error::Flag(format!(
+                "site configuration {}: not used: {why}",
+                path.display()
+            )));
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let mut c = SiteConfig::parse(&text, &path)?;
+        c.file = Some(path);
+        Ok(c)
+    }
+
+    /// Parses the text of a configuration file (`path` names it in errors).
+    ///
+    /// # Errors
+    /// [`Error::Flag`] naming `path:line` and the directive.
+    pub fn parse(text: &str, path: &Path) -> Result<SiteConfig> {
+        let mut c = SiteConfig {
+            bind_paths: Vec::new(),
+            ..SiteConfig::default()
+        };
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let at = || format!("{}:{}", path.display(), i + 1);
+            let (key, value) = line
+                .split_once('=')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .ok_or_else(|| Error::Flag(format!("{}: expected `key = value`: {raw:?}", at())))?;
+            let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+            let yes = || match value.to_ascii_lowercase().as_str() {
+                "yes" => Ok(true),
+                "no" => Ok(false),
+                other => Err(Error::Flag(format!(
+                    "{}: {key} = {other:?}: expected yes or no",
+                    at()
+                ))),
+            };
+            match key.as_str() {
+                "bind path" => c.bind_paths.push(value.clone()),
+                "mount proc" => c.mount_proc = yes()?,
+                "mount sys" => c.mount_sys = yes()?,
+                "mount devpts" => c.mount_devpts = yes()?,
+                "mount home" => c.mount_home = yes()?,
+                "mount tmp" => c.mount_tmp = yes()?,
+                "mount dev" => {
+                    let v = value.to_ascii_lowercase();
+                    if !["yes", "no", "minimal"].contains(&v.as_str()) {
+                        return Err(Error::Flag(format!(
+                            "{}: mount dev = {value:?}: expected yes, no or minimal",
+                            at()
+                        )));
+                    }
+                    c.mount_dev = v;
+                }
+                "config passwd" => c.config_passwd = yes()?,
+                "config group" => c.config_group = yes()?,
+                "config resolv_conf" => c.config_resolv_conf = yes()?,
+                "user bind control" => c.user_bind_control = yes()?,
+                "limit container paths" => {
+                    c.limit_container_paths = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty() && *p != "NULL")
+                        .map(PathBuf::from)
+                        .collect();
+                }
+                k if NO_EFFECT.contains(&k) => {
+                    c.ignored.insert(k.to_string(), value.clone());
+                }
+                k => {
+                    return Err(Error::Flag(format!(
+                        "{}: unknown directive {k:?} (singlet reads Apptainer's names; see \
+                         `singlet config --help`)",
+                        at()
+                    )))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// Checks `image` against `limit container paths`.
+    ///
+    /// # Errors
+    /// [`Error::Flag`] naming the file and the allowed paths.
+    pub fn check_image(&self, image: &Path) -> Result<()> {
+        if self.limit_container_paths.is_empty() {
+            return Ok(());
+        }
+        let real = std::fs::canonicalize(image).unwrap_or_else(|_| image.to_path_buf());
+        if self
+            .limit_container_paths
+            .iter()
+            .any(|p| real.starts_with(p))
+        {
+            return Ok(());
+        }
+        Err(Error::Flag(format!(
+            "{}: images must lie under {} (limit container paths in {})",
+            image.display(),
+            self.limit_container_paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.file
+                .as_deref()
+                .unwrap_or(Path::new(SYSTEM_FILE))
+                .display()
+        )))
+    }
+
+    /// `key = value` lines of the effective values, as `singlet config` prints them.
+    pub fn render(&self) -> String {
+        let yn = |b: bool| if b { "yes" } else { "no" };
+        let mut out = format!(
+            "# {}\n",
+            match &self.file {
+                Some(f) => format!("read from {}", f.display()),
+                None => format!("defaults ({SYSTEM_FILE} does not exist)"),
+            }
+        );
+        for b in &self.bind_paths {
+            out.push_str(&format!("bind path = {b}\n"));
+        }
+        for (k, v) in [
+            ("mount proc", yn(self.mount_proc)),
+            ("mount sys", yn(self.mount_sys)),
+            ("mount dev", self.mount_dev.as_str()),
+            ("mount devpts", yn(self.mount_devpts)),
+            ("mount home", yn(self.mount_home)),
+            ("mount tmp", yn(self.mount_tmp)),
+            ("config passwd", yn(self.config_passwd)),
+            ("config group", yn(self.config_group)),
+            ("config resolv_conf", yn(self.config_resolv_conf)),
+            ("user bind control", yn(self.user_bind_control)),
+        ] {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+        let limit: Vec<String> = self
+            .limit_container_paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        out.push_str(&format!(
+            "limit container paths = {}\n",
+            if limit.is_empty() {
+                "NULL".to_string()
+            } else {
+                limit.join(", ")
+            }
+        ));
+        for (k, v) in &self.ignored {
+            out.push_str(&format!("# no effect in singlet: {k} = {v}\n"));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apptainer_syntax() {
+        let text = "# site\nbind path = /scratch\nbind path = /etc/hosts\nmount home = no\n\
+                    MOUNT  TMP = No\nallow setuid = yes # ignored\nlimit container paths = /a, /b\n";
+        let c = SiteConfig::parse(text, Path::new("f")).unwrap();
+        assert_eq!(c.bind_paths, vec!["/scratch", "/etc/hosts"]);
+        assert!(!c.mount_home && !c.mount_tmp && c.mount_proc);
+        assert_eq!(
+            c.limit_container_paths,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(
+            c.ignored.get("allow setuid").map(String::as_str),
+            Some("yes")
+        );
+        for bad in [
+            "mount home = maybe",
+            "no equals",
+            "frobnicate = yes",
+            "mount dev = x",
+        ] {
+            let e = SiteConfig::parse(bad, Path::new("f"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("f:1: "), "{bad}: {e}");
+        }
+        assert!(c.check_image(Path::new("/a/x.sif")).is_ok());
+        assert!(c.check_image(Path::new("/c/x.sif")).is_err());
+    }
+}
