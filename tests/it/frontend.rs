@@ -1016,3 +1016,61 @@ fn site_configuration_root() {
 fn site_configuration_unprivileged() {
     site_configuration(Who::User);
 }
+
+/// Where `/dev/fuse` is open to users (most distributions; this CI host keeps it 0600), an
+/// unprivileged run mounts the SIF's partition with squashfuse instead of extracting it. The
+/// test gives its process tree a private mount namespace with a 0666 `/dev/fuse` node bound
+/// over the real one; the host's node is never changed.
+#[test]
+fn unprivileged_fuse_path() {
+    need!(Who::User);
+    let have_fuse = ["squashfuse_ll", "squashfuse"].iter().any(|p| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {p}")])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !have_fuse {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "squashfuse is not installed and CI is set"
+        );
+        eprintln!("skipped: squashfuse is not installed");
+        return;
+    }
+    let mode = |p: &str| {
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(p).unwrap().permissions()) & 0o7777
+    };
+    let host_mode = mode("/dev/fuse");
+    let s = Scratch::new(Who::User);
+    let cache = s.path().join("cache");
+    fs::create_dir_all(&cache).unwrap();
+    s.own(&cache);
+    let node = s.path().join("fuse-node");
+    let (uid, gid) = Who::User.ids();
+    let script = format!(
+        "set -e; mknod -m 0666 {node} c 10 229; mount --bind {node} /dev/fuse; \
+         exec setpriv --reuid={uid} --regid={gid} --init-groups env -i HOME=/tmp \
+         PATH=/usr/bin:/bin SINGLET_CACHEDIR={cache} {bin} -d exec {sif} cat /etc/hostname-probe-none 2>&1 || true",
+        node = node.display(),
+        cache = cache.display(),
+        bin = singlet().display(),
+        sif = img("reference/busybox.sif"),
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", out(&o), err(&o));
+    assert!(
+        text.contains("mounted at offset"),
+        "the unprivileged run did not use squashfuse: {text}"
+    );
+    assert!(
+        !cache.join("rootfs").exists()
+            || fs::read_dir(cache.join("rootfs")).unwrap().next().is_none(),
+        "the partition was extracted anyway"
+    );
+    // The host's node is untouched.
+    assert_eq!(mode("/dev/fuse"), host_mode);
+}
