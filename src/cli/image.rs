@@ -195,15 +195,19 @@ pub enum CacheCommand {
     },
     /// Remove cache entries
     #[command(
-        after_help = "Examples:\n  singlet cache clean --dry-run\n  singlet cache clean --type blob --days 30 --force"
+        after_help = "Examples:\n  singlet cache clean --dry-run\n  singlet cache clean --type blob --days 30 --force\n  singlet cache clean --max-size 20g --force"
     )]
     Clean {
         /// Only these types: blob, oci-sif, rootfs, all (comma-separated)
         #[arg(short = 'T', long = "type", value_delimiter = ',', value_parser = CACHE_TYPES)]
         types: Vec<String>,
-        /// Only entries not modified for this many days
+        /// Only entries not used for this many days
         #[arg(short = 'D', long)]
         days: Option<u64>,
+        /// Evict the least recently used entries until the cache (of the selected types)
+        /// holds at most SIZE (bytes, k/m/g/t suffixes)
+        #[arg(long, value_name = "SIZE", value_parser = |v: &str| super::parse::size("max-size", v))]
+        max_size: Option<u64>,
         /// Show what would be removed, remove nothing
         #[arg(short = 'n', long)]
         dry_run: bool,
@@ -321,6 +325,7 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
         CacheCommand::Clean {
             types,
             days,
+            max_size,
             dry_run,
             force,
         } => {
@@ -331,10 +336,26 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
                 }
             }
             let now = chrono::Utc::now().timestamp();
-            let es: Vec<_> = select(&types)
-                .into_iter()
-                .filter(|e| days.is_none_or(|d| now - e.mtime >= (d as i64) * 86400))
-                .collect();
+            let es: Vec<_> = match max_size {
+                // Least recently used first, until what stays fits.
+                Some(max) => {
+                    let mut all = select(&types);
+                    all.sort_by_key(|e| e.mtime);
+                    let mut total: u64 = all.iter().map(|e| e.size).sum();
+                    all.into_iter()
+                        .take_while(|e| {
+                            let over = total > max;
+                            total = total.saturating_sub(e.size);
+                            over
+                        })
+                        .filter(|e| days.is_none_or(|d| now - e.mtime >= (d as i64) * 86400))
+                        .collect()
+                }
+                None => select(&types)
+                    .into_iter()
+                    .filter(|e| days.is_none_or(|d| now - e.mtime >= (d as i64) * 86400))
+                    .collect(),
+            };
             if !dry_run && !force && !es.is_empty() {
                 if !std::io::stdin().is_terminal() {
                     anyhow::bail!(

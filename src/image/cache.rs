@@ -183,6 +183,7 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
         let digest = d.trim().to_string();
         let entry = root_dir.join(&digest);
         if valid(&entry, &digest) {
+            mark_used(&entry);
             return Ok(CachedRootfs {
                 path: entry.join("rootfs"),
                 digest,
@@ -249,6 +250,7 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
     }
     crate::sys::fs::atomic_write(&index, digest.as_bytes(), 0o600)
         .map_err(|e| Error::io(format!("write {}", index.display()), e))?;
+    mark_used(&entry);
     Ok(CachedRootfs {
         path: entry.join("rootfs"),
         digest,
@@ -317,7 +319,8 @@ pub struct Entry {
     pub name: String,
     /// Bytes on disk.
     pub size: u64,
-    /// Last modification, Unix seconds.
+    /// Last use (a run from an extracted tree, a converted image taken from the cache) or
+    /// creation, Unix seconds: the order of `cache clean --max-size`.
     pub mtime: i64,
     /// Path.
     pub path: PathBuf,
@@ -417,6 +420,19 @@ pub fn entries() -> Vec<Entry> {
     }
     out.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
     out
+}
+
+/// Records a use of a cache entry (its modification time, which `cache clean --max-size`
+/// evicts by); failures are ignored (a read-only cache still serves).
+pub fn mark_used(entry: &Path) {
+    let now = nix::sys::time::TimeSpec::UTIME_NOW;
+    let _ = nix::sys::stat::utimensat(
+        None,
+        entry,
+        &nix::sys::time::TimeSpec::UTIME_OMIT,
+        &now,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    );
 }
 
 /// Removes one entry (inside the cache only), with its index records left to go stale.

@@ -343,6 +343,7 @@ fn cached_sif(src: &Source, r: &ImageReference, o: &PullOpts) -> Result<PathBuf>
         .map_err(|(_, e)| Error::io(format!("lock {}", lock_path.display()), e.into()))?;
     if path.is_file() {
         tracing::debug!("{}: cached as {}", r.skopeo(), path.display());
+        cache::mark_used(&path);
         return Ok(path);
     }
     convert_to_sif(src, r, &path, o)?;

@@ -1074,3 +1074,60 @@ fn unprivileged_fuse_path() {
     // The host's node is untouched.
     assert_eq!(mode("/dev/fuse"), host_mode);
 }
+
+/// `cache clean --max-size` evicts the least recently used entries first: three images
+/// extracted, the first used again, a cap that fits two keeps the first and the third.
+#[test]
+fn cache_evicts_least_recently_used() {
+    need!(Who::Root);
+    let f = Front::new(Who::Root);
+    let images = ["busybox.sif", "busybox-xz.sif", "busybox-zstd.sif"]
+        .map(|i| img(&format!("reference/{i}")));
+    for i in &images {
+        f.ok(&["exec", "--unsquash", i, "true"]);
+        std::thread::sleep(Duration::from_millis(1100)); // distinct use times (seconds)
+    }
+    let list = || -> serde_json::Value {
+        serde_json::from_str(&f.ok(&["cache", "list", "--type", "rootfs", "--json"])).unwrap()
+    };
+    let oldest_of = |l: &serde_json::Value| -> String {
+        let mut v: Vec<&serde_json::Value> = l.as_array().unwrap().iter().collect();
+        v.sort_by_key(|e| e["mtime"].as_i64().unwrap());
+        v[0]["name"].as_str().unwrap().to_string()
+    };
+    let first = oldest_of(&list());
+    f.ok(&["exec", "--unsquash", &images[0], "true"]);
+    let list = list();
+    let entries = list.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{list}");
+    let oldest = oldest_of(&list);
+    assert_ne!(oldest, first, "using an entry again did not make it recent");
+    let total: u64 = entries.iter().map(|e| e["size"].as_u64().unwrap()).sum();
+    let biggest = entries
+        .iter()
+        .map(|e| e["size"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    // Room for the two most recently used, not for all three.
+    let cap = (total - 1).min(
+        total
+            - entries
+                .iter()
+                .map(|e| e["size"].as_u64().unwrap())
+                .min()
+                .unwrap(),
+    );
+    assert!(cap >= total - biggest);
+    let o = f.ok(&["cache", "clean", "--max-size", &cap.to_string(), "--force"]);
+    assert!(o.contains(&oldest), "{o}");
+    let after: serde_json::Value =
+        serde_json::from_str(&f.ok(&["cache", "list", "--type", "rootfs", "--json"])).unwrap();
+    let names: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{after}");
+    assert!(!names.contains(&oldest.as_str()), "{after}");
+}
