@@ -496,7 +496,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__cache__subcmd__clean)
-            opts="-T -D -n -f -h --type --days --dry-run --force --help"
+            opts="-T -D -n -f -h --type --days --max-size --dry-run --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -515,6 +515,10 @@ _singlet() {
                     return 0
                     ;;
                 -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -232,7 +232,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_s
 oci-sif\t''
 rootfs\t''
 all\t''"
-complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s D -l days -d 'Only entries not modified for this many days' -r
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s D -l days -d 'Only entries not used for this many days' -r
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -l max-size -d 'Evict the least recently used entries until the cache (of the selected types) holds at most SIZE (bytes, k/m/g/t suffixes)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s f -l force -d 'Do not ask for confirmation'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s h -l help -d 'Print help'
