@@ -43,6 +43,9 @@ _singlet() {
             singlet,oci)
                 cmd="singlet__subcmd__oci"
                 ;;
+            singlet,overlay)
+                cmd="singlet__subcmd__overlay"
+                ;;
             singlet,pull)
                 cmd="singlet__subcmd__pull"
                 ;;
@@ -105,6 +108,9 @@ _singlet() {
                 ;;
             singlet__subcmd__help,oci)
                 cmd="singlet__subcmd__help__subcmd__oci"
+                ;;
+            singlet__subcmd__help,overlay)
+                cmd="singlet__subcmd__help__subcmd__overlay"
                 ;;
             singlet__subcmd__help,pull)
                 cmd="singlet__subcmd__help__subcmd__pull"
@@ -195,6 +201,9 @@ _singlet() {
                 ;;
             singlet__subcmd__help__subcmd__oci,update)
                 cmd="singlet__subcmd__help__subcmd__oci__subcmd__update"
+                ;;
+            singlet__subcmd__help__subcmd__overlay,create)
+                cmd="singlet__subcmd__help__subcmd__overlay__subcmd__create"
                 ;;
             singlet__subcmd__help__subcmd__sif,add)
                 cmd="singlet__subcmd__help__subcmd__sif__subcmd__add"
@@ -367,6 +376,18 @@ _singlet() {
             singlet__subcmd__oci__subcmd__help,update)
                 cmd="singlet__subcmd__oci__subcmd__help__subcmd__update"
                 ;;
+            singlet__subcmd__overlay,create)
+                cmd="singlet__subcmd__overlay__subcmd__create"
+                ;;
+            singlet__subcmd__overlay,help)
+                cmd="singlet__subcmd__overlay__subcmd__help"
+                ;;
+            singlet__subcmd__overlay__subcmd__help,create)
+                cmd="singlet__subcmd__overlay__subcmd__help__subcmd__create"
+                ;;
+            singlet__subcmd__overlay__subcmd__help,help)
+                cmd="singlet__subcmd__overlay__subcmd__help__subcmd__help"
+                ;;
             singlet__subcmd__sif,add)
                 cmd="singlet__subcmd__sif__subcmd__add"
                 ;;
@@ -434,7 +455,7 @@ _singlet() {
 
     case "${cmd}" in
         singlet)
-            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache instance run-help inspect oci sif config generate help"
+            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -734,7 +755,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help)
-            opts="exec run shell test pull build cache instance run-help inspect oci sif config generate help"
+            opts="exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1196,6 +1217,34 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help__subcmd__oci__subcmd__update)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__overlay)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__overlay__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2530,6 +2579,88 @@ _singlet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__overlay)
+            opts="-h --help create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__overlay__subcmd__create)
+            opts="-s -f -h --size --sparse --fakeroot --create-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --create-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__overlay__subcmd__help)
+            opts="create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__overlay__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__overlay__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -37,6 +37,7 @@ complete -c singlet -n "__fish_singlet_needs_command" -f -a "test" -d 'Run the c
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "pull" -d 'Download an OCI/Docker image and convert it to a SIF (or a sandbox)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
+complete -c singlet -n "__fish_singlet_needs_command" -f -a "overlay" -d 'Create overlay images (ext3 files, or an overlay partition in a SIF)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "run-help" -d 'Show the runscript help of an image (or of one of its SCIF apps)'
 complete -c singlet -n "__fish_singlet_needs_command" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
@@ -53,7 +54,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l env -d 'Set an 
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l pwd -d 'Initial working directory inside the container' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
-complete -c singlet -n "__fish_singlet_using_subcommand exec" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s o -l overlay -d 'Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay create), a squashfs image (read-only) or a SIF\'s overlay partition; writable, or read-only with :ro (repeatable, one writable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
@@ -66,7 +67,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-home -d 'Do 
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
-complete -c singlet -n "__fish_singlet_using_subcommand exec" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -s w -l writable -d 'Write to a sandbox directory image, or to a SIF\'s overlay partition'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s p -l pid -d 'Use a new PID namespace'
@@ -91,7 +92,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l env -d 'Set an e
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l pwd -d 'Initial working directory inside the container' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
-complete -c singlet -n "__fish_singlet_using_subcommand run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s o -l overlay -d 'Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay create), a squashfs image (read-only) or a SIF\'s overlay partition; writable, or read-only with :ro (repeatable, one writable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
@@ -104,7 +105,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-home -d 'Do n
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
-complete -c singlet -n "__fish_singlet_using_subcommand run" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -s w -l writable -d 'Write to a sandbox directory image, or to a SIF\'s overlay partition'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s p -l pid -d 'Use a new PID namespace'
@@ -129,7 +130,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l env -d 'Set an
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l pwd -d 'Initial working directory inside the container' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
-complete -c singlet -n "__fish_singlet_using_subcommand shell" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s o -l overlay -d 'Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay create), a squashfs image (read-only) or a SIF\'s overlay partition; writable, or read-only with :ro (repeatable, one writable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
@@ -143,7 +144,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-home -d 'Do
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
-complete -c singlet -n "__fish_singlet_using_subcommand shell" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -s w -l writable -d 'Write to a sandbox directory image, or to a SIF\'s overlay partition'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s p -l pid -d 'Use a new PID namespace'
@@ -168,7 +169,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l env -d 'Set an 
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l pwd -d 'Initial working directory inside the container' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
-complete -c singlet -n "__fish_singlet_using_subcommand test" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s o -l overlay -d 'Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay create), a squashfs image (read-only) or a SIF\'s overlay partition; writable, or read-only with :ro (repeatable, one writable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
@@ -181,7 +182,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-home -d 'Do 
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
-complete -c singlet -n "__fish_singlet_using_subcommand test" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -s w -l writable -d 'Write to a sandbox directory image, or to a SIF\'s overlay partition'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s p -l pid -d 'Use a new PID namespace'
@@ -240,6 +241,16 @@ complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_s
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "list" -d 'List what the cache holds'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "clean" -d 'Remove cache entries'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and not __fish_seen_subcommand_from create help" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and not __fish_seen_subcommand_from create help" -f -a "create" -d 'Create an ext3 overlay image, or add an overlay partition to a SIF'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and not __fish_seen_subcommand_from create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from create" -s s -l size -d 'Size in MiB (at least 64)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from create" -l create-dir -d 'Create this directory (absolute, in the container) inside the overlay (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from create" -l sparse -d 'Create a sparse file (allocated as it fills)'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from create" -s f -l fakeroot -d 'Make the overlay\'s upper and work directories root\'s, for --fakeroot runs'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an ext3 overlay image, or add an overlay partition to a SIF'
+complete -c singlet -n "__fish_singlet_using_subcommand overlay; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "start" -d 'Start an instance: run the image\'s startscript detached'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and not __fish_seen_subcommand_from start run list stop stats help" -f -a "run" -d 'Start an instance that runs the image\'s runscript detached'
@@ -255,7 +266,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pwd -d 'Initial working directory inside the container' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s o -l overlay -d 'Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay create), a squashfs image (read-only) or a SIF\'s overlay partition; writable, or read-only with :ro (repeatable, one writable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
@@ -269,7 +280,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s w -l writable -d 'Write to a sandbox directory image, or to a SIF\'s overlay partition'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s p -l pid -d 'Use a new PID namespace'
@@ -294,7 +305,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l env-file -d 'Read environment variables from a file (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pwd -d 'Initial working directory inside the container' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s W -l workdir -d 'Host directory backing /tmp, /var/tmp and home with --contain' -r -F
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s o -l overlay -d 'Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s o -l overlay -d 'Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay create), a squashfs image (read-only) or a SIF\'s overlay partition; writable, or read-only with :ro (repeatable, one writable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l hostname -d 'Hostname in the container (implies --uts)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l network -d 'With --net: none or slirp [env: APPTAINER_NETWORK]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l network-args -d 'With --net: portmap=HOST:CONTAINER[/tcp|/udp] (from the host\'s 127.0.0.1), allow-host-loopback (the host\'s 127.0.0.1 as 10.0.2.2) [env: APPTAINER_NETWORK_ARGS]' -r
@@ -308,7 +319,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s C -l containall -d 'Contain everything: --contain plus PID and IPC namespaces and --cleanenv'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s e -l cleanenv -d 'Clean the environment (keep TERM and proxy variables)'
-complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s w -l writable -d 'Write to a sandbox directory image'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s w -l writable -d 'Write to a sandbox directory image, or to a SIF\'s overlay partition'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l writable-tmpfs -d 'Make the container writable through a tmpfs overlay (changes vanish at exit)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s f -l fakeroot -d 'Run as root inside a user namespace (subuid range via newuidmap when present)'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s p -l pid -d 'Use a new PID namespace'
@@ -514,23 +525,25 @@ complete -c singlet -n "__fish_singlet_using_subcommand sif; and __fish_seen_sub
 complete -c singlet -n "__fish_singlet_using_subcommand config" -l json -d 'Print JSON'
 complete -c singlet -n "__fish_singlet_using_subcommand config" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand generate" -s h -l help -d 'Print help'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "exec" -d 'Run a command inside a container'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "run" -d 'Run the container\'s runscript'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "shell" -d 'Start an interactive shell in the container'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "test" -d 'Run the container\'s test script'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "pull" -d 'Download an OCI/Docker image and convert it to a SIF (or a sandbox)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "run-help" -d 'Show the runscript help of an image (or of one of its SCIF apps)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "oci" -d 'The runc-compatible OCI runtime verbs (same as the singlet-oci command)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "config" -d 'Show the effective site configuration (/etc/singlet/singlet.conf, or the file SINGLET_CONFIG_FILE names; Apptainer\'s apptainer.conf directive names)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "generate" -d 'Write man pages or shell completions (packaging)'
-complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache instance run-help inspect oci sif config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "exec" -d 'Run a command inside a container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "run" -d 'Run the container\'s runscript'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "shell" -d 'Start an interactive shell in the container'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "test" -d 'Run the container\'s test script'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "pull" -d 'Download an OCI/Docker image and convert it to a SIF (or a sandbox)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "build" -d 'Build a SIF or a sandbox from a registry image, an OCI layout, a sandbox or a SIF'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "cache" -d 'List or clean the per-user cache (blobs, converted images, extracted rootfs)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "overlay" -d 'Create overlay images (ext3 files, or an overlay partition in a SIF)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "instance" -d 'Manage instances: containers running detached (start, run, list, stop, stats)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "run-help" -d 'Show the runscript help of an image (or of one of its SCIF apps)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "inspect" -d 'Show an image\'s metadata (labels by default)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "oci" -d 'The runc-compatible OCI runtime verbs (same as the singlet-oci command)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "sif" -d 'SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "config" -d 'Show the effective site configuration (/etc/singlet/singlet.conf, or the file SINGLET_CONFIG_FILE names; Apptainer\'s apptainer.conf directive names)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "generate" -d 'Write man pages or shell completions (packaging)'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and not __fish_seen_subcommand_from exec run shell test pull build cache overlay instance run-help inspect oci sif config generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "list" -d 'List what the cache holds'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "clean" -d 'Remove cache entries'
+complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from overlay" -f -a "create" -d 'Create an ext3 overlay image, or add an overlay partition to a SIF'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "start" -d 'Start an instance: run the image\'s startscript detached'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "run" -d 'Start an instance that runs the image\'s runscript detached'
 complete -c singlet -n "__fish_singlet_using_subcommand help; and __fish_seen_subcommand_from instance" -f -a "list" -d 'List running instances (yours only)'

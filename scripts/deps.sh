@@ -14,7 +14,7 @@ PKGS=(
   libseccomp-dev
   busybox-static uidmap procps psmisc util-linux strace
   runc crun
-  squashfs-tools squashfuse fuse3 fuse-overlayfs
+  squashfs-tools squashfuse fuse3 fuse-overlayfs fuse2fs e2fsprogs
   skopeo umoci docker-registry
   golang-go golang-github-sylabs-sif-dev
   debootstrap hyperfine python3

@@ -48,14 +48,16 @@ pub struct ActionFlags {
     /// Host directory backing /tmp, /var/tmp and home with --contain
     #[arg(short = 'W', long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
-    /// Write to a sandbox directory image
+    /// Write to a sandbox directory image, or to a SIF's overlay partition
     #[arg(short = 'w', long)]
     pub writable: bool,
     /// Make the container writable through a tmpfs overlay (changes vanish at exit)
     #[arg(long)]
     pub writable_tmpfs: bool,
-    /// Overlay directory: DIR (writable, upper/ and work/ inside) or DIR:ro (repeatable)
-    #[arg(short = 'o', long, value_name = "DIR[:ro]")]
+    /// Overlay: a directory (upper/ and work/ inside), an ext3 image (singlet overlay
+    /// create), a squashfs image (read-only) or a SIF's overlay partition; writable, or
+    /// read-only with :ro (repeatable, one writable)
+    #[arg(short = 'o', long, value_name = "PATH[:ro]")]
     pub overlay: Vec<String>,
     /// Run as root inside a user namespace (subuid range via newuidmap when present)
     #[arg(short = 'f', long)]

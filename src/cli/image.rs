@@ -178,6 +178,62 @@ pub struct BuildArgs {
 /// The cache's entry types (`--type`), and `all`.
 const CACHE_TYPES: [&str; 4] = ["blob", "oci-sif", "rootfs", "all"];
 
+/// `overlay` verbs.
+#[derive(Debug, Subcommand)]
+pub enum OverlayCommand {
+    /// Create an ext3 overlay image, or add an overlay partition to a SIF
+    #[command(
+        after_help = "Examples:\n  singlet overlay create --size 512 overlay.img\n  \
+                      singlet exec --overlay overlay.img image.sif touch /data/x\n  \
+                      singlet overlay create --fakeroot --size 1024 overlay.img   # for --fakeroot runs\n  \
+                      singlet overlay create --size 256 image.sif && singlet shell --writable image.sif\n  \
+                      singlet overlay create --create-dir /opt/results --sparse overlay.img"
+    )]
+    Create {
+        /// Size in MiB (at least 64)
+        #[arg(short = 's', long, default_value_t = crate::image::overlay::MIN_SIZE_MIB, value_name = "MiB")]
+        size: u64,
+        /// Create a sparse file (allocated as it fills)
+        #[arg(long)]
+        sparse: bool,
+        /// Make the overlay's upper and work directories root's, for --fakeroot runs
+        #[arg(short = 'f', long)]
+        fakeroot: bool,
+        /// Create this directory (absolute, in the container) inside the overlay (repeatable)
+        #[arg(long = "create-dir", value_name = "DIR")]
+        create_dir: Vec<std::path::PathBuf>,
+        /// The overlay image to create, or a SIF to add an overlay partition to
+        image: std::path::PathBuf,
+    },
+}
+
+/// Runs an `overlay` verb.
+///
+/// # Errors
+/// [`crate::image::Error`] from the creation.
+pub fn overlay(cmd: OverlayCommand) -> anyhow::Result<i32> {
+    match cmd {
+        OverlayCommand::Create {
+            size,
+            sparse,
+            fakeroot,
+            create_dir,
+            image,
+        } => {
+            crate::image::overlay::create(
+                &image,
+                &crate::image::overlay::CreateOpts {
+                    size_mib: size,
+                    sparse,
+                    fakeroot,
+                    create_dirs: create_dir,
+                },
+            )?;
+            Ok(0)
+        }
+    }
+}
+
 /// `cache` verbs.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {

@@ -158,6 +158,15 @@ pub enum Command {
         #[command(subcommand)]
         cmd: image::CacheCommand,
     },
+    /// Create overlay images (ext3 files, or an overlay partition in a SIF)
+    #[command(
+        after_help = "Examples:\n  singlet overlay create --size 512 overlay.img\n  singlet exec --overlay overlay.img image.sif sh"
+    )]
+    Overlay {
+        /// The overlay verb.
+        #[command(subcommand)]
+        cmd: image::OverlayCommand,
+    },
     /// Manage instances: containers running detached (start, run, list, stop, stats)
     #[command(
         after_help = "Examples:\n  singlet instance start image.sif web\n  singlet instance list\n  singlet exec instance://web ps\n  singlet instance stop web"
@@ -279,6 +288,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => front(image::pull(a, cli.quiet || cli.silent)),
         Command::Build(a) => front(image::build(a, cli.quiet || cli.silent)),
         Command::Cache { cmd } => front(image::cache(cmd)),
+        Command::Overlay { cmd } => front(image::overlay(cmd)),
         Command::Instance { cmd } => front(instance::dispatch(cmd, cli.quiet || cli.silent)),
         Command::RunHelp { app, image } => front((|| {
             print!(

@@ -136,17 +136,17 @@ pub fn home(value: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     }
 }
 
-/// `--overlay DIR[:ro]`.
+/// `--overlay PATH[:ro|:rw]` (a directory, an ext3 or squashfs image, a SIF).
 pub fn overlay(value: &str) -> crate::launcher::Overlay {
-    match value.strip_suffix(":ro") {
-        Some(d) => crate::launcher::Overlay {
-            dir: d.into(),
+    if let Some(d) = value.strip_suffix(":ro") {
+        return crate::launcher::Overlay {
+            path: d.into(),
             ro: true,
-        },
-        None => crate::launcher::Overlay {
-            dir: value.into(),
-            ro: false,
-        },
+        };
+    }
+    crate::launcher::Overlay {
+        path: value.strip_suffix(":rw").unwrap_or(value).into(),
+        ro: false,
     }
 }
 
@@ -196,7 +196,7 @@ mod tests {
     fn home_and_overlay() {
         assert_eq!(home("/a:/b"), ("/a".into(), "/b".into()));
         assert_eq!(home("/a"), ("/a".into(), "/a".into()));
-        assert!(overlay("/o:ro").ro && overlay("/o:ro").dir == std::path::Path::new("/o"));
+        assert!(overlay("/o:ro").ro && overlay("/o:ro").path == std::path::Path::new("/o"));
         assert!(!overlay("/o").ro);
     }
 

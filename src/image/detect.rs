@@ -73,21 +73,7 @@ pub fn detect(arg: &str) -> Result<ImageRef> {
 }
 
 fn probe_file(path: &Path) -> Result<ImageRef> {
-    let mut head = vec![0u8; 2048];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| {
-            let mut got = 0;
-            while got < head.len() {
-                let r = f.read(&mut head[got..])?;
-                if r == 0 {
-                    break;
-                }
-                got += r;
-            }
-            Ok(got)
-        })
-        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-    head.truncate(n);
+    let head = read_head(path, 2048)?;
     if head.len() >= 42 && &head[32..41] == b"SIF_MAGIC" {
         return Ok(ImageRef::Sif(path.to_path_buf()));
     }
@@ -126,6 +112,130 @@ fn probe_file(path: &Path) -> Result<ImageRef> {
         path: path.to_path_buf(),
         why,
     })
+}
+
+/// What an `--overlay` argument (or `--writable` on a SIF) names: Apptainer's overlay kinds
+/// (docs/reference/apptainer.md §4, docs/reference/sif.md §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlaySource {
+    /// A directory: `upper/` and `work/` inside it when writable.
+    Dir(PathBuf),
+    /// An ext3 filesystem (magic `0xEF53` at byte 1080 of it) at `offset`, `size` bytes long
+    /// (`None`: to the end of the file): an image made by `overlay create`, or the overlay
+    /// partition of a SIF (Ext3/Overlay, in the primary partition's group).
+    Ext3 {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the filesystem.
+        offset: u64,
+        /// Length of the partition inside a SIF.
+        size: Option<u64>,
+    },
+    /// A squashfs (always read-only) at `offset`.
+    Squashfs {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the superblock.
+        offset: u64,
+    },
+}
+
+impl OverlaySource {
+    /// The file or directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            OverlaySource::Dir(p)
+            | OverlaySource::Ext3 { path: p, .. }
+            | OverlaySource::Squashfs { path: p, .. } => p,
+        }
+    }
+}
+
+/// Whether the bytes at `at` of `head` start an ext2/3/4 superblock (magic at +56).
+fn ext_magic(head: &[u8], at: usize) -> bool {
+    head.get(at + 1080..at + 1082) == Some(&[0x53, 0xEF])
+}
+
+/// Classifies an overlay argument by content.
+///
+/// # Errors
+/// [`Error::Unrecognized`] for a missing path, a SIF without an overlay partition, or a file
+/// that is neither ext3 nor squashfs; SIF and I/O errors.
+pub fn overlay_source(path: &Path) -> Result<OverlaySource> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Unrecognized {
+                path: path.to_path_buf(),
+                why: "no such overlay directory or image".into(),
+            }
+        } else {
+            Error::io(format!("overlay {}", path.display()), e)
+        }
+    })?;
+    if meta.is_dir() {
+        return Ok(OverlaySource::Dir(path.to_path_buf()));
+    }
+    let head = read_head(path, 4096)?;
+    if ext_magic(&head, 0) {
+        return Ok(OverlaySource::Ext3 {
+            path: path.to_path_buf(),
+            offset: 0,
+            size: None,
+        });
+    }
+    match probe_file(path) {
+        Ok(ImageRef::Squashfs { path, offset }) => Ok(OverlaySource::Squashfs { path, offset }),
+        Ok(ImageRef::Sif(path)) => sif_overlay(&path),
+        _ => Err(Error::Unrecognized {
+            path: path.to_path_buf(),
+            why: "not an overlay directory, ext3 or squashfs image, or SIF with an overlay \
+                  partition (make one with `singlet overlay create`)"
+                .into(),
+        }),
+    }
+}
+
+/// The ext3 overlay partition of a SIF, in the primary partition's group.
+fn sif_overlay(path: &Path) -> Result<OverlaySource> {
+    use crate::sif::{FsType, PartType, Select, SifImage};
+    let mut img = SifImage::open(path)?;
+    let group = img.primary_system_partition()?.group();
+    let found = img
+        .select(&Select::all().part_type(PartType::Overlay).group(group))
+        .into_iter()
+        .find(|d| d.partition().is_some_and(|p| p.fs == FsType::Ext3));
+    match found {
+        Some(d) => Ok(OverlaySource::Ext3 {
+            path: path.to_path_buf(),
+            offset: d.offset(),
+            size: Some(d.size()),
+        }),
+        None => Err(Error::Unrecognized {
+            path: path.to_path_buf(),
+            why: "the SIF has no ext3 overlay partition (add one with `singlet overlay create \
+                  --size MiB IMAGE.sif`)"
+                .into(),
+        }),
+    }
+}
+
+fn read_head(path: &Path, len: usize) -> Result<Vec<u8>> {
+    let mut head = vec![0u8; len];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| {
+            let mut got = 0;
+            while got < head.len() {
+                let r = f.read(&mut head[got..])?;
+                if r == 0 {
+                    break;
+                }
+                got += r;
+            }
+            Ok(got)
+        })
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    head.truncate(n);
+    Ok(head)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod layout;
 pub mod lookup;
 pub mod metadata;
 pub mod oci;
+pub mod overlay;
 pub mod pull;
 pub mod squashfs;
 

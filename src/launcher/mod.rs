@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 
 use self::binds::Bind;
 use self::host::Host;
-use crate::image::detect::{detect, ImageRef};
+use crate::image::detect::{self, detect, ImageRef};
 use crate::image::{cache, fuse};
 use crate::runtime::sandbox::{self, IdMode, Session};
 use crate::sif::{FsType, SifImage};
@@ -55,12 +55,13 @@ pub enum Action {
     Start,
 }
 
-/// `--overlay DIR[:ro]`: a directory overlay, read-only or (one of them) writable with its
-/// `upper` and `work` subdirectories.
+/// `--overlay PATH[:ro]`: a directory, an ext3 or squashfs image file or a SIF's overlay
+/// partition, read-only or (one of them) writable with its `upper` and `work` directories
+/// (docs/reference/apptainer.md §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlay {
-    /// The directory.
-    pub dir: PathBuf,
+    /// The directory or file.
+    pub path: PathBuf,
     /// `:ro`.
     pub ro: bool,
 }
@@ -205,24 +206,31 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let mut host = Host::gather();
     host.site = siteconf::SiteConfig::load()?;
     check_flags(&p, &image, &host)?;
+    let overlays = resolve_overlays(&p, &image)?;
+    let mut p = p;
+    if matches!(image, ImageRef::Sif(_)) {
+        // The SIF's overlay partition is the writable layer (resolve_overlays).
+        p.writable = false;
+    }
     let mode = IdMode::decide(p.fakeroot)?;
     let base = sandbox::sessions_base();
     let state_root = crate::runtime::state::default_root();
     sweep_dead_runs(&state_root);
     sandbox::enter(&mode)?;
     let session = Session::create(&base)?;
-    let mut fuse_mount = None;
-    let rootfs = provision_image(&image, &p, &session, &mut fuse_mount)?;
+    let mut held = fuse::Held::default();
+    let rootfs = provision_image(&image, &p, &session, &mut held)?;
     let run = Run {
         p: &p,
         image: &image,
+        overlays: &overlays,
         host: &host,
         mode: &mode,
         session: &session,
         state_root: &state_root,
     };
-    let code = run.start(&rootfs, monitor);
-    drop(fuse_mount);
+    let code = run.start(&rootfs, &mut held, monitor);
+    drop(held);
     drop(session);
     code
 }
@@ -265,27 +273,73 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
     if p.keep_privs && host.uid != 0 {
         return Err(Error::Flag("--keep-privs is only allowed for root".into()));
     }
-    for o in &p.overlay {
-        if !o.dir.is_dir() {
-            return Err(Error::Flag(format!(
-                "--overlay {}: no such directory",
-                o.dir.display()
-            )));
-        }
-    }
-    if p.overlay.iter().filter(|o| !o.ro).count() > 1 {
+    if p.writable && !matches!(image, ImageRef::Sandbox(_) | ImageRef::Sif(_)) {
         return Err(Error::Flag(
-            "--overlay: only one writable overlay is allowed (add :ro to the others)".into(),
-        ));
-    }
-    if p.writable && !matches!(image, ImageRef::Sandbox(_)) {
-        return Err(Error::Flag(
-            "--writable needs a sandbox directory image (use --writable-tmpfs or --overlay for \
-             SIF and squashfs images)"
+            "--writable needs a sandbox directory or a SIF with an overlay partition (use \
+             --writable-tmpfs or --overlay for squashfs images)"
                 .into(),
         ));
     }
     Ok(())
+}
+
+/// The overlays of a run, classified by content, top first: `--writable` on a SIF is its
+/// overlay partition, writable, above the `--overlay` ones (docs/reference/apptainer.md §4).
+/// A squashfs overlay is read-only whatever its suffix.
+///
+/// # Errors
+/// [`Error::Flag`] naming `--overlay` or `--writable` for a missing or unrecognized path, or
+/// more than one writable overlay.
+fn resolve_overlays(p: &ExecParams, image: &ImageRef) -> Result<Vec<view::Layer>> {
+    let mut layers = Vec::new();
+    let writable = |path: &Path, flag: &str| -> Result<()> {
+        nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).map_err(|e| {
+            Error::Flag(format!(
+                "{flag} {}: not writable by you ({e}); add :ro to read it",
+                path.display()
+            ))
+        })
+    };
+    let mut sif_overlay = match image {
+        ImageRef::Sif(sif) => Some(crate::image::detect::overlay_source(sif)),
+        _ => None,
+    };
+    if let Some(found) = sif_overlay.take_if(|_| p.writable) {
+        let source = found.map_err(|e| Error::Flag(format!("--writable: {e}")))?;
+        writable(source.path(), "--writable")?;
+        layers.push(view::Layer {
+            source,
+            ro: false,
+            implicit: false,
+        });
+    }
+    for o in &p.overlay {
+        let source = crate::image::detect::overlay_source(&o.path)
+            .map_err(|e| Error::Flag(format!("--overlay: {e}")))?;
+        let ro = o.ro || matches!(source, detect::OverlaySource::Squashfs { .. });
+        if !ro && !matches!(source, detect::OverlaySource::Dir(_)) {
+            writable(source.path(), "--overlay")?;
+        }
+        layers.push(view::Layer {
+            source,
+            ro,
+            implicit: false,
+        });
+    }
+    // Without --writable, a SIF's own overlay partition is shown read-only, just above it.
+    if let Some(Ok(source)) = sif_overlay {
+        layers.push(view::Layer {
+            source,
+            ro: true,
+            implicit: true,
+        });
+    }
+    if layers.iter().filter(|o| !o.ro).count() > 1 {
+        return Err(Error::Flag(
+            "--overlay: only one writable overlay is allowed (add :ro to the others)".into(),
+        ));
+    }
+    Ok(layers)
 }
 
 /// The image's filesystem as a directory: a sandbox as it is; a SIF's primary partition or a
@@ -298,7 +352,7 @@ fn provision_image(
     image: &ImageRef,
     p: &ExecParams,
     session: &Session,
-    fuse_mount: &mut Option<fuse::FuseMount>,
+    held: &mut fuse::Held,
 ) -> Result<PathBuf> {
     match image {
         ImageRef::Sandbox(d) => Ok(d.clone()),
@@ -322,14 +376,14 @@ fn provision_image(
                     part.fs
                 )));
             }
-            provision(path, d.offset(), d.size(), p, session, fuse_mount)
+            provision(path, d.offset(), d.size(), p, session, "image", held)
         }
         ImageRef::Squashfs { path, offset } => {
             let len = fs::metadata(path)
                 .map_err(|e| Error::io(format!("stat {}", path.display()), e))?
                 .len()
                 - offset;
-            provision(path, *offset, len, p, session, fuse_mount)
+            provision(path, *offset, len, p, session, "image", held)
         }
         ImageRef::Oci(_) | ImageRef::Instance(_) => unreachable!("resolved by launch_inner"),
     }
@@ -357,17 +411,23 @@ fn sweep_dead_runs(state_root: &Path) {
     }
 }
 
-fn provision(
+/// A squashfs at `offset` in `path` as a directory: mounted with squashfuse on
+/// `<session>/<name>` (kept in `held`), or extracted into the cache.
+///
+/// # Errors
+/// Cache and extraction errors.
+pub(crate) fn provision(
     path: &Path,
     offset: u64,
     len: u64,
     p: &ExecParams,
     session: &Session,
-    fuse_mount: &mut Option<fuse::FuseMount>,
+    name: &str,
+    held: &mut fuse::Held,
 ) -> Result<PathBuf> {
     if !p.unsquash {
         if let Some(prog) = fuse::program() {
-            let mnt = session.subdir("image")?;
+            let mnt = session.subdir(name)?;
             match fuse::mount(&prog, path, offset, &mnt) {
                 Ok(m) => {
                     tracing::debug!(
@@ -375,7 +435,7 @@ fn provision(
                         path.display(),
                         prog.display()
                     );
-                    *fuse_mount = Some(m);
+                    held.push(m);
                     return Ok(mnt);
                 }
                 Err(e) => tracing::warn!("{e}; extracting the image instead"),
@@ -398,6 +458,7 @@ fn provision(
 struct Run<'a> {
     p: &'a ExecParams,
     image: &'a ImageRef,
+    overlays: &'a [view::Layer],
     host: &'a Host,
     mode: &'a IdMode,
     session: &'a Session,
@@ -407,7 +468,12 @@ struct Run<'a> {
 impl Run<'_> {
     /// Plans the mounts and the process, assembles the view, writes `config.json` and hands
     /// the bundle to the runtime; returns the container's exit status.
-    fn start(&self, rootfs: &Path, monitor: Option<&mut instance::Monitor>) -> Result<i32> {
+    fn start(
+        &self,
+        rootfs: &Path,
+        held: &mut fuse::Held,
+        monitor: Option<&mut instance::Monitor>,
+    ) -> Result<i32> {
         let p = self.p;
         let image_path = match self.image {
             ImageRef::Sif(p) | ImageRef::Sandbox(p) | ImageRef::Squashfs { path: p, .. } => {
@@ -427,7 +493,18 @@ impl Run<'_> {
             &mounts,
             monitor.as_ref().map(|m| m.name.as_str()),
         )?;
-        let root = view::assemble(p, &img, rootfs, &mut mounts, &process, self.session)?;
+        let root = view::assemble(
+            p,
+            &view::Layers {
+                image: rootfs,
+                overlays: self.overlays,
+            },
+            &img,
+            &mut mounts,
+            &process,
+            self.session,
+            held,
+        )?;
         process::check_pwd(p, &process.cwd, &root, &mounts)?;
         // Our init as PID 1 (Apptainer's appinit): for instances it outlives a startscript
         // that returns; for `exec --pid` it exits with the command (docs/reference/apptainer.md §6, §5.5).
@@ -444,7 +521,7 @@ impl Run<'_> {
             &process,
             spec::Context {
                 root: &root,
-                readonly: !(p.writable || p.writable_tmpfs || p.overlay.iter().any(|o| !o.ro)),
+                readonly: !(p.writable || p.writable_tmpfs || self.overlays.iter().any(|o| !o.ro)),
                 network,
                 init,
                 image: &image_path,

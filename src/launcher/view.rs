@@ -1,7 +1,15 @@
 //! The view stage: the skeleton (generated files and the mount points the image lacks) and
 //! the root the container sees: the overlay of the skeleton on the image (read-only, or
-//! writable with `--writable-tmpfs` or `--overlay DIR`), or with `--writable` the sandbox
-//! directory itself. The mounts are made by [`crate::runtime::sandbox::Session`].
+//! writable with `--writable-tmpfs` or `--overlay`), or with `--writable` the sandbox
+//! directory itself. Kernel mounts are made by [`crate::runtime::sandbox::Session`], FUSE
+//! mounts by [`crate::image::fuse`].
+//!
+//! Overlay layers (docs/reference/apptainer.md §4), top first: the skeleton, the read-only
+//! `--overlay` layers in the order given, the image; the writable one (a directory, an ext3
+//! image, a SIF's overlay partition, or the `--writable-tmpfs` tmpfs) is the upper layer. An
+//! ext3 image is loop-mounted by root and mounted with `fuse2fs` otherwise; then, since the
+//! kernel's overlayfs cannot take a FUSE filesystem as its upper layer (no `d_type`), the view
+//! is mounted with `fuse-overlayfs`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +18,29 @@ use super::error::{Error, Result};
 use super::mounts::{bind, MountPlan};
 use super::process::{ImageFiles, ProcessPlan};
 use super::ExecParams;
+use crate::image::detect::OverlaySource;
+use crate::image::fuse;
 use crate::runtime::sandbox::Session;
+
+/// One overlay layer of a run, classified ([`crate::image::detect::overlay_source`]).
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// What it is.
+    pub source: OverlaySource,
+    /// Read-only (`:ro`, or a squashfs).
+    pub ro: bool,
+    /// Added without being asked for (a SIF's own overlay partition, read-only): skipped
+    /// with a warning when it cannot be mounted.
+    pub implicit: bool,
+}
+
+/// The directories the view is made of.
+pub struct Layers<'a> {
+    /// The image's tree (a sandbox, a mounted or extracted squashfs).
+    pub image: &'a Path,
+    /// The overlays, top first.
+    pub overlays: &'a [Layer],
+}
 
 /// Builds the skeleton in `<session>/skel` and returns the container's root. With
 /// `--writable` the missing mount points are created in the sandbox `rootfs` and the
@@ -18,14 +48,17 @@ use crate::runtime::sandbox::Session;
 ///
 /// # Errors
 /// [`Error::Io`] writing the skeleton or the sandbox; mount errors.
+#[allow(clippy::too_many_arguments)]
 pub fn assemble(
     p: &ExecParams,
+    layers: &Layers,
     img: &ImageFiles,
-    rootfs: &Path,
     mounts: &mut MountPlan,
     process: &ProcessPlan,
     session: &Session,
+    held: &mut fuse::Held,
 ) -> Result<PathBuf> {
+    let rootfs = layers.image;
     let missing: Vec<(PathBuf, bool)> = mounts
         .mounts
         .iter()
@@ -49,7 +82,7 @@ pub fn assemble(
         writable_sandbox(rootfs, &skel, &missing, mounts)?;
         return Ok(rootfs.to_path_buf());
     }
-    overlay(p, rootfs, &skel, session)
+    overlay(p, layers, &skel, session, held)
 }
 
 /// `dst` (absolute, inside the container) under the host directory `dir`.
@@ -93,28 +126,44 @@ fn writable_sandbox(
     Ok(())
 }
 
-/// Mounts the overlay view at `<session>/root`: the skeleton over the `--overlay DIR:ro`
-/// layers over the image, with a writable `--overlay DIR` (its `upper` and `work`) or a
-/// `--writable-tmpfs` tmpfs as upper layer.
-fn overlay(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -> Result<PathBuf> {
+/// Mounts the overlay view at `<session>/root`: the skeleton over the read-only layers over
+/// the image, with the writable layer's `upper` and `work` (or a `--writable-tmpfs` tmpfs) as
+/// upper layer.
+fn overlay(
+    p: &ExecParams,
+    layers: &Layers,
+    skel: &Path,
+    session: &Session,
+    held: &mut fuse::Held,
+) -> Result<PathBuf> {
     let mut lowers = vec![skel.to_path_buf()];
     let mut upper = None;
-    for o in &p.overlay {
-        if o.ro {
-            // An overlay directory a writable run filled (`DIR/upper`) is read through its
-            // upper layer, as Apptainer does.
-            let upper = o.dir.join("upper");
-            lowers.push(if upper.is_dir() { upper } else { o.dir.clone() });
+    let mut on_fuse = false;
+    for (i, layer) in layers.overlays.iter().enumerate() {
+        let (dir, fuse_backed) = match layer_dir(p, layer, &format!("overlay-{i}"), session, held) {
+            Ok(d) => d,
+            Err(e) if layer.implicit => {
+                tracing::warn!("the image's overlay partition is not shown: {e}");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        on_fuse |= fuse_backed;
+        let what = layer.source.path().display();
+        if layer.ro {
+            // A layer a writable run filled (`upper/`) is read through its upper directory,
+            // as Apptainer does.
+            let upper = dir.join("upper");
+            lowers.push(if upper.is_dir() { upper } else { dir });
             continue;
         }
-        // check_flags allowed one writable overlay at most.
         for s in ["upper", "work"] {
-            fs::create_dir_all(o.dir.join(s))
-                .map_err(|e| Error::io(format!("--overlay {}: create {s}", o.dir.display()), e))?;
+            fs::create_dir_all(dir.join(s))
+                .map_err(|e| Error::io(format!("--overlay {what}: create {s}"), e))?;
         }
-        upper = Some((o.dir.join("upper"), o.dir.join("work")));
+        upper = Some((dir.join("upper"), dir.join("work")));
     }
-    lowers.push(rootfs.to_path_buf());
+    lowers.push(layers.image.to_path_buf());
     if upper.is_none() && p.writable_tmpfs {
         let t = session.mount_tmpfs("tmpfs")?;
         fs::create_dir_all(t.join("upper")).map_err(|e| Error::io("create tmpfs upper", e))?;
@@ -122,5 +171,65 @@ fn overlay(p: &ExecParams, rootfs: &Path, skel: &Path, session: &Session) -> Res
         upper = Some((t.join("upper"), t.join("work")));
     }
     let upper = upper.as_ref().map(|(u, w)| (u.as_path(), w.as_path()));
+    if on_fuse {
+        let prog = fuse::helper("fuse-overlayfs").ok_or_else(|| {
+            Error::Flag(
+                "--overlay: an ext3 overlay image mounted with fuse2fs needs fuse-overlayfs \
+                 (Debian package fuse-overlayfs) for the view"
+                    .into(),
+            )
+        })?;
+        let target = session.subdir("root")?;
+        let m = fuse::overlay(&prog, &lowers, upper, &target)?;
+        tracing::debug!("view: fuse-overlayfs over {} layers", lowers.len());
+        held.push(m);
+        return Ok(target);
+    }
     Ok(session.mount_overlay(&lowers, upper)?)
+}
+
+/// The directory of one overlay layer, mounting an image file on `<session>/<name>`; whether
+/// it is a FUSE filesystem (fuse2fs).
+fn layer_dir(
+    p: &ExecParams,
+    layer: &Layer,
+    name: &str,
+    session: &Session,
+    held: &mut fuse::Held,
+) -> Result<(PathBuf, bool)> {
+    match &layer.source {
+        OverlaySource::Dir(d) => Ok((d.clone(), false)),
+        OverlaySource::Squashfs { path, offset } => {
+            let len = fs::metadata(path)
+                .map_err(|e| Error::io(format!("--overlay: stat {}", path.display()), e))?
+                .len()
+                .saturating_sub(*offset);
+            let dir = super::provision(path, *offset, len, p, session, name, held)?;
+            Ok((dir, false))
+        }
+        OverlaySource::Ext3 { path, offset, size } => {
+            held.keep(fuse::lock(path, *offset, *size, layer.ro)?);
+            let root = nix::unistd::geteuid().is_root() && crate::sys::ns::in_initial_userns();
+            if root {
+                let dir = session.mount_ext3(name, path, *offset, *size, layer.ro)?;
+                tracing::debug!("overlay: {} loop-mounted at {offset}", path.display());
+                return Ok((dir, false));
+            }
+            let prog = fuse::helper("fuse2fs").ok_or_else(|| {
+                Error::Flag(format!(
+                    "{}: an ext3 overlay needs fuse2fs (Debian package fuse2fs) and /dev/fuse \
+                     open to you, or root",
+                    path.display()
+                ))
+            })?;
+            let dir = session.subdir(name)?;
+            let m = fuse::ext3(&prog, path, *offset, layer.ro, &dir)?;
+            tracing::debug!(
+                "overlay: {} mounted at {offset} with fuse2fs",
+                path.display()
+            );
+            held.push(m);
+            Ok((dir, true))
+        }
+    }
 }

@@ -336,6 +336,54 @@ impl Session {
         Ok(target)
     }
 
+    /// Loop-mounts the ext3 filesystem at `offset` (`size` bytes, `None` to the end) of
+    /// `image` on `<session>/<name>` (`nosuid,nodev`, read-only when `readonly`), for root in
+    /// the initial user namespace. The loop device clears itself when the mount goes.
+    ///
+    /// # Errors
+    /// [`Error::Io`] opening the image or attaching the loop device, [`Error::Sys`] from
+    /// `mount`.
+    pub fn mount_ext3(
+        &self,
+        name: &str,
+        image: &Path,
+        offset: u64,
+        size: Option<u64>,
+        readonly: bool,
+    ) -> Result<PathBuf> {
+        let target = self.subdir(name)?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(!readonly)
+            .open(image)
+            .map_err(|e| Error::io(format!("open {}", image.display()), e))?;
+        let dev = crate::sys::loopdev::attach(&file, offset, size, readonly)
+            .map_err(|e| Error::io(format!("attach {} to a loop device", image.display()), e))?;
+        let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        if readonly {
+            flags |= MsFlags::MS_RDONLY;
+        }
+        let mut r = Err(nix::errno::Errno::ENODEV);
+        for fstype in ["ext3", "ext4"] {
+            r = mount(Some(&dev.path), &target, Some(fstype), flags, None::<&str>);
+            if r != Err(nix::errno::Errno::ENODEV) {
+                break;
+            }
+        }
+        r.map_err(|e| {
+            Error::sys(
+                format!(
+                    "mount {} ({}) on {}",
+                    image.display(),
+                    dev.path.display(),
+                    target.display()
+                ),
+                e,
+            )
+        })?;
+        Ok(target)
+    }
+
     /// Keeps the directory (instances keep theirs for their lifetime).
     pub fn keep(mut self) -> PathBuf {
         let d = std::mem::take(&mut self.dir);
@@ -349,6 +397,8 @@ impl Drop for Session {
         for m in ["root", "image"] {
             crate::sys::mount::detach(&self.dir.join(m));
         }
+        // Overlay images and anything else mounted in the session: never removed through.
+        crate::sys::mount::detach_under(&self.dir);
         let _ = crate::sys::fs::remove_tree(&self.dir, &self.base);
     }
 }

@@ -18,6 +18,7 @@
 pub mod exe;
 pub mod fd;
 pub mod fs;
+pub mod loopdev;
 pub mod mount;
 pub mod ns;
 pub mod path;

@@ -104,3 +104,43 @@ pub fn clone_tree(path: &std::ffi::CStr) -> nix::Result<OwnedFd> {
 pub fn detach(path: &std::path::Path) {
     let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
 }
+
+/// Detaches every mount at or under `dir` in this mount namespace, deepest first (from
+/// `/proc/self/mountinfo`): before a directory of ours that held mounts is removed, so that
+/// the removal never walks into a mounted filesystem (an overlay image, a FUSE rootfs).
+pub fn detach_under(dir: &std::path::Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<std::path::PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| std::path::PathBuf::from(unescape_mountinfo(p)))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points.dedup();
+    for p in points {
+        detach(&p);
+    }
+}
+
+/// A mountinfo path with its octal escapes (`\040` for a space…) decoded.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -22,6 +22,9 @@ struct Front {
     s: Scratch,
     cache: PathBuf,
     envs: Vec<(String, String)>,
+    /// A 0666 `/dev/fuse` node bound over the host's in a private mount namespace of each
+    /// command (this host's node is 0600; most distributions open it to users).
+    fuse_node: Option<PathBuf>,
 }
 
 impl Front {
@@ -34,7 +37,22 @@ impl Front {
             s,
             cache,
             envs: vec![],
+            fuse_node: None,
         }
+    }
+
+    /// Runs every command with `/dev/fuse` open to the test user (see `fuse_node`).
+    fn with_fuse(mut self) -> Front {
+        let node = self.s.path().join("fuse-node");
+        let st = Command::new("mknod")
+            .args(["-m", "0666"])
+            .arg(&node)
+            .args(["c", "10", "229"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "mknod {}", node.display());
+        self.fuse_node = Some(node);
+        self
     }
 
     fn env(mut self, k: &str, v: &str) -> Front {
@@ -43,6 +61,31 @@ impl Front {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
+        let c = self.plain_cmd(args);
+        let Some(node) = &self.fuse_node else {
+            return c;
+        };
+        let mut w = Command::new("unshare");
+        w.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(format!(
+                "mount --bind {} /dev/fuse && exec \"$@\"",
+                node.display()
+            ))
+            .arg("sh")
+            .arg(c.get_program())
+            .args(c.get_args());
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                w.env(k, v);
+            }
+        }
+        if let Some(d) = c.get_current_dir() {
+            w.current_dir(d);
+        }
+        w
+    }
+
+    fn plain_cmd(&self, args: &[&str]) -> Command {
         let mut c = self.s.cmd(singlet());
         // setpriv's env(1) wrapper: put our variables on its command line
         if self.s.who != Who::Root {
@@ -1130,4 +1173,293 @@ fn cache_evicts_least_recently_used() {
         .collect();
     assert_eq!(names.len(), 2, "{after}");
     assert!(!names.contains(&oldest.as_str()), "{after}");
+}
+
+/// Whether the FUSE programs the unprivileged overlay-image path needs are installed; a
+/// missing one fails under CI.
+fn have_programs(names: &[&str]) -> bool {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|p| {
+            !["/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+                .iter()
+                .any(|d| Path::new(d).join(p).is_file())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{missing:?} not installed and CI is set (scripts/deps.sh installs them)"
+    );
+    eprintln!("skipped: {missing:?} not installed");
+    false
+}
+
+/// Overlay images (docs/reference/apptainer.md §4): `overlay create` makes an ext3 image that a
+/// writable run fills and a `:ro` run reads; a SIF's overlay partition is written with
+/// `--writable` and shown read-only without it; a squashfs image is a read-only layer; a
+/// writable overlay is used by one run at a time. Root loop-mounts the ext3 filesystem; an
+/// unprivileged user mounts it with fuse2fs and sees the view through fuse-overlayfs (with
+/// `/dev/fuse` open to users, as most distributions have it).
+fn overlay_images(who: Who) {
+    need!(who);
+    if !have_programs(&["fuse2fs", "fuse-overlayfs", "mksquashfs"]) {
+        return;
+    }
+    let mut f = Front::new(who);
+    if who != Who::Root {
+        f = f.with_fuse();
+    }
+    let dir = f.s.path().to_path_buf();
+    let bb = img("reference/busybox.sif");
+    let ov = dir.join("ov.img");
+    let ovs = ov.to_str().unwrap();
+    f.ok(&["overlay", "create", "--size", "64", ovs]);
+    f.ok(&[
+        "exec",
+        "--overlay",
+        ovs,
+        &bb,
+        "sh",
+        "-c",
+        "echo kept > /etc/note && rm /bin/vi && mkdir -p /opt/new",
+    ]);
+    let ro = format!("{ovs}:ro");
+    let o = f.ok(&[
+        "exec",
+        "--overlay",
+        &ro,
+        &bb,
+        "sh",
+        "-c",
+        "cat /etc/note; test -e /bin/vi && echo back || echo gone; test -d /opt/new && echo dir; \
+         touch /etc/x 2>/dev/null && echo writable || echo read-only",
+    ]);
+    assert_eq!(o, "kept\ngone\ndir\nread-only\n");
+
+    // One writable user at a time: a run holding the image makes a second one fail clearly.
+    let ready = dir.join("ready");
+    let bind = format!("{}:/mnt", dir.display());
+    let mut holder = f
+        .cmd(&[
+            "exec",
+            "-B",
+            &bind,
+            "--overlay",
+            ovs,
+            &bb,
+            "sh",
+            "-c",
+            "touch /mnt/ready; sleep 4",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready.exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(ready.exists(), "the first run did not start");
+    f.fails(
+        &["exec", "--overlay", ovs, &bb, "true"],
+        "in use by another run",
+    );
+    assert!(holder.wait().unwrap().success());
+
+    // A SIF's overlay partition: written with --writable, read-only without it.
+    let sif = dir.join("bb.sif");
+    fs::copy(&bb, &sif).unwrap();
+    fs::set_permissions(&sif, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    f.s.own(&sif);
+    let sifs = sif.to_str().unwrap();
+    f.fails(
+        &["exec", "--writable", sifs, "true"],
+        "no ext3 overlay partition",
+    );
+    f.ok(&["overlay", "create", "--sparse", sifs]);
+    let listed = f.ok(&["sif", "list", sifs]);
+    assert!(listed.contains("FS (Ext3/Overlay/amd64)"), "{listed}");
+    f.fails(
+        &["overlay", "create", sifs],
+        "already has an overlay partition",
+    );
+    f.ok(&[
+        "exec",
+        "--writable",
+        sifs,
+        "sh",
+        "-c",
+        "echo insif > /sifnote",
+    ]);
+    let o = f.ok(&[
+        "exec",
+        sifs,
+        "sh",
+        "-c",
+        "cat /sifnote; touch /y 2>/dev/null && echo writable || echo read-only",
+    ]);
+    assert_eq!(o, "insif\nread-only\n");
+    let signed = dir.join("signed.sif");
+    fs::copy(img("reference/busybox-signed.sif"), &signed).unwrap();
+    f.s.own(&signed);
+    f.fails(
+        &["overlay", "create", signed.to_str().unwrap()],
+        "the image is signed",
+    );
+
+    // A squashfs image: a read-only layer, whatever the suffix.
+    let tree = dir.join("tree");
+    fs::create_dir_all(tree.join("opt")).unwrap();
+    fs::write(tree.join("opt/from-squash"), "squashed\n").unwrap();
+    let sq = dir.join("layer.sqfs");
+    let st = Command::new("mksquashfs")
+        .arg(&tree)
+        .arg(&sq)
+        .args(["-quiet", "-noappend", "-all-root"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    f.s.own(&sq);
+    let o = f.ok(&[
+        "exec",
+        "--overlay",
+        sq.to_str().unwrap(),
+        &bb,
+        "sh",
+        "-c",
+        "cat /opt/from-squash; touch /opt/x 2>/dev/null && echo writable || echo read-only",
+    ]);
+    assert_eq!(o, "squashed\nread-only\n");
+
+    // Bad input names the flag and the file.
+    let notes = dir.join("notes.txt");
+    fs::write(&notes, "hello").unwrap();
+    f.fails(
+        &["exec", "--overlay", notes.to_str().unwrap(), &bb, "true"],
+        "not an overlay directory, ext3 or squashfs image",
+    );
+    f.fails(
+        &["overlay", "create", "--size", "8", ovs],
+        "at least 64 MiB",
+    );
+}
+
+#[test]
+fn overlay_images_root() {
+    overlay_images(Who::Root);
+}
+
+#[test]
+fn overlay_images_unprivileged() {
+    overlay_images(Who::User);
+}
+
+/// Without a usable `/dev/fuse` (this host's is 0600), an unprivileged ext3 overlay fails
+/// naming fuse2fs; a SIF's own overlay partition is skipped with a warning and the run goes on.
+#[test]
+fn overlay_image_without_fuse_unprivileged() {
+    need!(Who::User);
+    let f = Front::new(Who::User);
+    let dir = f.s.path().to_path_buf();
+    let ov = dir.join("ov.img");
+    f.ok(&["overlay", "create", ov.to_str().unwrap()]);
+    let bb = img("reference/busybox.sif");
+    f.fails(
+        &["exec", "--overlay", ov.to_str().unwrap(), &bb, "true"],
+        "fuse2fs",
+    );
+    let sif = dir.join("bb.sif");
+    fs::copy(&bb, &sif).unwrap();
+    f.s.own(&sif);
+    fs::set_permissions(&sif, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    f.ok(&["overlay", "create", sif.to_str().unwrap()]);
+    let o = f.run(&["exec", sif.to_str().unwrap(), "echo", "ran"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(out(&o), "ran\n");
+    assert!(
+        err(&o).contains("overlay partition is not shown"),
+        "{}",
+        err(&o)
+    );
+}
+
+/// `apt-get install` of a small package from the Debian mirror (the README's example) under
+/// `--fakeroot --writable-tmpfs`, into an overlay directory and into an ext3 overlay image;
+/// the same image run again with each overlay read-only sees the package.
+fn apt_get_into_overlays(who: Who) {
+    need!(who);
+    if !have_programs(&["fuse2fs", "fuse-overlayfs"]) {
+        return;
+    }
+    let mut f = Front::new(who);
+    if who != Who::Root {
+        f = f.with_fuse();
+    }
+    let dir = f.s.path().to_path_buf();
+    let deb = img("reference/debian.sif");
+    let install = "apt-get -q update >/dev/null 2>&1; apt-get install -y -q sl >/dev/null 2>&1; \
+                   dpkg-query -W -f '${Status}\\n' sl";
+    let check = "dpkg-query -W -f '${Status}\\n' sl; test -x /usr/games/sl && echo present";
+    let o = f.ok(&[
+        "exec",
+        "--fakeroot",
+        "--writable-tmpfs",
+        &deb,
+        "sh",
+        "-c",
+        install,
+    ]);
+    assert_eq!(o, "install ok installed\n");
+    let o = f.run(&[
+        "exec",
+        &deb,
+        "sh",
+        "-c",
+        "test -e /usr/games/sl || echo absent",
+    ]);
+    assert_eq!(out(&o), "absent\n", "--writable-tmpfs kept changes");
+
+    let ovdir = dir.join("ovdir");
+    fs::create_dir_all(&ovdir).unwrap();
+    f.s.own(&ovdir);
+    let img_file = dir.join("ov.img");
+    f.ok(&[
+        "overlay",
+        "create",
+        "--fakeroot",
+        "--size",
+        "256",
+        img_file.to_str().unwrap(),
+    ]);
+    for ov in [&ovdir, &img_file] {
+        let ovs = ov.to_str().unwrap();
+        let o = f.ok(&[
+            "exec",
+            "--fakeroot",
+            "--overlay",
+            ovs,
+            &deb,
+            "sh",
+            "-c",
+            install,
+        ]);
+        assert_eq!(o, "install ok installed\n", "{ovs}");
+        let ro = format!("{ovs}:ro");
+        let o = f.ok(&["exec", "--overlay", &ro, &deb, "sh", "-c", check]);
+        assert_eq!(o, "install ok installed\npresent\n", "{ovs}");
+    }
+}
+
+#[test]
+fn apt_get_into_overlays_root() {
+    apt_get_into_overlays(Who::Root);
+}
+
+#[test]
+fn apt_get_into_overlays_unprivileged() {
+    apt_get_into_overlays(Who::User);
 }
