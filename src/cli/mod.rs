@@ -268,8 +268,14 @@ pub fn main() -> ExitCode {
             }
         }
     };
+    let quiet = cli.quiet || cli.silent;
     let action = |flags: action::ActionFlags, image, what, args, shell| {
-        front(launch(flags.params(image, what, args, shell)))
+        let p = flags.params(image, what, args, shell).map(|mut p| {
+            // Progress lines (an extraction, an implicit pull) on a terminal only.
+            p.fetch.progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+            p
+        });
+        front(launch(p))
     };
     match cli.cmd {
         Command::Exec {

@@ -171,7 +171,7 @@ fn valid(entry: &Path, digest: &str) -> bool {
 ///
 /// # Errors
 /// [`Error::Io`] on cache or image I/O, extraction errors (the partial entry is removed).
-pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
+pub fn rootfs(path: &Path, offset: u64, len: u64, progress: bool) -> Result<CachedRootfs> {
     let cache = trusted_dir()?;
     let root_dir = cache.join("rootfs");
     let index_dir = cache.join("index");
@@ -231,7 +231,13 @@ pub fn rootfs(path: &Path, offset: u64, len: u64) -> Result<CachedRootfs> {
                 pos: 0,
             };
             let fs = SquashFs::open(part, &path.display().to_string())?;
-            let ex = extract::extract(&fs, &tmp.join("rootfs"), &path.display().to_string(), len)?;
+            let ex = extract::extract(
+                &fs,
+                &tmp.join("rootfs"),
+                &path.display().to_string(),
+                len,
+                progress,
+            )?;
             let meta = Meta {
                 digest: digest.clone(),
                 extracted: ex,

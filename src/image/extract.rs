@@ -133,10 +133,29 @@ fn check_name(path: &Path) -> Option<(&Path, &OsStr)> {
     Some((path.parent()?, name))
 }
 
+/// The progress line of an extraction on a terminal: a spinner, the bytes written and the rate.
+fn progress_line(source_name: &str) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::new_spinner();
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} extracting {msg} into the cache: {bytes} ({bytes_per_sec}), {elapsed}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let name = Path::new(source_name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| source_name.to_string());
+    b.set_message(name);
+    b.enable_steady_tick(std::time::Duration::from_millis(120));
+    b
+}
+
 /// Extracts every entry of `fs` (an image of `image_bytes` bytes) into the existing empty
 /// directory `target`, within the budget [`crate::sys::sparse::Budget::for_image`] gives: files'
 /// runs of zeros stay holes, and an image whose contents would exceed the budget is refused
-/// naming the file where it ran out.
+/// naming the file where it ran out. With `progress` (stderr is a terminal, not quiet) a
+/// progress line shows the bytes written.
 ///
 /// # Errors
 /// [`Error::Unsafe`] for an entry whose name is not a plain component or whose parent is not
@@ -147,6 +166,7 @@ pub fn extract(
     target: &Path,
     source_name: &str,
     image_bytes: u64,
+    progress: bool,
 ) -> Result<Extracted> {
     let as_root = nix::unistd::geteuid().is_root();
     let budget = crate::sys::sparse::Budget::for_image(image_bytes, target);
@@ -185,7 +205,18 @@ pub fn extract(
     };
     let (tx, rx) = mpsc::sync_channel::<FileJob<'_>>(workers * 64);
     let rx = Mutex::new(rx);
+    let bar = progress.then(|| progress_line(source_name));
+    let done = AtomicBool::new(false);
     let walked = std::thread::scope(|sc| -> Result<()> {
+        if let Some(b) = &bar {
+            // backhand reports nothing as it reads: the bytes written so far, ten times a second.
+            sc.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    b.set_position(bytes.load(Ordering::Relaxed));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
+        }
         for _ in 0..workers {
             sc.spawn(|| {
                 let mut buf = vec![0u8; COPY_BUF];
@@ -231,8 +262,12 @@ pub fn extract(
             },
         );
         drop(tx);
+        done.store(true, Ordering::Relaxed);
         r
     });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     if let Some(e) = first_err.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }

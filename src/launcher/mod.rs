@@ -444,7 +444,7 @@ pub(crate) fn provision(
             tracing::debug!("rootfs: no usable squashfuse (or /dev/fuse not accessible)");
         }
     }
-    let c = cache::rootfs(path, offset, len)?;
+    let c = cache::rootfs(path, offset, len, p.fetch.progress)?;
     tracing::debug!(
         "rootfs: extracted squashfs of {} in the cache at {} ({:?})",
         path.display(),

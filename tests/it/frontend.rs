@@ -1463,3 +1463,35 @@ fn apt_get_into_overlays_root() {
 fn apt_get_into_overlays_unprivileged() {
     apt_get_into_overlays(Who::User);
 }
+
+/// An extraction into the cache shows a progress line on a terminal (`script` gives the run
+/// one) and nothing when stderr is a file or with `-q`.
+#[test]
+fn extraction_progress_on_a_terminal() {
+    need!(Who::Root);
+    let f = Front::new(Who::Root);
+    let deb = img("reference/debian.sif");
+    let typescript = f.s.path().join("typescript");
+    let st = Command::new("script")
+        .arg("-qec")
+        .arg(format!(
+            "SINGLET_CACHEDIR={} {} exec --unsquash {deb} true",
+            f.cache.display(),
+            singlet().display()
+        ))
+        .arg(&typescript)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let shown = String::from_utf8_lossy(&fs::read(&typescript).unwrap()).into_owned();
+    assert!(
+        shown.contains("extracting debian.sif into the cache"),
+        "no progress line on the terminal: {shown:?}"
+    );
+    let again = Front::new(Who::Root);
+    let o = again.run(&["exec", "--unsquash", &deb, "true"]);
+    assert!(o.status.success());
+    assert!(!err(&o).contains("extracting"), "{}", err(&o));
+}
