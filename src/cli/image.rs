@@ -368,14 +368,23 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
                 ]);
             }
             out.write_all(super::tabwrite(&rows, 0, 2).as_bytes())?;
-            let total: u64 = es.iter().map(|e| e.size).sum();
+            // Extracted trees share identical files (hard links): count each inode once.
+            let (real, apparent) = crate::image::share::usage(es.iter().map(|e| e.path.as_path()));
             writeln!(
                 out,
                 "\nThere are {} entries using {} in {}",
                 es.len(),
-                human(total),
+                human(real),
                 crate::image::cache::dir().display()
             )?;
+            if apparent > real {
+                writeln!(
+                    out,
+                    "Identical files of extracted trees are stored once: {} saved ({} without sharing)",
+                    human(apparent - real),
+                    human(apparent)
+                )?;
+            }
             Ok(0)
         }
         CacheCommand::Clean {
@@ -438,6 +447,9 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
                     crate::image::cache::remove(e)?;
                     writeln!(out, "removed {} {}", e.kind, e.path.display())?;
                 }
+            }
+            if !dry_run {
+                crate::image::share::prune(&crate::image::cache::dir().join("files"));
             }
             Ok(0)
         }

@@ -108,6 +108,9 @@ struct Meta {
     digest: String,
     #[serde(flatten)]
     extracted: Extracted,
+    /// Bytes of file data shared with earlier trees ([`super::share`]).
+    #[serde(default)]
+    shared: u64,
 }
 
 /// How a rootfs was obtained from the cache.
@@ -238,9 +241,19 @@ pub fn rootfs(path: &Path, offset: u64, len: u64, progress: bool) -> Result<Cach
                 len,
                 progress,
             )?;
+            // Sharing identical files is a saving, not a need: a failure leaves the tree whole.
+            let shared = match super::share::share(&tmp.join("rootfs"), &cache.join("files")) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!("identical files not shared: {e}");
+                    0
+                }
+            };
+            tracing::debug!("rootfs: {shared} bytes shared with earlier trees");
             let meta = Meta {
                 digest: digest.clone(),
                 extracted: ex,
+                shared,
             };
             let meta_path = tmp.join("meta.json");
             let meta = serde_json::to_vec(&meta).expect("serializes");

@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod oci;
 pub mod overlay;
 pub mod pull;
+pub mod share;
 pub mod squashfs;
 
 pub use error::{Error, Result};

@@ -1495,3 +1495,72 @@ fn extraction_progress_on_a_terminal() {
     assert!(o.status.success());
     assert!(!err(&o).contains("extracting"), "{}", err(&o));
 }
+
+/// Bytes on disk under `dir`, each inode once.
+fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fn visit(p: &Path, seen: &mut std::collections::HashSet<u64>) -> u64 {
+        let Ok(m) = fs::symlink_metadata(p) else {
+            return 0;
+        };
+        let mut n = if seen.insert(m.ino()) {
+            m.blocks() * 512
+        } else {
+            0
+        };
+        if m.is_dir() {
+            for e in fs::read_dir(p).unwrap().flatten() {
+                n += visit(&e.path(), seen);
+            }
+        }
+        n
+    }
+    visit(dir, &mut std::collections::HashSet::new())
+}
+
+/// Two images on one base cost less than 1.2× one image in the cache: the second tree's
+/// files that are identical to the first's (content, mode, owner, mtime) are hard links;
+/// `cache list` says what sharing saved; `cache clean` leaves no orphaned shared file.
+fn cache_shares_identical_files(who: Who) {
+    need!(who);
+    let f = Front::new(who);
+    let dir = f.s.path().to_path_buf();
+    let bb = img("reference/busybox.sif");
+    let sb = dir.join("sb");
+    let sbs = sb.to_str().unwrap();
+    f.ok(&["build", "--sandbox", sbs, &bb]);
+    fs::write(sb.join("derived"), "on top of the base\n").unwrap();
+    f.s.own(&sb);
+    let derived = dir.join("derived.sif");
+    f.ok(&["build", derived.to_str().unwrap(), sbs]);
+    f.ok(&["exec", "--unsquash", &bb, "true"]);
+    let one = disk_usage(&f.cache.join("rootfs"));
+    let o = f.ok(&[
+        "exec",
+        "--unsquash",
+        derived.to_str().unwrap(),
+        "cat",
+        "/derived",
+    ]);
+    assert_eq!(o, "on top of the base\n");
+    let two = disk_usage(&f.cache.join("rootfs"));
+    assert!(
+        (two as f64) < 1.2 * one as f64,
+        "two trees on one base take {two} bytes, one takes {one}"
+    );
+    let listed = f.ok(&["cache", "list"]);
+    assert!(listed.contains("stored once"), "{listed}");
+    f.ok(&["cache", "clean", "--type", "rootfs", "--force"]);
+    let left = fs::read_dir(f.cache.join("files")).unwrap().count();
+    assert_eq!(left, 0, "shared files left after the trees went");
+}
+
+#[test]
+fn cache_shares_identical_files_root() {
+    cache_shares_identical_files(Who::Root);
+}
+
+#[test]
+fn cache_shares_identical_files_unprivileged() {
+    cache_shares_identical_files(Who::User);
+}
