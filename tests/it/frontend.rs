@@ -1564,3 +1564,53 @@ fn cache_shares_identical_files_root() {
 fn cache_shares_identical_files_unprivileged() {
     cache_shares_identical_files(Who::User);
 }
+
+/// The cache directory as Apptainer orders its variables: `APPTAINER_CACHEDIR`, then
+/// `SINGULARITY_CACHEDIR` (both get a `singlet/` subdirectory), then `XDG_CACHE_HOME`, then
+/// `~/.cache`; an extraction lands where `cache list` says.
+#[test]
+fn cache_directory_variables() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let d = |n: &str| s.path().join(n);
+    let cases: [(&[(&str, PathBuf)], PathBuf); 4] = [
+        (
+            &[
+                ("APPTAINER_CACHEDIR", d("a")),
+                ("SINGULARITY_CACHEDIR", d("s")),
+                ("XDG_CACHE_HOME", d("x")),
+            ],
+            d("a/singlet"),
+        ),
+        (
+            &[("SINGULARITY_CACHEDIR", d("s")), ("XDG_CACHE_HOME", d("x"))],
+            d("s/singlet"),
+        ),
+        (&[("XDG_CACHE_HOME", d("x"))], d("x/singlet")),
+        (&[("HOME", d("h"))], d("h/.cache/singlet")),
+    ];
+    for (vars, want) in cases {
+        let run = |args: &[&str]| {
+            let mut c = Command::new(singlet());
+            c.env_clear()
+                .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+                .env("HOME", d("home"));
+            for (k, v) in vars {
+                c.env(k, v);
+            }
+            c.args(args).output().unwrap()
+        };
+        let o = run(&["exec", "--unsquash", &img("reference/busybox.sif"), "true"]);
+        assert!(o.status.success(), "{vars:?}: {o:?}");
+        assert!(
+            want.join("rootfs").is_dir(),
+            "{vars:?}: nothing in {}",
+            want.display()
+        );
+        let listed = out(&run(&["cache", "list"]));
+        assert!(
+            listed.contains(&format!("in {}", want.display())),
+            "{vars:?}: {listed}"
+        );
+    }
+}
