@@ -126,6 +126,16 @@ fn writable_sandbox(
     Ok(())
 }
 
+/// Whether the view of `overlays` is mounted with fuse-overlayfs: an ext3 layer that
+/// only fuse2fs can mount (not root in the initial user namespace).
+pub fn fuse_view(overlays: &[Layer]) -> bool {
+    let root = nix::unistd::geteuid().is_root() && crate::sys::ns::in_initial_userns();
+    !root
+        && overlays
+            .iter()
+            .any(|l| matches!(l.source, OverlaySource::Ext3 { .. }))
+}
+
 /// Mounts the overlay view at `<session>/root`: the skeleton over the read-only layers over
 /// the image, with the writable layer's `upper` and `work` (or a `--writable-tmpfs` tmpfs) as
 /// upper layer.
