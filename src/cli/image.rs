@@ -109,7 +109,7 @@ pub struct ConvertFlags {
 }
 
 impl ConvertFlags {
-    fn opts(&self, sandbox: bool, quiet: bool) -> anyhow::Result<PullOpts> {
+    pub(crate) fn opts(&self, sandbox: bool, quiet: bool) -> anyhow::Result<PullOpts> {
         Ok(PullOpts {
             fetch: self.registry.fetch_opts(self.arch.clone(), quiet)?,
             compress: self.compress,
@@ -161,6 +161,10 @@ pub struct BuildArgs {
     /// Write a sandbox directory
     #[arg(short = 's', long)]
     pub sandbox: bool,
+    /// Write an ext3 image, as Singularity 2.4's `build --writable` did (today: a SIF with
+    /// an overlay, or a sandbox)
+    #[arg(short = 'w', long, conflicts_with = "sandbox")]
+    pub writable: bool,
     /// Definition files: skip the %test section
     #[arg(short = 'T', long)]
     pub notest: bool,
@@ -296,6 +300,9 @@ pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
 /// # Errors
 /// Build errors.
 pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
+    if a.writable {
+        return build_ext3(a, quiet);
+    }
     let o = a.flags.opts(a.sandbox, quiet)?;
     let def = std::path::Path::new(&a.source);
     let p = if crate::launcher::build::is_deffile(def) {
@@ -316,6 +323,66 @@ pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
     };
     if !quiet {
         eprintln!("{:<8} Build complete: {}", "INFO:", p.display());
+    }
+    Ok(0)
+}
+
+/// `build --writable IMG SOURCE`: the tree built as a sandbox, then written into a new ext3
+/// image with the 2.x launch line, sized to the tree with a quarter and 64 MiB to spare.
+fn build_ext3(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
+    if !quiet {
+        eprintln!(
+            "{:<8} ext3 images are Singularity 2.x's writable format; today: a sandbox \
+             (--sandbox) or a SIF with an overlay (singlet overlay create)",
+            "INFO:"
+        );
+    }
+    if a.out.exists() && !a.flags.force {
+        anyhow::bail!(
+            "{}: already exists (use --force to overwrite)",
+            a.out.display()
+        );
+    }
+    let tree = tempfile::tempdir()?;
+    let root = tree.path().join("rootfs");
+    let o = a.flags.opts(true, quiet)?;
+    let def = std::path::Path::new(&a.source);
+    if crate::launcher::build::is_deffile(def) {
+        crate::launcher::build::build_from_def(
+            &root,
+            def,
+            &crate::launcher::build::DefBuildOpts {
+                pull: o,
+                notest: a.notest,
+                binds: crate::launcher::binds::parse_binds(&a.bind)?,
+            },
+        )?;
+    } else {
+        crate::image::pull::build(&root, &a.source, &o)?;
+    }
+    let (bytes, _) = crate::image::share::usage([root.as_path()]);
+    let size_mib = (bytes + bytes / 4) / (1024 * 1024) + 64;
+    let dir = match a.out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".singlet-build-")
+        .tempfile_in(&dir)?;
+    tmp.write_all(crate::image::ext3::LAUNCH_LINE.as_bytes())?;
+    crate::image::ext3::make(
+        tmp.path(),
+        crate::image::ext3::LAUNCH_LINE.len() as u64,
+        size_mib,
+        Some(&root),
+    )?;
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )?;
+    tmp.persist(&a.out)?;
+    if !quiet {
+        eprintln!("{:<8} Build complete: {}", "INFO:", a.out.display());
     }
     Ok(0)
 }

@@ -21,6 +21,7 @@
 pub mod action;
 pub mod image;
 pub mod instance;
+pub mod legacy;
 pub mod log;
 pub mod oci;
 pub mod parse;
@@ -215,6 +216,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Singularity 2.x's commands (create, import, bootstrap, expand, image.*, instance.*).
+    #[command(flatten)]
+    Legacy(legacy::LegacyCommand),
     /// Write man pages or shell completions (packaging)
     #[command(hide = true)]
     Generate {
@@ -295,6 +299,21 @@ pub fn main() -> ExitCode {
         Command::Build(a) => front(image::build(a, cli.quiet || cli.silent)),
         Command::Cache { cmd } => front(image::cache(cmd)),
         Command::Overlay { cmd } => front(image::overlay(cmd)),
+        Command::Legacy(c) => match legacy::dispatch(c, cli.quiet || cli.silent) {
+            Ok(Ok(code)) => front(Ok(code)),
+            // instance.start/list/stop: the same arguments under `instance`.
+            Ok(Err(args)) => {
+                let mut argv: Vec<OsString> = vec!["singlet".into()];
+                argv.extend(args.into_iter().map(OsString::from));
+                match Cli::parse_from(argv).cmd {
+                    Command::Instance { cmd } => {
+                        front(instance::dispatch(cmd, cli.quiet || cli.silent))
+                    }
+                    _ => unreachable!("an instance verb"),
+                }
+            }
+            Err(e) => front(Err(e)),
+        },
         Command::Instance { cmd } => front(instance::dispatch(cmd, cli.quiet || cli.silent)),
         Command::RunHelp { app, image } => front((|| {
             print!(

@@ -19,6 +19,14 @@ pub enum ImageRef {
         /// Byte offset of the superblock.
         offset: u64,
     },
+    /// An ext3 image (Singularity 2.x): the filesystem at `offset` (0, or after the
+    /// `#!/usr/bin/env run-singularity` launch line of a 2.x image).
+    Ext3 {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the filesystem.
+        offset: u64,
+    },
     /// A sandbox directory.
     Sandbox(PathBuf),
     /// A registry or layout reference (`docker://`, `oci:`, `oci-archive:`, `docker-archive:`).
@@ -31,7 +39,10 @@ impl ImageRef {
     /// The image's name as `SINGULARITY_NAME` shows it (the file or directory name).
     pub fn name(&self) -> String {
         match self {
-            ImageRef::Sif(p) | ImageRef::Squashfs { path: p, .. } | ImageRef::Sandbox(p) => p
+            ImageRef::Sif(p)
+            | ImageRef::Squashfs { path: p, .. }
+            | ImageRef::Ext3 { path: p, .. }
+            | ImageRef::Sandbox(p) => p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
@@ -73,7 +84,7 @@ pub fn detect(arg: &str) -> Result<ImageRef> {
 }
 
 fn probe_file(path: &Path) -> Result<ImageRef> {
-    let head = read_head(path, 2048)?;
+    let head = read_head(path, 4096)?;
     if head.len() >= 42 && &head[32..41] == b"SIF_MAGIC" {
         return Ok(ImageRef::Sif(path.to_path_buf()));
     }
@@ -82,6 +93,23 @@ fn probe_file(path: &Path) -> Result<ImageRef> {
             path: path.to_path_buf(),
             offset: 0,
         });
+    }
+    if ext_magic(&head, 0) {
+        return Ok(ImageRef::Ext3 {
+            path: path.to_path_buf(),
+            offset: 0,
+        });
+    }
+    // Singularity 2.x ext3 image: the launch line, then the filesystem.
+    if head.starts_with(b"#!") {
+        if let Some(nl) = head.iter().position(|&b| b == b'\n') {
+            if ext_magic(&head, nl + 1) {
+                return Ok(ImageRef::Ext3 {
+                    path: path.to_path_buf(),
+                    offset: nl as u64 + 1,
+                });
+            }
+        }
     }
     // Singularity 2.4 .simg: a launch line, then the squashfs.
     if head.starts_with(b"#!") {
@@ -93,7 +121,7 @@ fn probe_file(path: &Path) -> Result<ImageRef> {
         }
     }
     let why = if head.is_empty() {
-        "the file is empty, not a SIF, squashfs or sandbox image".to_string()
+        "the file is empty, not a SIF, squashfs, ext3 or sandbox image".to_string()
     } else {
         let shown: String = head
             .iter()
@@ -106,7 +134,7 @@ fn probe_file(path: &Path) -> Result<ImageRef> {
                 }
             })
             .collect();
-        format!("not a SIF, squashfs or sandbox image (starts with {shown:?})")
+        format!("not a SIF, squashfs, ext3 or sandbox image (starts with {shown:?})")
     };
     Err(Error::Unrecognized {
         path: path.to_path_buf(),
@@ -185,6 +213,11 @@ pub fn overlay_source(path: &Path) -> Result<OverlaySource> {
     }
     match probe_file(path) {
         Ok(ImageRef::Squashfs { path, offset }) => Ok(OverlaySource::Squashfs { path, offset }),
+        Ok(ImageRef::Ext3 { path, offset }) => Ok(OverlaySource::Ext3 {
+            path,
+            offset,
+            size: None,
+        }),
         Ok(ImageRef::Sif(path)) => sif_overlay(&path),
         _ => Err(Error::Unrecognized {
             path: path.to_path_buf(),
@@ -254,7 +287,10 @@ mod tests {
         let q = d.path().join("notes.txt");
         std::fs::write(&q, b"hello world").unwrap();
         let e = detect(q.to_str().unwrap()).unwrap_err().to_string();
-        assert!(e.contains("not a SIF, squashfs or sandbox image"), "{e}");
+        assert!(
+            e.contains("not a SIF, squashfs, ext3 or sandbox image"),
+            "{e}"
+        );
         assert_eq!(
             detect(d.path().to_str().unwrap()).unwrap(),
             ImageRef::Sandbox(d.path().to_path_buf())

@@ -96,6 +96,17 @@ fn with_image_fs<T>(image: &str, f: impl FnOnce(&dyn ImageFs) -> Result<T>) -> R
             f(&fsq)
         }
         ImageRef::Sandbox(d) => f(&DirFs::open(&d)?),
+        // A 2.x ext3 image: its metadata files copied out (no mount needed).
+        ImageRef::Ext3 { path, offset } => {
+            let d = tempfile::tempdir().map_err(|e| Error::io("create a directory", e))?;
+            super::ext3::copy_out(
+                &path,
+                offset,
+                &["/.singularity.d", "/scif", "/singularity", "/environment"],
+                d.path(),
+            )?;
+            f(&DirFs::open(d.path())?)
+        }
         ImageRef::Squashfs { path, offset } => {
             let mut file = fs::File::open(&path)
                 .map_err(|e| Error::io(format!("open {}", path.display()), e))?;

@@ -224,6 +224,22 @@ pub fn from_fs(fs: &dyn ImageFs) -> Result<Attributes> {
             a.deffile = text(fs.read_file(&d.join(name))?);
         }
     }
+    // Singularity 2.2 images: the runscript at `/singularity`, the environment at
+    // `/environment`.
+    if a.runscript.is_empty() {
+        a.runscript = text(fs.read_file(Path::new("/singularity"))?);
+    }
+    if !a.environment.is_empty() {
+        return Ok(a);
+    }
+    if let Some(b) = fs.read_file(Path::new("/environment"))? {
+        a.environment.insert(
+            "/environment".into(),
+            String::from_utf8_lossy(&b)
+                .trim_end_matches('\n')
+                .to_string(),
+        );
+    }
     for f in fs.list_dir(&d.join("env")) {
         let docker = f.starts_with("10-docker") && f.ends_with(".sh");
         let envf = f.starts_with('9') && f.ends_with("-environment.sh");

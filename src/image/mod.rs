@@ -7,6 +7,7 @@ pub mod cache;
 pub mod deffile;
 pub mod detect;
 pub mod error;
+pub mod ext3;
 pub mod extract;
 pub mod fuse;
 pub mod inspect;

@@ -220,7 +220,7 @@ fn walk(root: &Path) -> Vec<PathBuf> {
 
 /// Runs `cmd` as root of a new user namespace mapping only the caller (`uid`, `gid`): what it
 /// writes owned by the caller is recorded as root's.
-fn as_root_of_own_userns(cmd: &mut Command, uid: u32, gid: u32) {
+pub(crate) fn as_root_of_own_userns(cmd: &mut Command, uid: u32, gid: u32) {
     let uid_map = format!("0 {uid} 1");
     let gid_map = format!("0 {gid} 1");
     // SAFETY: between fork and exec the closure only makes raw system calls (unshare, open,

@@ -487,6 +487,13 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
             place_file(&path, &dest)?;
             Ok(dest)
         }
+        // A 2.x ext3 image: its tree copied out, then built as a sandbox is.
+        ImageRef::Ext3 { path, offset } => {
+            let tree = tempfile::tempdir().map_err(|e| Error::io("create a directory", e))?;
+            super::ext3::copy_out(&path, offset, &["/"], tree.path())?;
+            let _ = std::fs::remove_dir(tree.path().join("lost+found"));
+            build(out, &tree.path().to_string_lossy(), o)
+        }
         other => Err(Error::Other(format!(
             "build: {source}: cannot build from {other:?} (a docker://, oci:, oci-archive:, \
              docker-archive: reference, a sandbox directory or a SIF)"

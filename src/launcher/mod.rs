@@ -237,9 +237,26 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
         state_root: &state_root,
     };
     let code = run.start(&rootfs, &mut held, monitor);
+    if let (ImageRef::Ext3 { path, .. }, true) = (&image, p.writable) {
+        warn_if_full(path, &rootfs);
+    }
     drop(held);
     drop(session);
     code
+}
+
+/// After a `--writable` run of an ext3 image: a full filesystem is what made the run's
+/// writes fail with "No space left on device"; say how to grow it.
+fn warn_if_full(image: &Path, rootfs: &Path) {
+    if let Ok(st) = nix::sys::statvfs::statvfs(rootfs) {
+        if st.blocks_available() < 16 {
+            tracing::warn!(
+                "{} is full (no space left on device): grow it with `singlet expand --size MiB {}`",
+                image.display(),
+                image.display()
+            );
+        }
+    }
 }
 
 /// Checks what can be checked before any namespace change: paths exist, the host offers the
@@ -258,7 +275,11 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
                 .display()
         )));
     }
-    if let ImageRef::Sif(path) | ImageRef::Sandbox(path) | ImageRef::Squashfs { path, .. } = image {
+    if let ImageRef::Sif(path)
+    | ImageRef::Sandbox(path)
+    | ImageRef::Squashfs { path, .. }
+    | ImageRef::Ext3 { path, .. } = image
+    {
         host.site.check_image(path)?;
     }
     for b in &p.binds {
@@ -280,10 +301,15 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
     if p.keep_privs && host.uid != 0 {
         return Err(Error::Flag("--keep-privs is only allowed for root".into()));
     }
-    if p.writable && !matches!(image, ImageRef::Sandbox(_) | ImageRef::Sif(_)) {
+    if p.writable
+        && !matches!(
+            image,
+            ImageRef::Sandbox(_) | ImageRef::Sif(_) | ImageRef::Ext3 { .. }
+        )
+    {
         return Err(Error::Flag(
-            "--writable needs a sandbox directory or a SIF with an overlay partition (use \
-             --writable-tmpfs or --overlay for squashfs images)"
+            "--writable needs a sandbox directory, an ext3 image or a SIF with an overlay \
+             partition (use --writable-tmpfs or --overlay for squashfs images)"
                 .into(),
         ));
     }
@@ -392,8 +418,55 @@ fn provision_image(
                 - offset;
             provision(path, *offset, len, p, session, "image", held)
         }
+        ImageRef::Ext3 { path, offset } => provision_ext3(path, *offset, p, session, held),
         ImageRef::Oci(_) | ImageRef::Instance(_) => unreachable!("resolved by launch_inner"),
     }
+}
+
+/// An ext3 image (Singularity 2.x) as the rootfs: loop-mounted by root, mounted with fuse2fs
+/// otherwise, read-only unless `--writable`; locked like an overlay image (one writer, or
+/// readers). Without fuse2fs or a usable `/dev/fuse` a read-only run gets the tree copied out
+/// with `debugfs rdump` (e2fsprogs) into the session.
+///
+/// # Errors
+/// [`Error::Flag`] naming fuse2fs for `--writable` when it cannot be mounted; lock, mount and
+/// copy errors.
+fn provision_ext3(
+    path: &Path,
+    offset: u64,
+    p: &ExecParams,
+    session: &Session,
+    held: &mut fuse::Held,
+) -> Result<PathBuf> {
+    let ro = !p.writable;
+    held.keep(fuse::lock(path, offset, None, ro)?);
+    if nix::unistd::geteuid().is_root() && crate::sys::ns::in_initial_userns() {
+        return Ok(session.mount_ext3("image", path, offset, None, ro)?);
+    }
+    if let Some(prog) = fuse::helper("fuse2fs") {
+        let dir = session.subdir("image")?;
+        let m = fuse::ext3(&prog, path, offset, ro, &dir)?;
+        tracing::debug!(
+            "rootfs: {} mounted at {offset} with fuse2fs",
+            path.display()
+        );
+        held.push(m);
+        return Ok(dir);
+    }
+    if !ro {
+        return Err(Error::Flag(format!(
+            "--writable {}: writing an ext3 image needs fuse2fs (Debian package fuse2fs) and \
+             /dev/fuse open to you, or root",
+            path.display()
+        )));
+    }
+    tracing::warn!(
+        "no fuse2fs or /dev/fuse not usable: copying the tree of {} out of the image",
+        path.display()
+    );
+    let dir = session.subdir("image")?;
+    crate::image::ext3::copy_out(path, offset, &["/"], &dir)?;
+    Ok(dir)
 }
 
 /// Removes the runtime state of earlier runs whose launcher was killed (their containers are
@@ -483,9 +556,10 @@ impl Run<'_> {
     ) -> Result<i32> {
         let p = self.p;
         let image_path = match self.image {
-            ImageRef::Sif(p) | ImageRef::Sandbox(p) | ImageRef::Squashfs { path: p, .. } => {
-                p.clone()
-            }
+            ImageRef::Sif(p)
+            | ImageRef::Sandbox(p)
+            | ImageRef::Squashfs { path: p, .. }
+            | ImageRef::Ext3 { path: p, .. } => p.clone(),
             _ => PathBuf::new(),
         };
         let img = process::ImageFiles::open(rootfs, image_path.clone(), self.image.name())?;

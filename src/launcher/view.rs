@@ -97,6 +97,7 @@ fn writable_sandbox(
     missing: &[(PathBuf, bool)],
     mounts: &mut MountPlan,
 ) -> Result<()> {
+    let mut skipped = Vec::new();
     for (dst, dir) in missing {
         let t = under(rootfs, dst);
         let r = if *dir {
@@ -104,13 +105,29 @@ fn writable_sandbox(
         } else {
             fs::File::create(&t).map(|_| ())
         };
-        r.map_err(|e| {
-            Error::io(
-                format!("create mount point {} in the sandbox", dst.display()),
-                e,
-            )
-        })?;
+        match r {
+            Ok(()) => {}
+            // The caller may not write there (a root-owned image): as Apptainer with
+            // --writable, a mount without its mount point is left out, with a warning.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
+                tracing::warn!(
+                    "skipping the mount on {}: the image has no such mount point and you may \
+                     not create it ({e})",
+                    dst.display()
+                );
+                skipped.push(dst.clone());
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    format!("create mount point {} in the sandbox", dst.display()),
+                    e,
+                ))
+            }
+        }
     }
+    mounts
+        .mounts
+        .retain(|m| !skipped.iter().any(|s| s == m.dst()));
     for f in ["etc/passwd", "etc/group"] {
         if rootfs.join(f).exists() && skel.join(f).exists() {
             mounts

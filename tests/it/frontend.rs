@@ -13,14 +13,14 @@ use crate::common::*;
 use crate::need;
 use crate::sif::testdata;
 
-fn img(rel: &str) -> String {
+pub(crate) fn img(rel: &str) -> String {
     testdata().join(rel).display().to_string()
 }
 
 /// A run of `singlet ARGS` as `who`, with a private cache and a clean HOME-based cwd.
-struct Front {
-    s: Scratch,
-    cache: PathBuf,
+pub(crate) struct Front {
+    pub(crate) s: Scratch,
+    pub(crate) cache: PathBuf,
     envs: Vec<(String, String)>,
     /// A 0666 `/dev/fuse` node bound over the host's in a private mount namespace of each
     /// command (this host's node is 0600; most distributions open it to users).
@@ -28,7 +28,7 @@ struct Front {
 }
 
 impl Front {
-    fn new(who: Who) -> Front {
+    pub(crate) fn new(who: Who) -> Front {
         let s = Scratch::new(who);
         let cache = s.path().join("cache");
         fs::create_dir_all(&cache).unwrap();
@@ -42,7 +42,7 @@ impl Front {
     }
 
     /// Runs every command with `/dev/fuse` open to the test user (see `fuse_node`).
-    fn with_fuse(mut self) -> Front {
+    pub(crate) fn with_fuse(mut self) -> Front {
         let node = self.s.path().join("fuse-node");
         let st = Command::new("mknod")
             .args(["-m", "0666"])
@@ -60,7 +60,7 @@ impl Front {
         self
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         let c = self.plain_cmd(args);
         let Some(node) = &self.fuse_node else {
             return c;
@@ -671,7 +671,7 @@ fn bad_input(who: Who) {
     fs::write(&notimg, "just text").unwrap();
     f.fails(
         &["exec", notimg.to_str().unwrap(), "true"],
-        "not a SIF, squashfs or sandbox image",
+        "not a SIF, squashfs, ext3 or sandbox image",
     );
     // corrupted squashfs inside a SIF
     let bad = f.s.path().join("bad.sif");
@@ -1177,7 +1177,7 @@ fn cache_evicts_least_recently_used() {
 
 /// Whether the FUSE programs the unprivileged overlay-image path needs are installed; a
 /// missing one fails under CI.
-fn have_programs(names: &[&str]) -> bool {
+pub(crate) fn have_programs(names: &[&str]) -> bool {
     let missing: Vec<&str> = names
         .iter()
         .copied()

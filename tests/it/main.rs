@@ -7,6 +7,7 @@ mod common;
 mod frontend;
 mod golden;
 mod instance;
+mod legacy;
 mod net;
 mod pull;
 mod runtime;
