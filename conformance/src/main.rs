@@ -1117,6 +1117,114 @@ fn config_memory_policy(env: &Env) -> TestResult {
     r
 }
 
+/// A seccomp agent for one container: accepts on `sock`, receives the container process
+/// state with the notification fd (`SCM_RIGHTS`), then answers every notification with
+/// `EXDEV` until the fd closes. Returns the state it received.
+fn seccomp_agent(sock: std::os::unix::net::UnixListener) -> Result<Value, String> {
+    use std::os::fd::AsRawFd;
+    let (conn, _) = sock.accept().map_err(|e| format!("agent accept: {e}"))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut cmsg = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; the buffers outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.len();
+    // SAFETY: recvmsg fills the buffers msg points to.
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+    if n <= 0 {
+        return Err(format!(
+            "agent recvmsg: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: the control buffer was filled by the kernel; CMSG_FIRSTHDR reads within it.
+    let fd = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+            return Err("agent: no fd with the state".into());
+        }
+        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>())
+    };
+    let state: Value =
+        serde_json::from_slice(&buf[..n as usize]).map_err(|e| format!("agent state: {e}"))?;
+    // struct seccomp_notif (80 bytes) and seccomp_notif_resp (24 bytes).
+    const RECV: libc::c_ulong = 0xc050_2100;
+    const SEND: libc::c_ulong = 0xc018_2101;
+    std::thread::spawn(move || loop {
+        let mut req = [0u64; 10];
+        // SAFETY: the ioctl writes one seccomp_notif into req.
+        if unsafe { libc::ioctl(fd, RECV as _, req.as_mut_ptr()) } != 0 {
+            break;
+        }
+        // id, val, error (-EXDEV), flags
+        let resp: [u64; 3] = [req[0], 0, (-(libc::EXDEV as i64) as u32) as u64];
+        // SAFETY: the ioctl reads one seccomp_notif_resp.
+        unsafe { libc::ioctl(fd, SEND as _, resp.as_ptr()) };
+    });
+    Ok(state)
+}
+
+/// Seccomp notification (runtime-spec config-linux.md "Seccomp", `listenerPath`): the
+/// agent receives the container process state with the fd, and the container's `mkdir` gets
+/// the agent's answer (`EXDEV`), in the init and in an `exec`'d process.
+fn config_seccomp_notify(env: &Env) -> TestResult {
+    let mut b = bundle_sh(
+        env,
+        "mkdir /notified 2> /out/err; echo $? > /out/o; sleep 10",
+    );
+    let sock_path = b.dir.join("agent.sock");
+    let sock = std::os::unix::net::UnixListener::bind(&sock_path).map_err(|e| e.to_string())?;
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "listenerPath": sock_path,
+        "listenerMetadata": "conformance",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let agent = std::thread::spawn(move || {
+        let first = seccomp_agent(sock.try_clone().expect("clone listener"));
+        let second = seccomp_agent(sock);
+        (first, second)
+    });
+    b.create(env)?;
+    let r: TestResult = (|| {
+        env.rt_ok(&["start", &b.id])?;
+        let t = Instant::now();
+        while b.read_out("o").unwrap_or_default().is_empty() && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let err = b.read_out("err").unwrap_or_default();
+        ensure(
+            err.contains("cross-device") || err.contains("Invalid cross"),
+            || format!("the init's mkdir did not get the agent's EXDEV: {err:?}"),
+        )?;
+        let o = env.rt(&["exec", &b.id, "sh", "-c", "mkdir /again 2>&1; true"]);
+        let exec_err = String::from_utf8_lossy(&o.stdout).into_owned();
+        ensure(exec_err.contains("cross-device"), || {
+            format!("exec'd mkdir did not get the agent's EXDEV: {exec_err:?}")
+        })?;
+        Ok(())
+    })();
+    cleanup(env, &b.id);
+    r?;
+    let (first, _) = agent.join().map_err(|_| "agent panicked".to_string())?;
+    let state = first?;
+    ensure(
+        state["fds"] == json!(["seccompFd"])
+            && state["metadata"] == "conformance"
+            && state["pid"].as_i64().unwrap_or(0) > 0
+            && state["state"]["id"] == b.id.as_str(),
+        || format!("container process state: {state}"),
+    )
+}
+
 fn cli_list_json_contains_container(env: &Env) -> TestResult {
     let b = env.bundle(&["sleep", "10"]);
     b.create(env)?;
@@ -1268,6 +1376,7 @@ const TESTS: &[Test] = &[
         config_time_namespace_offsets,
     ),
     ("config_memory_policy", config_memory_policy),
+    ("config_seccomp_notify", config_seccomp_notify),
     (
         "config_mounts_destination_created",
         config_mounts_destination_created,

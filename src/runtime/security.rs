@@ -275,14 +275,69 @@ fn action(
         ScmpActTrace => ScmpAction::Trace(e as u16),
         ScmpActLog => ScmpAction::Log,
         ScmpActAllow => ScmpAction::Allow,
-        ScmpActNotify => {
-            return Err(Error::Seccomp(
-                "SCMP_ACT_NOTIFY needs a seccomp agent (listenerPath), which this runtime does \
-                 not support"
-                    .into(),
-            ))
-        }
+        ScmpActNotify => ScmpAction::Notify,
     })
+}
+
+/// Whether `s` has a rule with `SCMP_ACT_NOTIFY` (its listener gets the notification fd).
+pub fn seccomp_notifies(s: &LinuxSeccomp) -> bool {
+    s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .iter()
+            .flatten()
+            .any(|r| r.action() == LinuxSeccompAction::ScmpActNotify)
+}
+
+/// The notification fd of a loaded filter with `SCMP_ACT_NOTIFY` rules.
+///
+/// # Errors
+/// [`Error::Seccomp`] when libseccomp or the kernel gives none.
+pub fn seccomp_notify_fd(ctx: &ScmpFilterContext) -> Result<std::os::fd::RawFd> {
+    ctx.get_notify_fd()
+        .map_err(|e| Error::Seccomp(format!("seccomp notification fd: {e}")))
+}
+
+/// Hands the notification fd of a container process to the seccomp agent listening on
+/// `listener` (runtime-spec config-linux.md "Seccomp", `listenerPath`): one message of the
+/// container process state (`ociVersion`, `fds: ["seccompFd"]`, `pid`, `metadata` from
+/// `listenerMetadata`, `state`: the container's state) with the fd as `SCM_RIGHTS`, as crun
+/// sends it.
+///
+/// # Errors
+/// [`Error::Io`] naming the listener when it cannot be reached or the send fails.
+pub fn send_to_seccomp_agent(
+    listener: &std::path::Path,
+    metadata: Option<&str>,
+    pid: i32,
+    state: &serde_json::Value,
+    fd: std::os::fd::RawFd,
+) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let sock = std::os::unix::net::UnixStream::connect(listener)
+        .ctx(|| format!("connect to the seccomp agent at {}", listener.display()))?;
+    let msg = serde_json::json!({
+        "ociVersion": crate::runtime::state::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": metadata.unwrap_or(""),
+        "state": state,
+    });
+    let data = serde_json::to_vec(&msg).expect("serializes");
+    let fds = [fd];
+    nix::sys::socket::sendmsg::<()>(
+        sock.as_raw_fd(),
+        &[std::io::IoSlice::new(&data)],
+        &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(|e| {
+        Error::io(
+            format!("send the seccomp fd to {}", listener.display()),
+            e.into(),
+        )
+    })?;
+    Ok(())
 }
 
 /// Compiles `linux.seccomp` into a libseccomp filter (not yet loaded).
@@ -295,6 +350,11 @@ fn action(
 /// # Errors
 /// [`Error::Seccomp`] as described.
 pub fn build_seccomp(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+    if seccomp_notifies(s) && s.listener_path().is_none() {
+        return Err(Error::Seccomp(
+            "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the seccomp agent's socket)".into(),
+        ));
+    }
     let default = action(s.default_action(), s.default_errno_ret(), None)?;
     let mut ctx = ScmpFilterContext::new(default)
         .map_err(|e| Error::Seccomp(format!("create filter: {e}")))?;
@@ -377,6 +437,22 @@ pub fn load_seccomp(ctx: &ScmpFilterContext) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seccomp_notify_needs_a_listener() {
+        let s: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        )
+        .unwrap();
+        assert!(seccomp_notifies(&s));
+        let e = build_seccomp(&s).err().unwrap().to_string();
+        assert!(e.contains("listenerPath"), "{e}");
+        let with: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        )
+        .unwrap();
+        assert!(build_seccomp(&with).is_ok());
+    }
 
     #[test]
     fn seccomp_unknown_syscall_is_named() {

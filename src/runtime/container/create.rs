@@ -271,6 +271,28 @@ fn create_in(
         None,
     )?;
 
+    let master = until_ready(s, c, &spec, opts, pid)?;
+    c.saved.created_done = true;
+    c.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    Ok(Created { pid, master })
+}
+
+/// The last exchanges of `create` until the init's `Ready`: the console (to the console
+/// socket, or kept for `run`), the seccomp notification fd (to `listenerPath`). Returns the
+/// pty master `run` keeps.
+///
+/// # Errors
+/// The init's error, a protocol error, or a failed hand-over.
+fn until_ready(
+    s: RawFd,
+    c: &Container,
+    spec: &Spec,
+    opts: &CreateOpts,
+    pid: i32,
+) -> Result<Option<OwnedFd>> {
     let mut master = None;
     loop {
         match sync::recv(s)? {
@@ -282,18 +304,27 @@ fn create_in(
                 }
                 sync::send(s, &SyncMsg::ConsoleDone, None)?;
             }
+            Some((SyncMsg::SeccompNotify, Some(fd))) => {
+                let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+                if let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) {
+                    let state =
+                        serde_json::to_value(c.hook_state(Status::Creating)).expect("serializes");
+                    crate::runtime::security::send_to_seccomp_agent(
+                        path,
+                        sc.and_then(|s| s.listener_metadata().as_deref()),
+                        pid,
+                        &state,
+                        fd.as_raw_fd(),
+                    )?;
+                }
+            }
             Some((SyncMsg::Ready, _)) => break,
             Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
             Some((m, _)) => return Err(Error::Child(format!("sync protocol: unexpected {m:?}"))),
             None => return Err(Error::Child("container init exited during set-up".into())),
         }
     }
-    c.saved.created_done = true;
-    c.save()?;
-    if let Some(p) = &opts.pid_file {
-        write_pid_file(p, pid)?;
-    }
-    Ok(Created { pid, master })
+    Ok(master)
 }
 
 /// The id maps of the container. A caller without CAP_SYS_ADMIN whose config has no user

@@ -235,6 +235,22 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
                 }
                 sync::send(s, &SyncMsg::ConsoleDone, None).map_err(kill_tenant)?;
             }
+            Some((SyncMsg::SeccompNotify, Some(fd))) => {
+                if let Some(path) = seccomp.as_ref().and_then(|s| s.listener_path().as_ref()) {
+                    let state =
+                        serde_json::to_value(c.hook_state(Status::Running)).expect("serializes");
+                    crate::runtime::security::send_to_seccomp_agent(
+                        path,
+                        seccomp
+                            .as_ref()
+                            .and_then(|s| s.listener_metadata().as_deref()),
+                        pid,
+                        &state,
+                        std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    )
+                    .map_err(kill_tenant)?;
+                }
+            }
             Some((SyncMsg::Error { msg }, _)) => {
                 let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
                 return Err(Error::Child(msg));

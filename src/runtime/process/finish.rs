@@ -19,7 +19,7 @@
 //! | 11 | `noNewPrivileges` | |
 //! | 12 | `linux.personality` | before seccomp may forbid it |
 //! | 13 | — | preserved descriptors kept, the rest close on exec |
-//! | 14 | `linux.seccomp` | with `noNewPrivileges`: loaded last, in [`Ready::exec`] |
+//! | 14 | `linux.seccomp` | with `noNewPrivileges`: loaded last, in [`Ready::exec`]; with `SCMP_ACT_NOTIFY` rules at the end of [`prepare`] instead, and the notification fd sent to the parent for `listenerPath` |
 
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -51,6 +51,8 @@ pub struct Finish<'a> {
     pub cpu_affinity: Option<&'a str>,
     /// The container's `linux.memoryPolicy`.
     pub memory_policy: Option<&'a oci_spec::runtime::LinuxMemoryPolicy>,
+    /// The sync socket to the parent, which takes a seccomp notification fd.
+    pub sync: RawFd,
 }
 
 /// A process ready to execute its payload: only the late seccomp load and `execve` remain.
@@ -119,9 +121,13 @@ pub fn prepare(f: &Finish<'_>) -> Result<Ready> {
     if let Some(c) = process.capabilities() {
         security::drop_bounding(c)?;
     }
+    let notify = f.seccomp.is_some_and(security::seccomp_notifies);
     if !nnp {
         if let Some(filter) = seccomp.take() {
             security::load_seccomp(&filter)?;
+            if notify {
+                send_notify_fd(&filter, f.sync)?;
+            }
         }
     }
     security::switch_user(process, f.setgroups)?;
@@ -134,6 +140,13 @@ pub fn prepare(f: &Finish<'_>) -> Result<Ready> {
     if let Some(d) = &f.personality {
         security::set_personality(d)?;
     }
+    if notify {
+        // The parent must get the fd while the sync socket is open: load now, not at exec.
+        if let Some(filter) = seccomp.take() {
+            security::load_seccomp(&filter)?;
+            send_notify_fd(&filter, f.sync)?;
+        }
+    }
     super::keep_preserved(f.preserve_fds);
     super::cloexec_from(3 + f.preserve_fds);
     Ok(Ready {
@@ -142,6 +155,14 @@ pub fn prepare(f: &Finish<'_>) -> Result<Ready> {
         env,
         late_seccomp: seccomp,
     })
+}
+
+/// Sends the loaded filter's notification fd to the parent, then closes this copy.
+fn send_notify_fd(filter: &ScmpFilterContext, sync: RawFd) -> Result<()> {
+    let fd = security::seccomp_notify_fd(filter)?;
+    let r = super::sync::send(sync, &super::sync::SyncMsg::SeccompNotify, Some(fd));
+    let _ = nix::unistd::close(fd);
+    r
 }
 
 impl Ready {

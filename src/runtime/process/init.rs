@@ -239,6 +239,7 @@ fn run_init(
         setgroups,
         preserve_fds: cfg.preserve_fds,
         keep: &[s, cfg.notify_fd],
+        sync: s,
         create_cwd: true,
         cpu_affinity: None,
         memory_policy: spec

@@ -30,6 +30,8 @@
 //!  ConsoleDone ───────────────────────────►
 //!                                           process::finish::prepare: descriptors,
 //!                                           cwd, credentials, capabilities …
+//!        ◄──────────────────────────────── SeccompNotify + SCM_RIGHTS(fd)  (SCMP_ACT_NOTIFY)
+//!  send fd + state to listenerPath
 //!        ◄──────────────────────────────── Ready
 //!  write state.json + pid file; exit        init blocks in accept() on the notify socket
 //!                                           (state dir, `notify.sock`)
@@ -96,6 +98,9 @@ pub enum SyncMsg {
     },
     /// parent → child: the master was handed to the console socket.
     ConsoleDone,
+    /// child → parent: the seccomp notification fd travels with this message; the parent
+    /// hands it to `linux.seccomp.listenerPath`. No reply.
+    SeccompNotify,
     /// init → parent: everything is set up; init now waits for `start`.
     Ready,
     /// child → parent: a fatal error; the child exits after sending it.

@@ -145,6 +145,7 @@ fn tenant(cfg: &TenantConfig<'_>, s: i32, setgroups: bool, root: std::fs::File) 
         setgroups,
         preserve_fds: cfg.preserve_fds,
         keep: &[s],
+        sync: s,
         create_cwd: false,
         memory_policy: cfg.memory_policy.as_ref(),
         cpu_affinity: process
