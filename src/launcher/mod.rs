@@ -226,7 +226,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     sandbox::enter(&mode)?;
     let session = Session::create(&base)?;
     let mut held = fuse::Held::default();
-    let rootfs = provision_image(&image, &p, &session, &mut held)?;
+    let rootfs = provision_image(&image, &p, &session, host.site.max_loop_devices, &mut held)?;
     let run = Run {
         p: &p,
         image: &image,
@@ -243,6 +243,20 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     drop(held);
     drop(session);
     code
+}
+
+/// `max loop devices`: refuses another loop device when the host has that many attached.
+///
+/// # Errors
+/// [`Error::Flag`] naming the directive.
+pub(crate) fn check_loop_devices(max: u32) -> Result<()> {
+    let n = crate::sys::loopdev::attached();
+    if n >= max as usize {
+        return Err(Error::Flag(format!(
+            "{n} loop devices are attached, the site allows {max} (max loop devices)"
+        )));
+    }
+    Ok(())
 }
 
 /// After a `--writable` run of an ext3 image: a full filesystem is what made the run's
@@ -275,12 +289,26 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
                 .display()
         )));
     }
-    if let ImageRef::Sif(path)
-    | ImageRef::Sandbox(path)
-    | ImageRef::Squashfs { path, .. }
-    | ImageRef::Ext3 { path, .. } = image
-    {
-        host.site.check_image(path)?;
+    let kind = match image {
+        ImageRef::Sif(path) => Some((path, "sif")),
+        ImageRef::Sandbox(path) => Some((path, "dir")),
+        ImageRef::Squashfs { path, .. } => Some((path, "squashfs")),
+        ImageRef::Ext3 { path, .. } => Some((path, "extfs")),
+        _ => None,
+    };
+    if let Some((path, kind)) = kind {
+        host.site.check_image_kind(path, kind)?;
+    }
+    if !host.site.enable_overlay && (p.writable_tmpfs || !p.overlay.is_empty()) {
+        return Err(Error::Flag(format!(
+            "--overlay/--writable-tmpfs: overlays are disabled on this site (enable overlay = no \
+             in {})",
+            host.site
+                .file
+                .as_deref()
+                .unwrap_or(Path::new(siteconf::SYSTEM_FILE))
+                .display()
+        )));
     }
     for b in &p.binds {
         if !b.src.exists() {
@@ -385,6 +413,7 @@ fn provision_image(
     image: &ImageRef,
     p: &ExecParams,
     session: &Session,
+    max_loop: u32,
     held: &mut fuse::Held,
 ) -> Result<PathBuf> {
     match image {
@@ -418,7 +447,9 @@ fn provision_image(
                 - offset;
             provision(path, *offset, len, p, session, "image", held)
         }
-        ImageRef::Ext3 { path, offset } => provision_ext3(path, *offset, p, session, held),
+        ImageRef::Ext3 { path, offset } => {
+            provision_ext3(path, *offset, p, session, max_loop, held)
+        }
         ImageRef::Oci(_) | ImageRef::Instance(_) => unreachable!("resolved by launch_inner"),
     }
 }
@@ -436,11 +467,13 @@ fn provision_ext3(
     offset: u64,
     p: &ExecParams,
     session: &Session,
+    max_loop: u32,
     held: &mut fuse::Held,
 ) -> Result<PathBuf> {
     let ro = !p.writable;
     held.keep(fuse::lock(path, offset, None, ro)?);
     if nix::unistd::geteuid().is_root() && crate::sys::ns::in_initial_userns() {
+        check_loop_devices(max_loop)?;
         return Ok(session.mount_ext3("image", path, offset, None, ro)?);
     }
     if let Some(prog) = fuse::helper("fuse2fs") {
@@ -579,6 +612,7 @@ impl Run<'_> {
             &view::Layers {
                 image: rootfs,
                 overlays: self.overlays,
+                max_loop: self.host.site.max_loop_devices,
             },
             &img,
             &mut mounts,

@@ -262,6 +262,14 @@ fn site_binds(p: &ExecParams, site: &super::siteconf::SiteConfig) -> Vec<Planned
             Err(e) => tracing::debug!("bind path {entry}: skipped ({e})"),
         }
     }
+    // `mount hostfs`: every host filesystem, at its own path (not with --contain).
+    if site.mount_hostfs && !p.contain && !p.no_mount("hostfs") {
+        for fsys in super::siteconf::SiteConfig::host_filesystems() {
+            if !v.iter().any(|m| m.dst() == fsys) {
+                v.push(bind(&fsys, &fsys, false));
+            }
+        }
+    }
     v
 }
 

@@ -53,6 +53,19 @@ pub struct SiteConfig {
     pub user_bind_control: bool,
     /// `limit container paths` (comma-separated): images must lie under one of these.
     pub limit_container_paths: Vec<PathBuf>,
+    /// `limit container owners` (comma-separated user names): images must belong to one of
+    /// these users (resolved to uids when read).
+    pub limit_container_owners: Vec<String>,
+    /// `allow container sif`, `…squashfs`, `…extfs`, `…dir`: which image kinds run.
+    pub allow_container: BTreeMap<String, bool>,
+    /// `enable overlay`: `no` refuses `--overlay` and `--writable-tmpfs`.
+    pub enable_overlay: bool,
+    /// `mount hostfs`: bind every host filesystem (disk and network filesystems, not the
+    /// root, `/proc`, `/sys`, `/dev`, `/run`, `/boot`).
+    pub mount_hostfs: bool,
+    /// `max loop devices`: the most loop devices attached on the host before a root run
+    /// loop-mounts an ext3 image (Apptainer's default 256).
+    pub max_loop_devices: u32,
     /// Directives read but without effect here (`allow setuid`, `max loop devices` …), with
     /// their values, so `singlet config` shows what was ignored.
     pub ignored: BTreeMap<String, String>,
@@ -74,32 +87,34 @@ impl Default for SiteConfig {
             config_resolv_conf: true,
             user_bind_control: true,
             limit_container_paths: Vec::new(),
+            limit_container_owners: Vec::new(),
+            allow_container: ["sif", "squashfs", "extfs", "dir"]
+                .iter()
+                .map(|k| (k.to_string(), true))
+                .collect(),
+            enable_overlay: true,
+            mount_hostfs: false,
+            max_loop_devices: 256,
             ignored: BTreeMap::new(),
         }
     }
 }
 
-/// Directives Apptainer has that have no effect in singlet (no setuid, no loop devices, no
-/// CNI): accepted so a site can share one file between both.
+/// Directives Apptainer has that have no effect in singlet (no setuid, no CNI, no GPU
+/// support yet): accepted so a site can share one file between both.
 const NO_EFFECT: &[&str] = &[
     "allow setuid",
     "allow pid ns",
     "allow ipc ns",
     "allow user ns",
     "allow uts ns",
-    "max loop devices",
-    "enable overlay",
     "enable underlay",
     "enable fusemount",
     "mount slave",
     "sessiondir max size",
     "memory fs type",
     "root default capabilities",
-    "allow container sif",
     "allow container encrypted",
-    "allow container squashfs",
-    "allow container extfs",
-    "allow container dir",
     "always use nv",
     "always use rocm",
     "use nvidia-container-cli",
@@ -212,6 +227,34 @@ impl SiteConfig {
                 "config group" => c.config_group = yes()?,
                 "config resolv_conf" => c.config_resolv_conf = yes()?,
                 "user bind control" => c.user_bind_control = yes()?,
+                "mount hostfs" => c.mount_hostfs = yes()?,
+                "limit container owners" => {
+                    c.limit_container_owners = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty() && *p != "NULL")
+                        .map(str::to_string)
+                        .collect();
+                }
+                "allow container sif"
+                | "allow container squashfs"
+                | "allow container extfs"
+                | "allow container dir" => {
+                    let kind = key.rsplit(' ').next().unwrap_or_default().to_string();
+                    c.allow_container.insert(kind, yes()?);
+                }
+                "enable overlay" => {
+                    // Apptainer's `try` and `driver` both mean "use it".
+                    c.enable_overlay = !value.eq_ignore_ascii_case("no");
+                }
+                "max loop devices" => {
+                    c.max_loop_devices = value.parse().map_err(|_| {
+                        Error::Flag(format!(
+                            "{}: max loop devices = {value:?}: expected a number",
+                            at()
+                        ))
+                    })?;
+                }
                 "limit container paths" => {
                     c.limit_container_paths = value
                         .split(',')
@@ -233,6 +276,95 @@ impl SiteConfig {
             }
         }
         Ok(c)
+    }
+
+    /// Checks an image of `kind` (`sif`, `squashfs`, `extfs`, `dir`) against `allow container
+    /// KIND` and `limit container owners`, then [`SiteConfig::check_image`].
+    ///
+    /// # Errors
+    /// [`Error::Flag`] naming the file and the directive.
+    pub fn check_image_kind(&self, image: &Path, kind: &str) -> Result<()> {
+        let file = self
+            .file
+            .as_deref()
+            .unwrap_or(Path::new(SYSTEM_FILE))
+            .display()
+            .to_string();
+        if self.allow_container.get(kind) == Some(&false) {
+            return Err(Error::Flag(format!(
+                "{}: {kind} images are not allowed on this site (allow container {kind} = no in \
+                 {file})",
+                image.display()
+            )));
+        }
+        if !self.limit_container_owners.is_empty() {
+            use std::os::unix::fs::MetadataExt;
+            let owner = std::fs::metadata(image)
+                .map_err(|e| Error::io(format!("stat {}", image.display()), e))?
+                .uid();
+            let allowed = self.limit_container_owners.iter().any(|name| {
+                nix::unistd::User::from_name(name)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|u| u.uid.as_raw() == owner)
+            });
+            if !allowed {
+                return Err(Error::Flag(format!(
+                    "{}: images must belong to {} (limit container owners in {file})",
+                    image.display(),
+                    self.limit_container_owners.join(", ")
+                )));
+            }
+        }
+        self.check_image(image)
+    }
+
+    /// The host filesystems `mount hostfs` binds: mount points of disk and network
+    /// filesystems from `/proc/self/mountinfo`, not `/` nor under the system's own trees.
+    pub fn host_filesystems() -> Vec<PathBuf> {
+        const REAL: &[&str] = &[
+            "ext2",
+            "ext3",
+            "ext4",
+            "xfs",
+            "btrfs",
+            "zfs",
+            "nfs",
+            "nfs4",
+            "lustre",
+            "gpfs",
+            "beegfs",
+            "cifs",
+            "smb3",
+            "ceph",
+            "fuse.glusterfs",
+            "fuse.sshfs",
+            "vfat",
+        ];
+        const SKIP: &[&str] = &["/proc", "/sys", "/dev", "/run", "/boot", "/var/lib/docker"];
+        let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+            return Vec::new();
+        };
+        let mut out: Vec<PathBuf> = Vec::new();
+        for l in info.lines() {
+            let f: Vec<&str> = l.split(' ').collect();
+            let Some(dash) = f.iter().position(|x| *x == "-") else {
+                continue;
+            };
+            let (Some(point), Some(fstype)) = (f.get(4), f.get(dash + 1)) else {
+                continue;
+            };
+            let p = PathBuf::from(point.replace("\\040", " "));
+            if p == Path::new("/")
+                || !REAL.contains(fstype)
+                || SKIP.iter().any(|s| p.starts_with(s))
+                || out.contains(&p)
+            {
+                continue;
+            }
+            out.push(p);
+        }
+        out
     }
 
     /// Checks `image` against `limit container paths`.
@@ -290,6 +422,8 @@ impl SiteConfig {
             ("config group", yn(self.config_group)),
             ("config resolv_conf", yn(self.config_resolv_conf)),
             ("user bind control", yn(self.user_bind_control)),
+            ("mount hostfs", yn(self.mount_hostfs)),
+            ("enable overlay", yn(self.enable_overlay)),
         ] {
             out.push_str(&format!("{k} = {v}\n"));
         }
@@ -306,6 +440,18 @@ impl SiteConfig {
                 limit.join(", ")
             }
         ));
+        for (k, v) in &self.allow_container {
+            out.push_str(&format!("allow container {k} = {}\n", yn(*v)));
+        }
+        out.push_str(&format!(
+            "limit container owners = {}\n",
+            if self.limit_container_owners.is_empty() {
+                "NULL".to_string()
+            } else {
+                self.limit_container_owners.join(", ")
+            }
+        ));
+        out.push_str(&format!("max loop devices = {}\n", self.max_loop_devices));
         for (k, v) in &self.ignored {
             out.push_str(&format!("# no effect in singlet: {k} = {v}\n"));
         }
@@ -345,5 +491,21 @@ mod tests {
         }
         assert!(c.check_image(Path::new("/a/x.sif")).is_ok());
         assert!(c.check_image(Path::new("/c/x.sif")).is_err());
+        let d = SiteConfig::parse(
+            "allow container extfs = no\nenable overlay = try\nmax loop devices = 12\n\
+             mount hostfs = yes\nlimit container owners = root, NULL\n",
+            Path::new("f"),
+        )
+        .unwrap();
+        assert_eq!(d.allow_container.get("extfs"), Some(&false));
+        assert!(d.enable_overlay && d.mount_hostfs);
+        assert_eq!(d.max_loop_devices, 12);
+        assert_eq!(d.limit_container_owners, vec!["root"]);
+        let e = d
+            .check_image_kind(Path::new("/x.img"), "extfs")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allow container extfs = no"), "{e}");
+        assert!(SiteConfig::parse("max loop devices = many", Path::new("f")).is_err());
     }
 }

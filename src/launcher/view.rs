@@ -40,6 +40,8 @@ pub struct Layers<'a> {
     pub image: &'a Path,
     /// The overlays, top first.
     pub overlays: &'a [Layer],
+    /// `max loop devices` of the site.
+    pub max_loop: u32,
 }
 
 /// Builds the skeleton in `<session>/skel` and returns the container's root. With
@@ -167,7 +169,8 @@ fn overlay(
     let mut upper = None;
     let mut on_fuse = false;
     for (i, layer) in layers.overlays.iter().enumerate() {
-        let (dir, fuse_backed) = match layer_dir(p, layer, &format!("overlay-{i}"), session, held) {
+        let name = format!("overlay-{i}");
+        let (dir, fuse_backed) = match layer_dir(p, layer, &name, layers.max_loop, session, held) {
             Ok(d) => d,
             Err(e) if layer.implicit => {
                 tracing::warn!("the image's overlay partition is not shown: {e}");
@@ -221,6 +224,7 @@ fn layer_dir(
     p: &ExecParams,
     layer: &Layer,
     name: &str,
+    max_loop: u32,
     session: &Session,
     held: &mut fuse::Held,
 ) -> Result<(PathBuf, bool)> {
@@ -238,6 +242,7 @@ fn layer_dir(
             held.keep(fuse::lock(path, *offset, *size, layer.ro)?);
             let root = nix::unistd::geteuid().is_root() && crate::sys::ns::in_initial_userns();
             if root {
+                super::check_loop_devices(max_loop)?;
                 let dir = session.mount_ext3(name, path, *offset, *size, layer.ro)?;
                 tracing::debug!("overlay: {} loop-mounted at {offset}", path.display());
                 return Ok((dir, false));

@@ -115,6 +115,19 @@ pub fn attach(
     Err(last)
 }
 
+/// How many loop devices are attached on the host (`/sys/block/loopN/loop` exists only
+/// while one is bound).
+pub fn attached() -> usize {
+    std::fs::read_dir("/sys/block")
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("loop"))
+                .filter(|e| e.path().join("loop").exists())
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

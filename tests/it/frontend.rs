@@ -1052,6 +1052,71 @@ fn site_configuration(who: Who) {
         err(&o).contains(":1: unknown directive \"mount hoem\""),
         "{o:?}"
     );
+
+    // Binds from the configuration, the environment and the flags all apply together.
+    let from = |n: &str| {
+        let d = f.s.path().join(n);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("which"), format!("{n}\n")).unwrap();
+        f.s.own(&d);
+        d
+    };
+    let (c, e, l) = (from("conf-src"), from("env-src"), from("flag-src"));
+    write_conf(&format!("bind path = {}:/conf\n", c.display()), 0o644);
+    let fe = Front {
+        s: Scratch::new(who),
+        cache: f.cache.clone(),
+        envs: f.envs.clone(),
+        fuse_node: None,
+    }
+    .env("APPTAINER_BIND", &format!("{}:/env", e.display()));
+    let o = fe.ok(&[
+        "exec",
+        "-B",
+        &format!("{}:/flag", l.display()),
+        &bb,
+        "cat",
+        "/conf/which",
+        "/env/which",
+        "/flag/which",
+    ]);
+    assert_eq!(o, "conf-src\nenv-src\nflag-src\n");
+
+    // Image kinds, owners, overlays, host filesystems.
+    write_conf("allow container sif = no\n", 0o644);
+    let o = f.run(&["exec", &bb, "true"]);
+    assert!(err(&o).contains("allow container sif = no"), "{o:?}");
+    write_conf("limit container owners = nobody\n", 0o644);
+    let o = f.run(&["exec", &bb, "true"]);
+    assert!(err(&o).contains("limit container owners"), "{o:?}");
+    write_conf("limit container owners = root\n", 0o644);
+    f.ok(&["exec", &bb, "true"]);
+    write_conf("enable overlay = no\n", 0o644);
+    let o = f.run(&["exec", "--writable-tmpfs", &bb, "true"]);
+    assert!(err(&o).contains("enable overlay = no"), "{o:?}");
+    write_conf("mount hostfs = yes\n", 0o644);
+    let hostfs: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-")?;
+            (["ext4", "xfs", "btrfs"].contains(&f[dash + 1])
+                && f[4] != "/"
+                && !f[4].starts_with("/boot"))
+            .then(|| f[4].to_string())
+        })
+        .collect();
+    if let Some(m) = hostfs.first() {
+        let o = f.ok(&[
+            "exec",
+            &bb,
+            "sh",
+            "-c",
+            &format!("grep -c ' {m} ' /proc/self/mountinfo"),
+        ]);
+        assert_ne!(o.trim(), "0", "mount hostfs: {m} not bound");
+    }
 }
 
 #[test]
