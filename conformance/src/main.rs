@@ -66,6 +66,12 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          ignores them (crun 1.8.1 too)",
     ),
     (
+        "config_net_devices",
+        "runc",
+        "runc 1.1 predates linux.netDevices (runtime-spec 1.3) and ignores it, rootless too \
+         (crun 1.8.1 refuses ociVersion 1.3.0)",
+    ),
+    (
         "config_memory_policy",
         "runc",
         "runc 1.1 predates linux.memoryPolicy (runtime-spec 1.3) and ignores it (crun 1.8.1 too)",
@@ -1225,6 +1231,69 @@ fn config_seccomp_notify(env: &Env) -> TestResult {
     )
 }
 
+/// `linux.netDevices` (runtime-spec 1.3): one end of a host veth pair, with an address, moves into
+/// the container's network namespace under a new name, its address kept and its link up; it
+/// leaves the host. Unprivileged, the move is refused with an error naming the field.
+fn config_net_devices(env: &Env) -> TestResult {
+    let host = format!("sgl{}", std::process::id() % 100_000);
+    let mut b = bundle_sh(
+        env,
+        "ip -o -4 addr show dev ctr0 > /out/o; cat /sys/class/net/ctr0/operstate >> /out/o",
+    );
+    b.config["ociVersion"] = json!("1.3.0");
+    b.config["linux"]["netDevices"] = json!({ host.clone(): {"name": "ctr0"} });
+    let ns = b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces");
+    if !ns.iter().any(|n| n["type"] == "network") {
+        ns.push(json!({"type": "network"}));
+    }
+    if env.rootless {
+        b.write();
+        let o = env.rt(&["create", "--bundle", &b.dir.to_string_lossy(), &b.id]);
+        cleanup(env, &b.id);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        return ensure(!o.status.success() && err.contains("netDevices"), || {
+            format!("unprivileged netDevices: {o:?}")
+        });
+    }
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .status()
+            .map_err(|e| format!("ip {args:?}: {e}"))
+            .and_then(|s| {
+                if s.success() {
+                    Ok(())
+                } else {
+                    Err(format!("ip {args:?}: {s}"))
+                }
+            })
+    };
+    let peer = format!("{host}p");
+    ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer])?;
+    let r = (|| {
+        ip(&["addr", "add", "10.199.7.1/24", "dev", &host])?;
+        ip(&["link", "set", &host, "up"])?;
+        let o = b.run_for(env, "o")?;
+        ensure(o.contains("10.199.7.1/24") && o.contains("ctr0"), || {
+            format!("inside: {o:?}")
+        })?;
+        ensure(
+            !std::path::Path::new(&format!("/sys/class/net/{host}")).exists(),
+            || format!("{host} is still on the host"),
+        )
+    })();
+    // Deleting the host's end removes both (the moved end too, if it came back).
+    for dev in [&peer, &host] {
+        let _ = Command::new("ip")
+            .args(["link", "del", dev])
+            .stderr(Stdio::null())
+            .status();
+    }
+    r
+}
+
 fn cli_list_json_contains_container(env: &Env) -> TestResult {
     let b = env.bundle(&["sleep", "10"]);
     b.create(env)?;
@@ -1377,6 +1446,7 @@ const TESTS: &[Test] = &[
     ),
     ("config_memory_policy", config_memory_policy),
     ("config_seccomp_notify", config_seccomp_notify),
+    ("config_net_devices", config_net_devices),
     (
         "config_mounts_destination_created",
         config_mounts_destination_created,

@@ -88,6 +88,12 @@ pub fn features() -> Value {
             "apparmor": {"enabled": apparmor},
             "selinux": {"enabled": selinux},
             "intelRdt": {"enabled": false},
+            "memoryPolicy": {
+                "modes": ["MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE",
+                          "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_LOCAL"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            },
+            "netDevices": {"enabled": true},
             "mountExtensions": {"idmap": {"enabled": false}}
         },
         "annotations": {

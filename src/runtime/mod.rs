@@ -22,6 +22,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod hooks;
+pub mod netdev;
 pub mod process;
 pub mod rootfs;
 pub mod sandbox;

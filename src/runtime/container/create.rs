@@ -248,6 +248,9 @@ fn create_in(
     if let Some(cg) = &c.saved.cgroup_path {
         cgroups::enter(&spec, cg, &id, pid)?;
     }
+    if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        crate::runtime::netdev::move_devices(devs, pid)?;
+    }
     c.save()?;
     sync::send(s, &SyncMsg::CgroupsDone, None)?;
 

@@ -102,6 +102,16 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
         ));
     }
     let ns = super::process::Namespaces::from_spec(&spec, &config_path)?;
+    if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
+        if !devs.is_empty() && !ns.new.contains(nix::sched::CloneFlags::CLONE_NEWNET) {
+            return Err(Error::config(
+                &config_path,
+                "linux.netDevices needs a new network namespace (a network entry without a \
+                 path in linux.namespaces)",
+            ));
+        }
+        super::netdev::validate(devs).map_err(|e| Error::config(&config_path, e.to_string()))?;
+    }
     super::rootfs::Rootfs::validate(&spec, &config_path)?;
     validate_host_reach(&spec, &ns, &config_path)?;
     super::hooks::validate_owners(&spec, &config_path)?;
