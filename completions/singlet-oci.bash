@@ -249,7 +249,7 @@ _singlet__oci() {
             return 0
             ;;
         singlet__subcmd__oci__subcmd__exec)
-            opts="-p -t -d -e -u -g -c -h --process --tty --detach --pid-file --console-socket --cwd --env --user --additional-gids --cap --no-new-privs --preserve-fds --help"
+            opts="-p -t -d -e -u -g -c -h --process --tty --detach --pid-file --console-socket --cwd --env --user --additional-gids --cap --no-new-privs --preserve-fds --ignore-paused --cgroup --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -308,6 +308,10 @@ _singlet__oci() {
                     return 0
                     ;;
                 --preserve-fds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

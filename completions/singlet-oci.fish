@@ -85,9 +85,11 @@ complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -s u -l us
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -s g -l additional-gids -d 'Additional group ids (repeatable)' -r
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -s c -l cap -d 'Add a capability (repeatable)' -r
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -l preserve-fds -d 'Pass N extra file descriptors' -r
+complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -l cgroup -d 'Run the process in a sub-cgroup of the container\'s: PATH, or CONTROLLER[,CONTROLLER]:PATH (repeatable)' -r
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -s t -l tty -d 'Allocate a pseudo-terminal'
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -s d -l detach -d 'Return once the process has started'
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -l no-new-privs -d 'Set no_new_privs for the process'
+complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -l ignore-paused -d 'Allow exec in a paused container (the process starts frozen)'
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c singlet-oci -n "__fish_singlet_oci_using_subcommand list" -s f -l format -d 'Output format' -r -f -a "table\t''
 json\t''"

@@ -2299,7 +2299,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__oci__subcmd__exec)
-            opts="-p -t -d -e -u -g -c -h --process --tty --detach --pid-file --console-socket --cwd --env --user --additional-gids --cap --no-new-privs --preserve-fds --help"
+            opts="-p -t -d -e -u -g -c -h --process --tty --detach --pid-file --console-socket --cwd --env --user --additional-gids --cap --no-new-privs --preserve-fds --ignore-paused --cgroup --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2358,6 +2358,10 @@ _singlet() {
                     return 0
                     ;;
                 --preserve-fds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -437,9 +437,11 @@ complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_sub
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s g -l additional-gids -d 'Additional group ids (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s c -l cap -d 'Add a capability (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l preserve-fds -d 'Pass N extra file descriptors' -r
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l cgroup -d 'Run the process in a sub-cgroup of the container\'s: PATH, or CONTROLLER[,CONTROLLER]:PATH (repeatable)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s t -l tty -d 'Allocate a pseudo-terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s d -l detach -d 'Return once the process has started'
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l no-new-privs -d 'Set no_new_privs for the process'
+complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -l ignore-paused -d 'Allow exec in a paused container (the process starts frozen)'
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from exec" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand oci; and __fish_seen_subcommand_from list" -s f -l format -d 'Output format' -r -f -a "table\t''
 json\t''"

@@ -66,6 +66,12 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          ignores them (crun 1.8.1 too)",
     ),
     (
+        "cli_exec_ignore_paused_and_cgroup",
+        "runc",
+        "runc 1.1's exec -d --ignore-paused into a paused container puts the process in the \
+         frozen cgroup before its set-up ends, so it never returns until resume",
+    ),
+    (
         "config_net_devices",
         "runc",
         "runc 1.1 predates linux.netDevices (runtime-spec 1.3) and ignores it, rootless too \
@@ -1059,6 +1065,87 @@ fn cli_exec_cpu_affinity(env: &Env) -> TestResult {
     r
 }
 
+/// runc's `exec --ignore-paused` and `exec --cgroup SUB`: an exec into a paused container is
+/// refused without the flag and starts (frozen, then resumed) with it; `--cgroup` puts the
+/// process in an existing sub-cgroup of the container's (root: rootless containers on this
+/// cgroup v1 host have no cgroup).
+fn cli_exec_ignore_paused_and_cgroup(env: &Env) -> TestResult {
+    if env.rootless {
+        return Ok(());
+    }
+    let mut b = env.bundle(&["sleep", "10"]);
+    let cg = format!("/conformance-{}", b.id);
+    b.config["linux"]["cgroupsPath"] = json!(cg);
+    b.create(env)?;
+    let r = (|| {
+        env.rt_ok(&["start", &b.id])?;
+        env.rt_ok(&["pause", &b.id])?;
+        let refused = env.rt(&["exec", &b.id, "true"]);
+        ensure(!refused.status.success(), || {
+            "exec into a paused container without --ignore-paused succeeded".into()
+        })?;
+        // A runtime that freezes the process during its set-up never returns: 10 s at most.
+        let mut child = Command::new(&env.runtime)
+            .arg("--root")
+            .arg(&env.root)
+            .args([
+                "exec",
+                "-d",
+                "--ignore-paused",
+                &b.id,
+                "sh",
+                "-c",
+                "echo resumed > /out/p",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let done = loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                _ if t.elapsed() > Duration::from_secs(10) => break None,
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        env.rt_ok(&["resume", &b.id])?;
+        let _ = child.wait();
+        ensure(done.is_some_and(|s| s.success()), || {
+            format!("exec -d --ignore-paused into the paused container: {done:?} after 10 s")
+        })?;
+        let t = Instant::now();
+        while b.read_out("p").unwrap_or_default().is_empty() && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ensure(b.read_out("p").unwrap_or_default() == "resumed\n", || {
+            "the --ignore-paused process did not run after resume".into()
+        })?;
+        // A sub-cgroup in the pids hierarchy (cgroup v1) or the unified one.
+        let base = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+            .iter()
+            .map(|m| std::path::PathBuf::from(format!("{m}{cg}")))
+            .find(|p| p.is_dir())
+            .ok_or_else(|| format!("no cgroup {cg} for the container"))?;
+        fs::create_dir_all(base.join("sub")).map_err(|e| e.to_string())?;
+        let which = if base.starts_with("/sys/fs/cgroup/pids") {
+            "pids:sub"
+        } else {
+            "sub"
+        };
+        let out = env.rt_ok(&["exec", "--cgroup", which, &b.id, "cat", "/proc/self/cgroup"]);
+        let _ = fs::remove_dir(base.join("sub"));
+        let out = out?;
+        ensure(out.lines().any(|l| l.ends_with("/sub")), || {
+            format!("/proc/self/cgroup: {out}")
+        })
+    })();
+    cleanup(env, &b.id);
+    r
+}
+
 /// `linux.timeOffsets` in a new time namespace (runtime-spec config-linux.md): the init and an
 /// `exec`'d process see the monotonic clock (uptime) moved by the offset.
 fn config_time_namespace_offsets(env: &Env) -> TestResult {
@@ -1447,6 +1534,10 @@ const TESTS: &[Test] = &[
     ("config_memory_policy", config_memory_policy),
     ("config_seccomp_notify", config_seccomp_notify),
     ("config_net_devices", config_net_devices),
+    (
+        "cli_exec_ignore_paused_and_cgroup",
+        cli_exec_ignore_paused_and_cgroup,
+    ),
     (
         "config_mounts_destination_created",
         config_mounts_destination_created,

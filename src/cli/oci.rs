@@ -211,6 +211,13 @@ pub enum OciCommand {
         /// Pass N extra file descriptors
         #[arg(long, default_value_t = 0, value_name = "N")]
         preserve_fds: u32,
+        /// Allow exec in a paused container (the process starts frozen)
+        #[arg(long)]
+        ignore_paused: bool,
+        /// Run the process in a sub-cgroup of the container's: PATH, or
+        /// CONTROLLER[,CONTROLLER]:PATH (repeatable)
+        #[arg(long = "cgroup", value_name = "[CONTROLLER:]PATH")]
+        cgroup: Vec<String>,
         /// Container id
         id: String,
         /// Command and arguments
@@ -525,6 +532,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
             cap,
             no_new_privs,
             preserve_fds,
+            ignore_paused,
+            cgroup,
             id,
             command,
         } => {
@@ -546,6 +555,8 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
                     no_new_privs,
                     preserve_fds,
                     process_spec: None,
+                    ignore_paused,
+                    sub_cgroups: cgroup,
                 },
             )
         }

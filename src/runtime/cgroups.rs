@@ -505,6 +505,91 @@ pub fn join(path: &Path, _id: &str, pid: i32) -> Result<()> {
     }
 }
 
+/// Puts `pid` in sub-cgroups of the container's cgroup `path` (`exec --cgroup`, runc's
+/// syntax): each spec is `SUB` (every controller) or `CONTROLLER[,CONTROLLER]:SUB`; the
+/// sub-cgroup must exist and stay below the container's; controllers no spec names get the
+/// container's own cgroup.
+///
+/// # Errors
+/// [`Error::Cgroup`] naming the spec (a `..` component, a missing sub-cgroup, an unknown
+/// controller).
+pub fn join_sub(path: &Path, specs: &[String], pid: i32) -> Result<()> {
+    let layout = Layout::read();
+    let mut all: Option<&str> = None;
+    let mut by: Vec<(Vec<&str>, &str)> = Vec::new();
+    for s in specs {
+        let (ctrls, sub) = match s.split_once(':') {
+            Some((c, sub)) => (Some(c), sub),
+            None => (None, s.as_str()),
+        };
+        let rel = Path::new(sub.trim_start_matches('/'));
+        if sub.is_empty()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(Error::Cgroup(format!(
+                "--cgroup {s:?}: the sub-cgroup must be a relative path without `..`"
+            )));
+        }
+        match ctrls {
+            None => all = Some(sub.trim_start_matches('/')),
+            Some(c) => by.push((c.split(',').collect(), sub.trim_start_matches('/'))),
+        }
+    }
+    for (ctrls, _) in &by {
+        for c in ctrls {
+            let known = layout
+                .v1
+                .iter()
+                .any(|h| h.controllers.iter().any(|x| x == c))
+                || (layout.unified.is_some() && layout.v1.is_empty());
+            if !known {
+                return Err(Error::Cgroup(format!(
+                    "--cgroup: no {c:?} controller on this host"
+                )));
+            }
+        }
+    }
+    let mut joined = false;
+    for (h, dir) in layout.dirs(path) {
+        let sub = match h {
+            Some(h) => by
+                .iter()
+                .find(|(cs, _)| cs.iter().any(|c| h.controllers.iter().any(|x| x == c)))
+                .map(|(_, s)| *s)
+                .or(all),
+            // The unified hierarchy: a controller's spec applies to it only on a pure v2 host.
+            None if layout.v1.is_empty() => by.first().map(|(_, s)| *s).or(all),
+            None => all,
+        };
+        let target = match sub {
+            Some(s) => {
+                let t = dir.join(s);
+                if !t.is_dir() {
+                    return Err(Error::Cgroup(format!(
+                        "--cgroup: {} does not exist (create the sub-cgroup first)",
+                        t.display()
+                    )));
+                }
+                t
+            }
+            None => dir,
+        };
+        if target.is_dir() && write(&target.join("cgroup.procs"), &pid.to_string()).is_ok() {
+            joined = true;
+        }
+    }
+    if joined {
+        Ok(())
+    } else {
+        Err(Error::Cgroup(format!(
+            "join {}: no hierarchy accepted pid {pid}",
+            path.display()
+        )))
+    }
+}
+
 /// Applies new resources to a running container (`update`).
 ///
 /// # Errors

@@ -256,10 +256,15 @@ fn create_in(
 
     sync::expect(s, &SyncMsg::RunHooks, "rootfs set-up")?;
     let hook_state = serde_json::to_vec(&c.hook_state(Status::Creating)).expect("serializes");
+    // The spec leaves prestart's status open (they run once the environment is created, after
+    // createRuntime in time but listed first): crun passes `created`, as runtime-tools'
+    // hooks_stdin expects; createRuntime and createContainer get `creating`
+    // (conformance/README.md).
+    let prestart_state = serde_json::to_vec(&c.hook_state(Status::Created)).expect("serializes");
     hooks::run_all(
         HookKind::Prestart,
         &HookKind::Prestart.of(&spec),
-        &hook_state,
+        &prestart_state,
     )?;
     hooks::run_all(
         HookKind::CreateRuntime,

@@ -46,6 +46,11 @@ pub struct ExecOpts {
     /// A complete process for callers of the library (the front end's `instance://` joins);
     /// wins over `process` and the flags.
     pub process_spec: Option<Process>,
+    /// `--ignore-paused`: exec into a paused container (the process starts frozen).
+    pub ignore_paused: bool,
+    /// `--cgroup [CONTROLLER[,CONTROLLER]:]PATH` (repeatable, runc's): an existing sub-cgroup
+    /// of the container's to put the process in, for the named controllers or all.
+    pub sub_cgroups: Vec<String>,
 }
 
 fn build_process(c: &Container, opts: &ExecOpts) -> Result<Process> {
@@ -128,7 +133,16 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     let id = ContainerId::new(id)?;
     let c = Container::load(&ctx.root, &id)?;
     let status = c.status();
-    if !matches!(status, Status::Created | Status::Running) {
+    if status == Status::Paused && !opts.ignore_paused {
+        return Err(Error::Status {
+            id: id.to_string(),
+            status: status.to_string(),
+            msg: "cannot exec in a paused container (use --ignore-paused)".into(),
+        });
+    }
+    if !matches!(status, Status::Created | Status::Running)
+        && !(status == Status::Paused && opts.ignore_paused)
+    {
         return Err(Error::Status {
             id: id.to_string(),
             status: status.to_string(),
@@ -220,8 +234,24 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     if let Some(adj) = process.oom_score_adj() {
         security::set_oom_score_adj(pid, adj).map_err(kill_tenant)?;
     }
-    if let Some(cg) = &c.saved.cgroup_path {
-        cgroups::join(cg, id.as_str(), pid).map_err(kill_tenant)?;
+    if c.saved.cgroup_path.is_none() && !opts.sub_cgroups.is_empty() {
+        return Err(kill_tenant(Error::Usage(
+            "--cgroup: the container has no cgroup".into(),
+        )));
+    }
+    let join = || -> Result<()> {
+        match &c.saved.cgroup_path {
+            Some(cg) if opts.sub_cgroups.is_empty() => cgroups::join(cg, id.as_str(), pid),
+            Some(cg) => cgroups::join_sub(cg, &opts.sub_cgroups, pid),
+            None => Ok(()),
+        }
+    };
+    // In a paused container's (frozen) cgroup the tenant would freeze before it finished
+    // its set-up: with --ignore-paused it joins once it has executed its program, and stays
+    // frozen there until `resume`.
+    let paused = status == Status::Paused;
+    if !paused {
+        join().map_err(kill_tenant)?;
     }
     sync::send(s, &SyncMsg::CgroupsDone, None).map_err(kill_tenant)?;
     let mut master = None;
@@ -260,6 +290,9 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
             }
             None => break,
         }
+    }
+    if paused {
+        join().map_err(kill_tenant)?;
     }
     if let Some(p) = &opts.pid_file {
         super::write_pid_file(p, pid)?;
