@@ -1,6 +1,6 @@
 //! `exec`: run a tenant process in an existing container (runc's `exec`).
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use nix::sys::wait::{waitpid, WaitPidFlag};
@@ -132,23 +132,7 @@ fn build_process(c: &Container, opts: &ExecOpts) -> Result<Process> {
 pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
     let id = ContainerId::new(id)?;
     let c = Container::load(&ctx.root, &id)?;
-    let status = c.status();
-    if status == Status::Paused && !opts.ignore_paused {
-        return Err(Error::Status {
-            id: id.to_string(),
-            status: status.to_string(),
-            msg: "cannot exec in a paused container (use --ignore-paused)".into(),
-        });
-    }
-    if !matches!(status, Status::Created | Status::Running)
-        && !(status == Status::Paused && opts.ignore_paused)
-    {
-        return Err(Error::Status {
-            id: id.to_string(),
-            status: status.to_string(),
-            msg: "cannot exec in a container that is not running".into(),
-        });
-    }
+    let status = check_status(&c, &id, opts)?;
     let process = build_process(&c, opts)?;
     if process.terminal().unwrap_or(false) && opts.detach && opts.console_socket.is_none() {
         return Err(Error::Usage(
@@ -254,43 +238,10 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
         join().map_err(kill_tenant)?;
     }
     sync::send(s, &SyncMsg::CgroupsDone, None).map_err(kill_tenant)?;
-    let mut master = None;
-    loop {
-        match sync::recv(s).map_err(kill_tenant)? {
-            Some((SyncMsg::Console { name }, Some(fd))) => {
-                if let Some(sock) = &opts.console_socket {
-                    console::send_to_socket(sock, &fd, &name).map_err(kill_tenant)?;
-                } else {
-                    master = Some(fd);
-                }
-                sync::send(s, &SyncMsg::ConsoleDone, None).map_err(kill_tenant)?;
-            }
-            Some((SyncMsg::SeccompNotify, Some(fd))) => {
-                if let Some(path) = seccomp.as_ref().and_then(|s| s.listener_path().as_ref()) {
-                    let state =
-                        serde_json::to_value(c.hook_state(Status::Running)).expect("serializes");
-                    crate::runtime::security::send_to_seccomp_agent(
-                        path,
-                        seccomp
-                            .as_ref()
-                            .and_then(|s| s.listener_metadata().as_deref()),
-                        pid,
-                        &state,
-                        std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    )
-                    .map_err(kill_tenant)?;
-                }
-            }
-            Some((SyncMsg::Error { msg }, _)) => {
-                let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
-                return Err(Error::Child(msg));
-            }
-            Some((m, _)) => {
-                return Err(kill_tenant(Error::Child(format!("exec: unexpected {m:?}"))))
-            }
-            None => break,
-        }
-    }
+    let master = until_exec(s, &c, seccomp.as_ref(), opts, pid).map_err(|e| match e {
+        Error::Child(_) => e,
+        other => kill_tenant(other),
+    })?;
     if paused {
         join().map_err(kill_tenant)?;
     }
@@ -302,4 +253,72 @@ pub fn exec(ctx: &Context, id: &str, opts: &ExecOpts) -> Result<i32> {
         return Ok(0);
     }
     wait::wait_forward(pid, master)
+}
+
+/// The exchanges after `CgroupsDone` until the tenant executes its program (end-of-file):
+/// its console, its seccomp notification fd. Returns the pty master to keep.
+///
+/// # Errors
+/// [`Error::Child`] with the tenant's message (it has exited); others leave the tenant to
+/// the caller to kill.
+fn until_exec(
+    s: RawFd,
+    c: &Container,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+    opts: &ExecOpts,
+    pid: i32,
+) -> Result<Option<OwnedFd>> {
+    let mut master = None;
+    loop {
+        match sync::recv(s)? {
+            Some((SyncMsg::Console { name }, Some(fd))) => {
+                if let Some(sock) = &opts.console_socket {
+                    console::send_to_socket(sock, &fd, &name)?;
+                } else {
+                    master = Some(fd);
+                }
+                sync::send(s, &SyncMsg::ConsoleDone, None)?;
+            }
+            Some((SyncMsg::SeccompNotify, Some(fd))) => {
+                if let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) {
+                    let state =
+                        serde_json::to_value(c.hook_state(Status::Running)).expect("serializes");
+                    crate::runtime::security::send_to_seccomp_agent(
+                        path,
+                        seccomp.and_then(|s| s.listener_metadata().as_deref()),
+                        pid,
+                        &state,
+                        std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    )?;
+                }
+            }
+            Some((SyncMsg::Error { msg }, _)) => {
+                let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
+                return Err(Error::Child(msg));
+            }
+            Some((m, _)) => return Err(Error::Usage(format!("exec: unexpected {m:?}"))),
+            None => break,
+        }
+    }
+    Ok(master)
+}
+
+/// The container's status, if an exec may join it: created or running, or paused with
+/// `--ignore-paused`.
+///
+/// # Errors
+/// [`Error::Status`] naming the status.
+fn check_status(c: &Container, id: &ContainerId, opts: &ExecOpts) -> Result<Status> {
+    let status = c.status();
+    let why = match status {
+        Status::Created | Status::Running => return Ok(status),
+        Status::Paused if opts.ignore_paused => return Ok(status),
+        Status::Paused => "cannot exec in a paused container (use --ignore-paused)",
+        _ => "cannot exec in a container that is not running",
+    };
+    Err(Error::Status {
+        id: id.to_string(),
+        status: status.to_string(),
+        msg: why.into(),
+    })
 }
