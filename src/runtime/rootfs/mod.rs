@@ -51,6 +51,34 @@ pub struct Rootfs<'a> {
     pub cgroup_membership: std::cell::OnceCell<Vec<(String, String)>>,
 }
 
+/// A `proc` or `sysfs` mount over a symbolic link in the image would land wherever the link
+/// points: refused, naming the destination (runc's wording, which tools match).
+///
+/// # Errors
+/// [`Error::Config`]-style [`Error::Unsupported`] naming the destination.
+fn refuse_symlink_destination(root_fd: i32, dest: &Path, typ: &str) -> Result<()> {
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Ok(());
+    };
+    let Ok(dir) = path::openat_in_root(root_fd, parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, 0)
+    else {
+        return Ok(());
+    };
+    let st = nix::sys::stat::fstatat(
+        Some(std::os::fd::AsRawFd::as_raw_fd(&dir)),
+        name,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    if st.is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK) {
+        return Err(Error::Unsupported(format!(
+            "mount destination {} is a symbolic link in the rootfs: {typ} must be mounted on \
+             ordinary directory",
+            dest.display()
+        )));
+    }
+    Ok(())
+}
+
 fn do_mount(
     src: Option<&Path>,
     target: &Path,
@@ -262,6 +290,9 @@ impl Rootfs<'_> {
         }
         if typ == "cgroup" || typ == "cgroup2" {
             return self.mount_cgroup(root_fd, dest, opts);
+        }
+        if typ == "proc" || typ == "sysfs" {
+            refuse_symlink_destination(root_fd, dest, typ)?;
         }
         let target = path::mkdir_all(root_fd, dest)?;
         let tpath = path::fd_path(&target);
