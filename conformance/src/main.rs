@@ -66,6 +66,12 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          ignores them (crun 1.8.1 too)",
     ),
     (
+        "config_seccomp_notify",
+        "runc",
+        "rootless runc 1.1 fetches an exec'd process's notification fd with pidfd_getfd, which \
+         an unprivileged caller may not use (exec fails with EPERM); as root it passes",
+    ),
+    (
         "cli_exec_ignore_paused_and_cgroup",
         "runc",
         "runc 1.1's exec -d --ignore-paused into a paused container puts the process in the \
@@ -1301,7 +1307,11 @@ fn config_seccomp_notify(env: &Env) -> TestResult {
         let o = env.rt(&["exec", &b.id, "sh", "-c", "mkdir /again 2>&1; true"]);
         let exec_err = String::from_utf8_lossy(&o.stdout).into_owned();
         ensure(exec_err.contains("cross-device"), || {
-            format!("exec'd mkdir did not get the agent's EXDEV: {exec_err:?}")
+            format!(
+                "exec'd mkdir did not get the agent's EXDEV: {exec_err:?} (exec: {}, {})",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            )
         })?;
         Ok(())
     })();
