@@ -22,6 +22,16 @@ as_user() { # run a shell snippet as the unprivileged bench user
     env -i HOME="/home/$BUSER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin W="$W" sh -c "$1"
 }
 
+user_cmd() { # WORDS…: a command line running WORDS as the bench user (env assignments first)
+  printf 'setpriv --reuid=%s --regid=%s --init-groups env -i HOME=/home/%s PATH=/usr/bin:/bin:/usr/sbin:/sbin %s' \
+    "$(id -u "$BUSER")" "$(id -g "$BUSER")" "$BUSER" "$*"
+}
+
+with_fuse() { # CMD: CMD in a private mount namespace with $W/fuse-node (0666) over /dev/fuse
+  [ -e "$W/fuse-node" ] || mknod -m 0666 "$W/fuse-node" c 10 229
+  printf "unshare --mount --propagation private sh -c 'mount --bind %s /dev/fuse && exec %s'" "$W/fuse-node" "$1"
+}
+
 busybox_rootfs() { # DIR
   mkdir -p "$1/bin" "$1/proc" "$1/sys" "$1/dev" "$1/tmp" "$1/etc" "$1/root"
   cp /bin/busybox "$1/bin/"

@@ -21,13 +21,6 @@ mkfs.ext3 -q -F -E offset=31 -d "$U/tree" "$U/debian.img" 409600k
 rm -rf "$U/tree"
 mknod -m 0666 "$W/fuse-node" c 10 229
 chown -R "$BUSER:" "$U"
-user_cmd() {
-  printf 'setpriv --reuid=%s --regid=%s --init-groups env -i HOME=/home/%s PATH=/usr/bin:/bin:/usr/sbin:/sbin %s' \
-    "$(id -u "$BUSER")" "$(id -g "$BUSER")" "$BUSER" "$*"
-}
-with_fuse() {
-  printf "unshare --mount --propagation private sh -c 'mount --bind %s /dev/fuse && exec %s'" "$W/fuse-node" "$1"
-}
 
 export SINGLET_CACHEDIR="$W/rootcache"
 $INTERLEAVE --runs "$RUNS" --title "root: exec of the Debian rootfs, ext3 image (loop device) vs SIF (squashfuse)" \

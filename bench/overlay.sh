@@ -23,16 +23,6 @@ echo derived > "$U/sb/opt/derived"
 rm -rf "$U/sb"
 mknod -m 0666 "$W/fuse-node" c 10 229
 chown -R "$BUSER:" "$U"
-UID_=$(id -u "$BUSER"); GID_=$(id -g "$BUSER")
-# A command as the bench user, optionally with /dev/fuse open to users.
-user_cmd() { # ENV-ASSIGNMENTS... -- ARGS
-  printf 'setpriv --reuid=%s --regid=%s --init-groups env -i HOME=/home/%s PATH=/usr/bin:/bin:/usr/sbin:/sbin %s' \
-    "$UID_" "$GID_" "$BUSER" "$*"
-}
-with_fuse() { # CMD
-  printf "unshare --mount --propagation private sh -c 'mount --bind %s /dev/fuse && exec %s'" "$W/fuse-node" "$1"
-}
-
 EXTRACT=$(user_cmd SINGLET_CACHEDIR=$U/cache "$W/singlet" exec "$U/debian.sif" /bin/true)
 FUSE=$(with_fuse "$(user_cmd SINGLET_CACHEDIR=$U/cache "$W/singlet" exec "$U/debian.sif" /bin/true)")
 $INTERLEAVE --runs "$RUNS" --warmup 1 --setup "rm -rf $U/cache" \

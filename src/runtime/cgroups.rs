@@ -495,6 +495,10 @@ pub fn join(path: &Path, _id: &str, pid: i32) -> Result<()> {
             joined = true;
         }
     }
+    joined_or_err(joined, path, pid)
+}
+
+fn joined_or_err(joined: bool, path: &Path, pid: i32) -> Result<()> {
     if joined {
         Ok(())
     } else {
@@ -580,14 +584,7 @@ pub fn join_sub(path: &Path, specs: &[String], pid: i32) -> Result<()> {
             joined = true;
         }
     }
-    if joined {
-        Ok(())
-    } else {
-        Err(Error::Cgroup(format!(
-            "join {}: no hierarchy accepted pid {pid}",
-            path.display()
-        )))
-    }
+    joined_or_err(joined, path, pid)
 }
 
 /// Applies new resources to a running container (`update`).
