@@ -87,7 +87,7 @@ pub fn make(image: &Path, offset: u64, size_mib: u64, tree: Option<&Path>) -> Re
         .arg(format!("{}k", size_mib * 1024));
     let uid = nix::unistd::geteuid().as_raw();
     if uid != 0 {
-        super::overlay::as_root_of_own_userns(&mut cmd, uid, nix::unistd::getegid().as_raw());
+        crate::sys::ns::as_root_of_own_userns(&mut cmd, uid, nix::unistd::getegid().as_raw());
     }
     run(cmd, "mkfs.ext3")?;
     Ok(())

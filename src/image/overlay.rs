@@ -6,7 +6,6 @@
 //! The runs that use such images are in `launcher::view`.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -181,7 +180,7 @@ fn mkfs(target: &Path, o: &CreateOpts) -> Result<()> {
     let gid = nix::unistd::getegid().as_raw();
     // Root's stage is root's already; a user's is the user's unless --fakeroot.
     if o.fakeroot && uid != 0 {
-        as_root_of_own_userns(&mut cmd, uid, gid);
+        crate::sys::ns::as_root_of_own_userns(&mut cmd, uid, gid);
     }
     let out = cmd
         .output()
@@ -216,34 +215,4 @@ fn walk(root: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// Runs `cmd` as root of a new user namespace mapping only the caller (`uid`, `gid`): what it
-/// writes owned by the caller is recorded as root's.
-pub(crate) fn as_root_of_own_userns(cmd: &mut Command, uid: u32, gid: u32) {
-    let uid_map = format!("0 {uid} 1");
-    let gid_map = format!("0 {gid} 1");
-    // SAFETY: between fork and exec the closure only makes raw system calls (unshare, open,
-    // write, close) on buffers prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)?;
-            let put = |path: &std::ffi::CStr, text: &str| -> std::io::Result<()> {
-                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let n = libc::write(fd, text.as_ptr().cast(), text.len());
-                libc::close(fd);
-                if n < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            };
-            put(c"/proc/self/setgroups", "deny")?;
-            put(c"/proc/self/uid_map", &uid_map)?;
-            put(c"/proc/self/gid_map", &gid_map)?;
-            Ok(())
-        });
-    }
 }

@@ -23,7 +23,7 @@ use crate::runtime::process::init::{self, InitConfig};
 use crate::runtime::process::sync::{self, SyncMsg};
 use crate::runtime::process::{self, Namespaces};
 use crate::runtime::state::{self, Container, ContainerId, Status};
-use crate::runtime::{cgroups, console, security, userns, Context};
+use crate::runtime::{cgroups, security, userns, Context};
 
 /// Options of `create` (runc's flags).
 #[derive(Debug, Clone, Default)]
@@ -301,38 +301,13 @@ fn until_ready(
     opts: &CreateOpts,
     pid: i32,
 ) -> Result<Option<OwnedFd>> {
-    let mut master = None;
-    loop {
-        match sync::recv(s)? {
-            Some((SyncMsg::Console { name }, Some(fd))) => {
-                if let Some(sock) = &opts.console_socket {
-                    console::send_to_socket(sock, &fd, &name)?;
-                } else {
-                    master = Some(fd);
-                }
-                sync::send(s, &SyncMsg::ConsoleDone, None)?;
-            }
-            Some((SyncMsg::SeccompNotify, Some(fd))) => {
-                let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-                if let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) {
-                    let state =
-                        serde_json::to_value(c.hook_state(Status::Creating)).expect("serializes");
-                    crate::runtime::security::send_to_seccomp_agent(
-                        path,
-                        sc.and_then(|s| s.listener_metadata().as_deref()),
-                        pid,
-                        &state,
-                        fd.as_raw_fd(),
-                    )?;
-                }
-            }
-            Some((SyncMsg::Ready, _)) => break,
-            Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
-            Some((m, _)) => return Err(Error::Child(format!("sync protocol: unexpected {m:?}"))),
-            None => return Err(Error::Child("container init exited during set-up".into())),
-        }
-    }
-    Ok(master)
+    let m = super::FdMessages {
+        console_socket: opts.console_socket.as_deref(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        state: serde_json::to_value(c.hook_state(Status::Creating)).expect("serializes"),
+        pid,
+    };
+    super::receive_until(s, &m, true)
 }
 
 /// The id maps of the container. A caller without CAP_SYS_ADMIN whose config has no user

@@ -12,7 +12,7 @@ use crate::runtime::error::{Error, Result};
 use crate::runtime::process::sync::{self, SyncMsg};
 use crate::runtime::process::tenant::{self, TenantConfig};
 use crate::runtime::state::{Container, ContainerId, Status};
-use crate::runtime::{cgroups, console, process, security, Context};
+use crate::runtime::{cgroups, process, security, Context};
 
 /// Options of `exec` (runc's flags).
 #[derive(Debug, Clone, Default)]
@@ -268,39 +268,18 @@ fn until_exec(
     opts: &ExecOpts,
     pid: i32,
 ) -> Result<Option<OwnedFd>> {
-    let mut master = None;
-    loop {
-        match sync::recv(s)? {
-            Some((SyncMsg::Console { name }, Some(fd))) => {
-                if let Some(sock) = &opts.console_socket {
-                    console::send_to_socket(sock, &fd, &name)?;
-                } else {
-                    master = Some(fd);
-                }
-                sync::send(s, &SyncMsg::ConsoleDone, None)?;
-            }
-            Some((SyncMsg::SeccompNotify, Some(fd))) => {
-                if let Some(path) = seccomp.and_then(|s| s.listener_path().as_ref()) {
-                    let state =
-                        serde_json::to_value(c.hook_state(Status::Running)).expect("serializes");
-                    crate::runtime::security::send_to_seccomp_agent(
-                        path,
-                        seccomp.and_then(|s| s.listener_metadata().as_deref()),
-                        pid,
-                        &state,
-                        std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    )?;
-                }
-            }
-            Some((SyncMsg::Error { msg }, _)) => {
-                let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
-                return Err(Error::Child(msg));
-            }
-            Some((m, _)) => return Err(Error::Usage(format!("exec: unexpected {m:?}"))),
-            None => break,
+    let m = super::FdMessages {
+        console_socket: opts.console_socket.as_deref(),
+        seccomp,
+        state: serde_json::to_value(c.hook_state(Status::Running)).expect("serializes"),
+        pid,
+    };
+    super::receive_until(s, &m, false).inspect_err(|e| {
+        if matches!(e, Error::Child(_)) {
+            // The tenant reported its error and exits: reap it.
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::__WALL));
         }
-    }
-    Ok(master)
+    })
 }
 
 /// The container's status, if an exec may join it: created or running, or paused with

@@ -248,6 +248,68 @@ pub fn validate_version(v: &str, config: &Path) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the file.
+/// What the parent needs for the messages a child sends with a descriptor (the sync table in
+/// `process::sync`): the pty master goes to `--console-socket` (or is kept for the
+/// foreground), the seccomp notification fd to `linux.seccomp.listenerPath` with `state`.
+pub(crate) struct FdMessages<'a> {
+    /// `--console-socket`.
+    pub console_socket: Option<&'a Path>,
+    /// The container's `linux.seccomp`.
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// The container state the seccomp agent gets.
+    pub state: serde_json::Value,
+    /// The child's host pid.
+    pub pid: i32,
+}
+
+/// Receives the child's messages until `Ready` (`create`: the init waits for `start`) or,
+/// without `until_ready`, until end-of-file (`exec`: the tenant executed its program),
+/// handing descriptors over as [`FdMessages`] says. Returns the pty master to keep.
+///
+/// # Errors
+/// [`Error::Child`] with the child's message (it has exited) or when the init exits early;
+/// protocol and hand-over errors otherwise.
+pub(crate) fn receive_until(
+    s: std::os::fd::RawFd,
+    m: &FdMessages,
+    until_ready: bool,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    use crate::runtime::process::sync::{self, SyncMsg};
+    use std::os::fd::AsRawFd;
+    let mut master = None;
+    loop {
+        match sync::recv(s)? {
+            Some((SyncMsg::Console { name }, Some(fd))) => {
+                match m.console_socket {
+                    Some(sock) => crate::runtime::console::send_to_socket(sock, &fd, &name)?,
+                    None => master = Some(fd),
+                }
+                sync::send(s, &SyncMsg::ConsoleDone, None)?;
+            }
+            Some((SyncMsg::SeccompNotify, Some(fd))) => {
+                if let Some(path) = m.seccomp.and_then(|sc| sc.listener_path().as_ref()) {
+                    crate::runtime::security::send_to_seccomp_agent(
+                        path,
+                        m.seccomp.and_then(|sc| sc.listener_metadata().as_deref()),
+                        m.pid,
+                        &m.state,
+                        fd.as_raw_fd(),
+                    )?;
+                }
+            }
+            Some((SyncMsg::Ready, _)) if until_ready => return Ok(master),
+            Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
+            Some((msg, _)) => {
+                return Err(Error::Usage(format!("sync protocol: unexpected {msg:?}")))
+            }
+            None if until_ready => {
+                return Err(Error::Child("container init exited during set-up".into()))
+            }
+            None => return Ok(master),
+        }
+    }
+}
+
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let abs = std::path::absolute(path)
         .map_err(|e| Error::io(format!("pid file {}", path.display()), e))?;
