@@ -111,6 +111,11 @@ struct Meta {
     /// Bytes of file data shared with earlier trees ([`super::share`]).
     #[serde(default)]
     shared: u64,
+    /// Whether the tree's files are in `<cache>/files`. The first tree of a cache is not
+    /// entered (nothing to share with yet, no hashing on the first run); it is when a second
+    /// tree arrives.
+    #[serde(default)]
+    entered: bool,
 }
 
 /// How a rootfs was obtained from the cache.
@@ -150,6 +155,56 @@ fn identity_key(path: &Path, offset: u64, len: u64) -> Result<String> {
         m.mtime_nsec()
     );
     Ok(hex(&Sha256::digest(id.as_bytes())))
+}
+
+/// Shares the new tree `tree` with the cache's other extracted trees (`super::share`): trees
+/// not yet entered are entered first, without touching their files (they may be in use); then
+/// the new tree's twins become links. With no other tree nothing is hashed. Sharing is a
+/// saving, not a need: a failure leaves every tree whole. Returns (bytes shared, entered).
+fn share_with_others(cache: &Path, root_dir: &Path, tree: &Path) -> (u64, bool) {
+    let store = cache.join("files");
+    let others: Vec<PathBuf> = std::fs::read_dir(root_dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                    name.is_some_and(|n| !n.starts_with('.') && !n.ends_with(".lock"))
+                        && p.join("meta.json").is_file()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if others.is_empty() {
+        return (0, false);
+    }
+    for o in &others {
+        let meta_path = o.join("meta.json");
+        let Some(mut meta) = std::fs::read(&meta_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
+        else {
+            continue;
+        };
+        if meta.entered {
+            continue;
+        }
+        match super::share::enter(&o.join("rootfs"), &store) {
+            Ok(()) => {
+                meta.entered = true;
+                let bytes = serde_json::to_vec(&meta).expect("serializes");
+                let _ = crate::sys::fs::atomic_write(&meta_path, &bytes, 0o600);
+            }
+            Err(e) => tracing::warn!("{}: files not entered for sharing: {e}", o.display()),
+        }
+    }
+    match super::share::share(tree, &store) {
+        Ok(n) => (n, true),
+        Err(e) => {
+            tracing::warn!("identical files not shared: {e}");
+            (0, false)
+        }
+    }
 }
 
 fn valid(entry: &Path, digest: &str) -> bool {
@@ -241,19 +296,13 @@ pub fn rootfs(path: &Path, offset: u64, len: u64, progress: bool) -> Result<Cach
                 len,
                 progress,
             )?;
-            // Sharing identical files is a saving, not a need: a failure leaves the tree whole.
-            let shared = match super::share::share(&tmp.join("rootfs"), &cache.join("files")) {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!("identical files not shared: {e}");
-                    0
-                }
-            };
+            let (shared, entered) = share_with_others(&cache, &root_dir, &tmp.join("rootfs"));
             tracing::debug!("rootfs: {shared} bytes shared with earlier trees");
             let meta = Meta {
                 digest: digest.clone(),
                 extracted: ex,
                 shared,
+                entered,
             };
             let meta_path = tmp.join("meta.json");
             let meta = serde_json::to_vec(&meta).expect("serializes");

@@ -5,7 +5,9 @@
 //! never shared between users); the trees are only ever read (the lower layer of an overlay).
 //!
 //! A store file whose only link is the store's own is garbage: [`prune`] removes those after
-//! `cache clean` removed trees.
+//! `cache clean` removed trees. The first tree of a cache is entered only when a second one
+//! arrives ([`enter`], which never changes a tree that may be in use), so a cache of one image
+//! costs no hashing.
 
 use std::collections::HashSet;
 use std::fs;
@@ -31,11 +33,22 @@ pub fn share(tree: &Path, store: &Path) -> Result<u64> {
     fs::create_dir_all(store).map_err(|e| Error::io(format!("create {}", store.display()), e))?;
     let mut shared = 0;
     let mut buf = vec![0u8; 1 << 16];
-    walk(tree, store, &mut buf, &mut shared)?;
+    walk(tree, store, &mut buf, &mut shared, true)?;
     Ok(shared)
 }
 
-fn walk(dir: &Path, store: &Path, buf: &mut [u8], shared: &mut u64) -> Result<()> {
+/// Enters the files of `tree` (a tree that may be in use) into `store` without changing the
+/// tree: a file whose twin is already stored keeps its own copy.
+///
+/// # Errors
+/// As [`share`].
+pub fn enter(tree: &Path, store: &Path) -> Result<()> {
+    fs::create_dir_all(store).map_err(|e| Error::io(format!("create {}", store.display()), e))?;
+    let mut buf = vec![0u8; 1 << 16];
+    walk(tree, store, &mut buf, &mut 0, false)
+}
+
+fn walk(dir: &Path, store: &Path, buf: &mut [u8], shared: &mut u64, replace: bool) -> Result<()> {
     let rd = fs::read_dir(dir).map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
     for e in rd {
         let e = e.map_err(|e| Error::io(format!("read {}", dir.display()), e))?;
@@ -43,9 +56,9 @@ fn walk(dir: &Path, store: &Path, buf: &mut [u8], shared: &mut u64) -> Result<()
             .file_type()
             .map_err(|err| Error::io(format!("stat {}", e.path().display()), err))?;
         if t.is_dir() {
-            walk(&e.path(), store, buf, shared)?;
+            walk(&e.path(), store, buf, shared, replace)?;
         } else if t.is_file() {
-            *shared += link_one(dir, &e.path(), store, buf)?;
+            *shared += link_one(dir, &e.path(), store, buf, replace)?;
         }
     }
     Ok(())
@@ -77,7 +90,7 @@ fn key(path: &Path, m: &fs::Metadata, buf: &mut [u8]) -> Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-fn link_one(dir: &Path, path: &Path, store: &Path, buf: &mut [u8]) -> Result<u64> {
+fn link_one(dir: &Path, path: &Path, store: &Path, buf: &mut [u8], replace: bool) -> Result<u64> {
     let m =
         fs::symlink_metadata(path).map_err(|e| Error::io(format!("stat {}", path.display()), e))?;
     if m.len() < MIN_SIZE {
@@ -87,7 +100,7 @@ fn link_one(dir: &Path, path: &Path, store: &Path, buf: &mut [u8]) -> Result<u64
     let stored = store.join(&k);
     match fs::symlink_metadata(&stored) {
         Ok(s) if s.is_file() && s.len() == m.len() => {
-            if s.ino() == m.ino() && s.dev() == m.dev() {
+            if !replace || (s.ino() == m.ino() && s.dev() == m.dev()) {
                 return Ok(0);
             }
             let tmp = dir.join(".singlet-share-tmp");
