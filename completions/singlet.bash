@@ -598,11 +598,11 @@ _singlet() {
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
                     return 0
                     ;;
                 -T)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
                     return 0
                     ;;
                 --days)
@@ -688,11 +688,11 @@ _singlet() {
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
                     return 0
                     ;;
                 -T)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
                     return 0
                     ;;
                 *)

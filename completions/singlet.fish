@@ -232,15 +232,17 @@ complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_se
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "list" -d 'List what the cache holds'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "clean" -d 'Remove cache entries'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -s T -l type -d 'Only these types: blob, oci-sif, rootfs, all (comma-separated)' -r -f -a "blob\t''
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -s T -l type -d 'Only these types: blob, oci-sif, rootfs, ext3, all (comma-separated)' -r -f -a "blob\t''
 oci-sif\t''
 rootfs\t''
+ext3\t''
 all\t''"
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s T -l type -d 'Only these types: blob, oci-sif, rootfs, all (comma-separated)' -r -f -a "blob\t''
+complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s T -l type -d 'Only these types: blob, oci-sif, rootfs, ext3, all (comma-separated)' -r -f -a "blob\t''
 oci-sif\t''
 rootfs\t''
+ext3\t''
 all\t''"
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -s D -l days -d 'Only entries not used for this many days' -r
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and __fish_seen_subcommand_from clean" -l max-size -d 'Evict the least recently used entries until the cache (of the selected types) holds at most SIZE (bytes, k/m/g/t suffixes)' -r

@@ -180,7 +180,7 @@ pub struct BuildArgs {
 }
 
 /// The cache's entry types (`--type`), and `all`.
-const CACHE_TYPES: [&str; 4] = ["blob", "oci-sif", "rootfs", "all"];
+const CACHE_TYPES: [&str; 5] = ["blob", "oci-sif", "rootfs", "ext3", "all"];
 
 /// `overlay` verbs.
 #[derive(Debug, Subcommand)]
@@ -246,7 +246,7 @@ pub enum CacheCommand {
         after_help = "Examples:\n  singlet cache list\n  singlet cache list --type rootfs --json"
     )]
     List {
-        /// Only these types: blob, oci-sif, rootfs, all (comma-separated)
+        /// Only these types: blob, oci-sif, rootfs, ext3, all (comma-separated)
         #[arg(short = 'T', long = "type", value_delimiter = ',', value_parser = CACHE_TYPES)]
         types: Vec<String>,
         /// Print JSON
@@ -258,7 +258,7 @@ pub enum CacheCommand {
         after_help = "Examples:\n  singlet cache clean --dry-run\n  singlet cache clean --type blob --days 30 --force\n  singlet cache clean --max-size 20g --force"
     )]
     Clean {
-        /// Only these types: blob, oci-sif, rootfs, all (comma-separated)
+        /// Only these types: blob, oci-sif, rootfs, ext3, all (comma-separated)
         #[arg(short = 'T', long = "type", value_delimiter = ',', value_parser = CACHE_TYPES)]
         types: Vec<String>,
         /// Only entries not used for this many days

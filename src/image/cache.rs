@@ -207,6 +207,64 @@ fn share_with_others(cache: &Path, root_dir: &Path, tree: &Path) -> (u64, bool) 
     }
 }
 
+/// The tree of the ext3 filesystem at `offset` in `image`, copied out with `debugfs` into
+/// `<cache>/ext3/<identity>` once per image identity (path, size, modification time, inode):
+/// read-only runs without FUSE reuse it, a changed image gets a new copy (the old one goes
+/// with `cache clean`).
+///
+/// # Errors
+/// Cache and copy errors; the partial copy is removed.
+pub fn ext3_tree(image: &Path, offset: u64) -> Result<PathBuf> {
+    let cache = trusted_dir()?;
+    let dir = cache.join("ext3");
+    mkdirs(&dir)?;
+    let len = std::fs::metadata(image)
+        .map_err(|e| Error::io(format!("stat {}", image.display()), e))?
+        .len()
+        .saturating_sub(offset);
+    let key = identity_key(image, offset, len)?;
+    let entry = dir.join(&key);
+    let done = |e: &Path| e.join("rootfs").is_dir() && e.join("meta.json").is_file();
+    if done(&entry) {
+        mark_used(&entry);
+        return Ok(entry.join("rootfs"));
+    }
+    let lockf = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{key}.lock")))
+        .map_err(|e| Error::io("create cache lock", e))?;
+    let _lock = Flock::lock(lockf, FlockArg::LockExclusive)
+        .map_err(|(_, e)| Error::io("lock cache entry", e.into()))?;
+    if !done(&entry) {
+        let tmp = dir.join(format!(".tmp-{key}-{}", std::process::id()));
+        let _ = extract::remove_tree(&tmp, &cache);
+        let _ = extract::remove_tree(&entry, &cache);
+        mkdirs(&tmp.join("rootfs"))?;
+        let res = super::ext3::copy_out(image, offset, &["/"], &tmp.join("rootfs"))
+            .and_then(|()| {
+                let meta = serde_json::json!({"image": image, "offset": offset});
+                crate::sys::fs::atomic_write(
+                    &tmp.join("meta.json"),
+                    meta.to_string().as_bytes(),
+                    0o600,
+                )
+                .map_err(|e| Error::io("write meta.json", e))
+            })
+            .and_then(|()| {
+                std::fs::rename(&tmp, &entry)
+                    .map_err(|e| Error::io(format!("rename into {}", entry.display()), e))
+            });
+        if let Err(e) = res {
+            let _ = extract::remove_tree(&tmp, &cache);
+            return Err(e);
+        }
+    }
+    mark_used(&entry);
+    Ok(entry.join("rootfs"))
+}
+
 fn valid(entry: &Path, digest: &str) -> bool {
     let Ok(b) = std::fs::read(entry.join("meta.json")) else {
         return false;
@@ -467,6 +525,7 @@ pub fn entries() -> Vec<Entry> {
         ("rootfs", "rootfs"),
         ("blob", "blob/sha256"),
         ("oci-sif", "oci-sif"),
+        ("ext3", "ext3"),
     ] {
         let Ok(rd) = std::fs::read_dir(cache.join(sub)) else {
             continue;

@@ -456,8 +456,8 @@ fn provision_image(
 
 /// An ext3 image (Singularity 2.x) as the rootfs: loop-mounted by root, mounted with fuse2fs
 /// otherwise, read-only unless `--writable`; locked like an overlay image (one writer, or
-/// readers). Without fuse2fs or a usable `/dev/fuse` a read-only run gets the tree copied out
-/// with `debugfs rdump` (e2fsprogs) into the session.
+/// readers). Without fuse2fs or a usable `/dev/fuse` a read-only run uses the tree copied out
+/// with `debugfs rdump` (e2fsprogs) into the cache, once per image identity.
 ///
 /// # Errors
 /// [`Error::Flag`] naming fuse2fs for `--writable` when it cannot be mounted; lock, mount and
@@ -493,13 +493,11 @@ fn provision_ext3(
             path.display()
         )));
     }
-    tracing::warn!(
-        "no fuse2fs or /dev/fuse not usable: copying the tree of {} out of the image",
+    tracing::debug!(
+        "rootfs: no fuse2fs or /dev/fuse not usable: the tree of {} copied into the cache",
         path.display()
     );
-    let dir = session.subdir("image")?;
-    crate::image::ext3::copy_out(path, offset, &["/"], &dir)?;
-    Ok(dir)
+    Ok(cache::ext3_tree(path, offset)?)
 }
 
 /// Removes the runtime state of earlier runs whose launcher was killed (their containers are

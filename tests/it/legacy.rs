@@ -134,8 +134,8 @@ fn ext3_images_unprivileged() {
     ext3_images(Who::User);
 }
 
-/// Without a usable `/dev/fuse` an unprivileged run reads a private copy of the tree; a
-/// `--writable` run fails naming fuse2fs.
+/// Without a usable `/dev/fuse` an unprivileged run reads a copy of the tree made once into
+/// the cache (`cache list --type ext3`); a `--writable` run fails naming fuse2fs.
 #[test]
 fn ext3_image_without_fuse_unprivileged() {
     need!(Who::User);
@@ -146,10 +146,26 @@ fn ext3_image_without_fuse_unprivileged() {
     make_ext3(&tree, &image, true, 64);
     f.s.own(&image);
     let i = image.to_str().unwrap();
+    let copies = || -> Vec<PathBuf> {
+        fs::read_dir(f.cache.join("ext3"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let o = f.run(&["exec", i, "echo", "ran"]);
     assert!(o.status.success(), "{o:?}");
     assert_eq!(out(&o), "ran\n");
-    assert!(err(&o).contains("copying the tree"), "{}", err(&o));
+    // The tree is copied into the cache once and reused while the image is unchanged.
+    let first = copies();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(f.ok(&["exec", i, "echo", "again"]), "again\n");
+    assert_eq!(copies(), first);
+    let listed = f.ok(&["cache", "list", "--type", "ext3"]);
+    assert!(listed.lines().any(|l| l.starts_with("ext3")), "{listed}");
     f.fails(&["exec", "--writable", i, "true"], "fuse2fs");
 }
 
