@@ -179,19 +179,23 @@ fn overlay(
             Err(e) => return Err(e),
         };
         on_fuse |= fuse_backed;
-        let what = layer.source.path().display();
+        let what = layer.source.path();
         if layer.ro {
             // A layer a writable run filled (`upper/`) is read through its upper directory,
             // as Apptainer does.
-            let upper = dir.join("upper");
-            lowers.push(if upper.is_dir() { upper } else { dir });
+            lowers.push(subdir(what, &dir, "upper")?.unwrap_or(dir));
             continue;
         }
+        let mut made = Vec::new();
         for s in ["upper", "work"] {
-            fs::create_dir_all(dir.join(s))
-                .map_err(|e| Error::io(format!("--overlay {what}: create {s}"), e))?;
+            if subdir(what, &dir, s)?.is_none() {
+                fs::create_dir(dir.join(s)).map_err(|e| {
+                    Error::io(format!("--overlay {}: create {s}", what.display()), e)
+                })?;
+            }
+            made.push(subdir(what, &dir, s)?.expect("just made"));
         }
-        upper = Some((dir.join("upper"), dir.join("work")));
+        upper = Some((made[0].clone(), made[1].clone()));
     }
     lowers.push(layers.image.to_path_buf());
     if upper.is_none() && p.writable_tmpfs {
@@ -216,6 +220,28 @@ fn overlay(
         return Ok(target);
     }
     Ok(session.mount_overlay(&lowers, upper)?)
+}
+
+/// `dir/name` of an overlay layer when it is a directory itself: an image's `upper` that is a
+/// symbolic link (`upper -> /`) would be followed on the host and put the host's files in
+/// the view, so anything but a directory is refused (`None` when absent).
+///
+/// # Errors
+/// [`Error::Flag`] naming the overlay and the entry.
+fn subdir(what: &Path, dir: &Path, name: &str) -> Result<Option<PathBuf>> {
+    let p = dir.join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.is_dir() => Ok(Some(p)),
+        Ok(_) => Err(Error::Flag(format!(
+            "--overlay {}: {name} is not a directory (a symbolic link or file there is refused)",
+            what.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(
+            format!("--overlay {}: stat {name}", what.display()),
+            e,
+        )),
+    }
 }
 
 /// The directory of one overlay layer, mounting an image file on `<session>/<name>`; whether

@@ -1683,3 +1683,39 @@ fn cache_directory_variables() {
         );
     }
 }
+
+/// A hostile overlay image whose `upper` is a symbolic link to a host directory: followed,
+/// the host directory became a layer of the view (its files readable in the container, and
+/// writable with a writable overlay). The link is refused, naming the entry.
+#[test]
+fn overlay_image_upper_symlink_is_refused() {
+    need!(Who::Root);
+    if !have_programs(&["mkfs.ext3"]) {
+        return;
+    }
+    let f = Front::new(Who::Root);
+    let dir = f.s.path().to_path_buf();
+    let secret = dir.join("host-secret");
+    fs::create_dir_all(&secret).unwrap();
+    fs::write(secret.join("marker"), "host file\n").unwrap();
+    let stage = dir.join("stage");
+    fs::create_dir_all(stage.join("work")).unwrap();
+    std::os::unix::fs::symlink(&secret, stage.join("upper")).unwrap();
+    let img_path = dir.join("evil.img");
+    let st = Command::new("mkfs.ext3")
+        .args(["-q", "-F", "-d"])
+        .arg(&stage)
+        .arg(&img_path)
+        .arg("65536k")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bb = img("reference/busybox.sif");
+    for spec in [format!("{}:ro", img_path.display()), img_path.display().to_string()] {
+        let o = f.run(&["exec", "--overlay", &spec, &bb, "cat", "/marker"]);
+        assert!(!out(&o).contains("host file"), "{spec}: the host directory was shown");
+        assert_eq!(o.status.code(), Some(255), "{spec}: {o:?}");
+        assert!(err(&o).contains("upper is not a directory"), "{spec}: {}", err(&o));
+    }
+    assert_eq!(fs::read_dir(&secret).unwrap().count(), 1);
+}
