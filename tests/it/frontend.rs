@@ -1711,11 +1711,21 @@ fn overlay_image_upper_symlink_is_refused() {
         .unwrap();
     assert!(st.success());
     let bb = img("reference/busybox.sif");
-    for spec in [format!("{}:ro", img_path.display()), img_path.display().to_string()] {
+    for spec in [
+        format!("{}:ro", img_path.display()),
+        img_path.display().to_string(),
+    ] {
         let o = f.run(&["exec", "--overlay", &spec, &bb, "cat", "/marker"]);
-        assert!(!out(&o).contains("host file"), "{spec}: the host directory was shown");
+        assert!(
+            !out(&o).contains("host file"),
+            "{spec}: the host directory was shown"
+        );
         assert_eq!(o.status.code(), Some(255), "{spec}: {o:?}");
-        assert!(err(&o).contains("upper is not a directory"), "{spec}: {}", err(&o));
+        assert!(
+            err(&o).contains("upper is not a directory"),
+            "{spec}: {}",
+            err(&o)
+        );
     }
     assert_eq!(fs::read_dir(&secret).unwrap().count(), 1);
 }
