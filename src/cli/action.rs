@@ -244,6 +244,7 @@ impl ActionFlags {
                 .or_else(|| env_value(&["PIDS_LIMIT"]).and_then(|v| v.parse().ok())),
             network,
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
+            build: false,
         })
     }
 }

@@ -353,6 +353,7 @@ pub fn rootfs(path: &Path, offset: u64, len: u64, progress: bool) -> Result<Cach
                 &path.display().to_string(),
                 len,
                 progress,
+                false,
             )?;
             let (shared, entered) = share_with_others(&cache, &root_dir, &tmp.join("rootfs"));
             tracing::debug!("rootfs: {shared} bytes shared with earlier trees");

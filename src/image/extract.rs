@@ -41,6 +41,26 @@ pub struct Extracted {
     pub sentinels: Vec<(String, u64)>,
 }
 
+/// What an extraction keeps of each entry's metadata.
+#[derive(Debug, Clone, Copy)]
+struct Keep {
+    /// Owners (only root can set them; inside a user namespace, ids of its map).
+    owners: bool,
+    /// setuid, setgid and sticky bits and directory modes as recorded (a build's base).
+    exact: bool,
+}
+
+impl Keep {
+    /// The directory mode bits applied.
+    fn dir_bits(self) -> u32 {
+        if self.exact {
+            0o7777
+        } else {
+            0o1777
+        }
+    }
+}
+
 /// At most this many threads write file contents during one extraction.
 pub const MAX_WORKERS: usize = 4;
 
@@ -63,7 +83,7 @@ fn write_file(
     reader: &FilesystemReader<'_>,
     job: FileJob<'_>,
     buf: &mut [u8],
-    as_root: bool,
+    keep: Keep,
     source_name: &str,
     budget: &crate::sys::sparse::Budget,
 ) -> Result<u64> {
@@ -94,15 +114,16 @@ fn write_file(
             "read {n} bytes of data where the inode says {want}"
         )));
     }
-    nix::sys::stat::fchmod(file.as_raw_fd(), Mode::from_bits_truncate(job.mode))
-        .map_err(|e| Error::io(format!("chmod {}", job.path.display()), e.into()))?;
-    if as_root {
+    if keep.owners {
         let _ = nix::unistd::fchown(
             file.as_raw_fd(),
             Some(nix::unistd::Uid::from_raw(job.uid)),
             Some(nix::unistd::Gid::from_raw(job.gid)),
         );
     }
+    // After the owner: chown clears setuid and setgid bits.
+    nix::sys::stat::fchmod(file.as_raw_fd(), Mode::from_bits_truncate(job.mode))
+        .map_err(|e| Error::io(format!("chmod {}", job.path.display()), e.into()))?;
     set_mtime(&file, job.mtime);
     Ok(n)
 }
@@ -155,7 +176,10 @@ fn progress_line(source_name: &str) -> indicatif::ProgressBar {
 /// directory `target`, within the budget [`crate::sys::sparse::Budget::for_image`] gives: files'
 /// runs of zeros stay holes, and an image whose contents would exceed the budget is refused
 /// naming the file where it ran out. With `progress` (stderr is a terminal, not quiet) a
-/// progress line shows the bytes written.
+/// progress line shows the bytes written. With `exact` and run as root (real, or of a user
+/// namespace: a rootless build's base) the copy keeps setuid, setgid and sticky bits and
+/// directory modes as recorded; otherwise setuid/setgid bits are dropped and directories
+/// stay writable by their owner (a cached rootfs).
 ///
 /// # Errors
 /// [`Error::Unsafe`] for an entry whose name is not a plain component or whose parent is not
@@ -167,8 +191,13 @@ pub fn extract(
     source_name: &str,
     image_bytes: u64,
     progress: bool,
+    exact: bool,
 ) -> Result<Extracted> {
-    let as_root = nix::unistd::geteuid().is_root();
+    let root_here = nix::unistd::geteuid().is_root();
+    let keep = Keep {
+        owners: root_here,
+        exact: exact && root_here,
+    };
     let budget = crate::sys::sparse::Budget::for_image(image_bytes, target);
     let root = nix::fcntl::open(
         target,
@@ -230,7 +259,7 @@ pub fn extract(
                             reader,
                             job,
                             &mut buf,
-                            as_root,
+                            keep,
                             source_name,
                             &budget,
                         ));
@@ -244,7 +273,7 @@ pub fn extract(
             &mut out,
             &mut dir_modes,
             &mut biggest,
-            as_root,
+            keep,
             source_name,
             &failed,
             |job| {
@@ -254,7 +283,7 @@ pub fn extract(
                         reader,
                         job,
                         &mut vec![0u8; COPY_BUF],
-                        as_root,
+                        keep,
                         source_name,
                         &budget,
                     ));
@@ -276,7 +305,7 @@ pub fn extract(
     if let Some(b) = biggest {
         out.sentinels.push(b);
     }
-    set_dir_modes(&root, dir_modes, as_root)?;
+    set_dir_modes(&root, dir_modes, keep)?;
     Ok(out)
 }
 
@@ -289,7 +318,7 @@ fn walk<'a>(
     out: &mut Extracted,
     dir_modes: &mut Vec<DirMode>,
     biggest: &mut Option<(String, u64)>,
-    as_root: bool,
+    keep: Keep,
     source_name: &str,
     failed: &AtomicBool,
     mut write: impl FnMut(FileJob<'a>),
@@ -347,7 +376,7 @@ fn walk<'a>(
                 .map_err(|e| Error::io(format!("create {}", path.display()), e.into()))?;
                 let fd = open_at(parent_fd, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, 0)
                     .map_err(|e| Error::io(format!("open {}", path.display()), e.into()))?;
-                dir_modes.push((path.to_path_buf(), perm & 0o1777, h.uid, h.gid, h.mtime));
+                dir_modes.push((path.to_path_buf(), perm & keep.dir_bits(), h.uid, h.gid, h.mtime));
                 stack.push((path.to_path_buf(), Arc::new(fd)));
             }
             InnerNode::File(f) => {
@@ -363,8 +392,8 @@ fn walk<'a>(
                     parent: Arc::clone(parent_fd),
                     name: name.to_os_string(),
                     node: f,
-                    // setuid/setgid bits are never recreated.
-                    mode: perm & 0o777,
+                    // setuid/setgid bits are recreated only for an exact copy.
+                    mode: if keep.exact { perm } else { perm & 0o777 },
                     uid: h.uid,
                     gid: h.gid,
                     mtime: h.mtime,
@@ -381,7 +410,7 @@ fn walk<'a>(
                     &t,
                     nix::sys::stat::UtimensatFlags::NoFollowSymlink,
                 );
-                if as_root {
+                if keep.owners {
                     let _ = nix::unistd::fchownat(
                         Some(parent_fd.as_raw_fd()),
                         name,
@@ -405,7 +434,7 @@ fn walk<'a>(
 type DirMode = (PathBuf, u32, u32, u32, u32);
 
 /// Sets the final directory modes, deepest first.
-fn set_dir_modes(root: &OwnedFd, mut dir_modes: Vec<DirMode>, as_root: bool) -> Result<()> {
+fn set_dir_modes(root: &OwnedFd, mut dir_modes: Vec<DirMode>, keep: Keep) -> Result<()> {
     dir_modes.sort_by_key(|(p, ..)| std::cmp::Reverse(p.components().count()));
     for (p, mode, uid, gid, mtime) in dir_modes {
         let opened;
@@ -423,20 +452,23 @@ fn set_dir_modes(root: &OwnedFd, mut dir_modes: Vec<DirMode>, as_root: bool) -> 
             .map_err(|e| Error::io(format!("open {}", p.display()), e.into()))?;
             &opened
         };
-        if as_root {
+        if keep.owners {
             let _ = nix::unistd::fchown(
                 fd.as_raw_fd(),
                 Some(nix::unistd::Uid::from_raw(uid)),
                 Some(nix::unistd::Gid::from_raw(gid)),
             );
         }
-        // The owner keeps write access so the cache can be removed later.
-        let m = if p == Path::new("/") {
+        // The owner keeps write access so the cache can be removed later (an exact copy
+        // is removed by root of its user namespace, who needs none).
+        let m = if keep.exact {
+            mode
+        } else if p == Path::new("/") {
             mode | 0o700
         } else {
             mode | 0o200
         };
-        let _ = nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(m & 0o1777));
+        let _ = nix::sys::stat::fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(m));
         set_mtime(
             &std::fs::File::from(fd.try_clone().map_err(|e| Error::io("dup", e))?),
             mtime,

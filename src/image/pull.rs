@@ -478,7 +478,15 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
                 .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
             let part = cache::PartReader::new(&mut f, off, len);
             let fs = super::squashfs::SquashFs::open(part, &path.display().to_string())?;
-            super::extract::extract(&fs, &staged_root, &path.display().to_string(), len, false)?;
+            // An exact copy: `build --sandbox` of a SIF, and a build's base.
+            super::extract::extract(
+                &fs,
+                &staged_root,
+                &path.display().to_string(),
+                len,
+                false,
+                true,
+            )?;
             place_dir(&staged_root, &dest, o.force)?;
             Ok(dest)
         }

@@ -118,7 +118,18 @@ pub fn build_from_def(out: &Path, def: &Path, o: &DefBuildOpts) -> Result<PathBu
             let mut po = o.pull.clone();
             po.sandbox = true;
             po.force = false;
-            pull::build(&root, src, &po)?;
+            // Made by root of the build's user namespace, so owners and setuid, setgid and
+            // sticky bits are kept as a root build keeps them.
+            let (root2, src2) = (root.clone(), src.clone());
+            let code = as_builder(&mode, "unpack the base image", move || {
+                pull::build(&root2, &src2, &po)?;
+                Ok(0)
+            })?;
+            if code != 0 {
+                return Err(Error::Flag(format!(
+                    "unpacking the base image {src} failed (see the message above)"
+                )));
+            }
         }
         None => {
             info(o, "Starting build from scratch");
@@ -329,6 +340,7 @@ fn run_container(
         fakeroot: !nix::unistd::geteuid().is_root(),
         pwd: Some(cwd.to_string()),
         app: app.map(str::to_string),
+        build: true,
         ..Default::default()
     };
     in_child(move || super::launch(&p))

@@ -143,6 +143,12 @@ pub struct ExecParams {
     pub network: net::Network,
     /// How to fetch `docker://` and other OCI sources (converted into the cache first).
     pub fetch: crate::image::oci::fetch::FetchOpts,
+    /// A definition-file build's section container (`%post`, `%test`, `%appinstall`): the
+    /// image's own `/etc/passwd`, `/etc/group`, `/tmp` and `/var/tmp` stay visible and
+    /// writable (nothing generated over them), as in Apptainer's build engine
+    /// (docs/reference/apptainer.md §7.4), so `useradd` works and files `%files` put in
+    /// `/tmp` reach `%post`.
+    pub build: bool,
 }
 
 impl ExecParams {

@@ -205,7 +205,7 @@ pub fn plan(
         }
         covered.push(home_dst.clone());
     }
-    if !p.no_mount("tmp") && site.mount_tmp {
+    if !p.no_mount("tmp") && site.mount_tmp && !p.build {
         for (dst, sub) in [("/tmp", "tmp"), ("/var/tmp", "var_tmp")] {
             let dst = Path::new(dst);
             if p.contain {

@@ -161,8 +161,8 @@ pub fn plan(
     files[1].1 = passwd::group(img.read("/etc/group").as_deref(), &user);
     // `config passwd = no` / `config group = no`: the image's own files stay.
     let keep = |f: &Path| match f.to_str() {
-        Some("/etc/passwd") => host.site.config_passwd,
-        Some("/etc/group") => host.site.config_group,
+        Some("/etc/passwd") => host.site.config_passwd && !p.build,
+        Some("/etc/group") => host.site.config_group && !p.build,
         _ => true,
     };
     files.retain(|(f, _)| keep(f));

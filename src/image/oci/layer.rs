@@ -473,7 +473,8 @@ impl Tree {
             hdr.device_minor().ok().flatten().unwrap_or(0) as u64,
         );
         let is_char = hdr.entry_type() == tar::EntryType::Char;
-        if self.privileged {
+        // Root of a user namespace (a rootless build's base) cannot make device nodes either.
+        if self.privileged && crate::sys::ns::in_initial_userns() {
             let kind = if is_char {
                 nix::sys::stat::SFlag::S_IFCHR
             } else {
