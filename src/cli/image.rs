@@ -136,7 +136,11 @@ Examples:
   singlet build image.sif sandbox/                  # squash a sandbox into a SIF
   singlet build --sandbox sandbox/ image.sif        # and back
   singlet build app.sif app.def                     # from a definition file, without root
-  singlet build --notest --sandbox app/ app.def";
+  singlet build --fakeroot app.sif app.def          # the same (Apptainer's command line)
+  singlet build --build-arg VERSION=12 app.sif app.def   # {{ VERSION }} in app.def
+  singlet build --notest --sandbox app/ app.def
+  singlet build --update --sandbox app/ more.def    # run more.def's sections on app/
+  singlet build --fix-perms --sandbox app/ app.def  # a sandbox you can delete with rm -rf";
 
 /// `pull` arguments.
 #[derive(Debug, Args)]
@@ -172,11 +176,58 @@ pub struct BuildArgs {
     /// (src[:dst[:ro|rw]], repeatable)
     #[arg(short = 'B', long = "bind", value_name = "SPEC")]
     pub bind: Vec<String>,
+    /// Build as root of a user namespace (implied for a non-root caller; accepted for
+    /// Apptainer's command lines)
+    #[arg(short = 'f', long)]
+    pub fakeroot: bool,
+    /// Definition files: a sandbox the caller owns entirely (every entry owned by the caller,
+    /// owner rwX), so it can be changed and deleted without entering a user namespace
+    #[arg(long)]
+    pub fix_perms: bool,
+    /// Definition files: run the sections on the existing sandbox OUT (no base)
+    #[arg(short = 'u', long, requires = "sandbox")]
+    pub update: bool,
+    /// Definition files: a value for `{{ NAME }}` (NAME=VALUE, repeatable; wins over
+    /// --build-arg-file and %arguments)
+    #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+    pub build_arg: Vec<String>,
+    /// Definition files: a file of NAME=VALUE lines for `{{ NAME }}` (repeatable)
+    #[arg(long = "build-arg-file", value_name = "FILE")]
+    pub build_arg_file: Vec<PathBuf>,
+    /// Definition files: run only these sections (setup, files, post, test; repeatable or
+    /// comma-separated); the stored sections are always written
+    #[arg(long = "section", value_name = "NAME", value_delimiter = ',',
+          value_parser = ["setup", "files", "post", "test", "all", "none"])]
+    pub section: Vec<String>,
     /// Output SIF file or directory
     pub out: PathBuf,
     /// Source: a definition file, a docker://, oci:, oci-archive:, docker-archive:
     /// reference, a sandbox or a SIF
     pub source: String,
+}
+
+impl BuildArgs {
+    /// The definition-file options of these flags, with the conversion options `pull`.
+    pub(crate) fn def_opts(
+        &self,
+        pull: crate::image::pull::PullOpts,
+    ) -> anyhow::Result<crate::launcher::build::DefBuildOpts> {
+        let mut only: Vec<String> = self.section.clone();
+        if only.iter().any(|s| s == "all") {
+            only.clear();
+        } else if only.iter().any(|s| s == "none") {
+            only = vec!["none".into()];
+        }
+        Ok(crate::launcher::build::DefBuildOpts {
+            pull,
+            notest: self.notest,
+            binds: crate::launcher::binds::parse_binds(&self.bind)?,
+            build_args: crate::launcher::build::build_args(&self.build_arg, &self.build_arg_file)?,
+            update: self.update,
+            fix_perms: self.fix_perms,
+            only_sections: only,
+        })
+    }
 }
 
 /// The cache's entry types (`--type`), and `all`.
@@ -306,20 +357,23 @@ pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
     let o = a.flags.opts(a.sandbox, quiet)?;
     let def = std::path::Path::new(&a.source);
     let p = if crate::launcher::build::is_deffile(def) {
-        crate::launcher::build::build_from_def(
-            &a.out,
-            def,
-            &crate::launcher::build::DefBuildOpts {
-                pull: o,
-                notest: a.notest,
-                binds: crate::launcher::binds::parse_binds(&a.bind)?,
-            },
-        )?
+        crate::launcher::build::build_from_def(&a.out, def, &a.def_opts(o)?)?
     } else {
-        if a.notest || !a.bind.is_empty() {
-            anyhow::bail!("--notest and --bind apply to definition-file builds only");
+        if a.notest
+            || !a.bind.is_empty()
+            || a.update
+            || a.fix_perms
+            || !a.build_arg.is_empty()
+            || !a.build_arg_file.is_empty()
+            || !a.section.is_empty()
+        {
+            anyhow::bail!(
+                "--notest, --bind, --update, --fix-perms, --build-arg, --build-arg-file and \
+                 --section apply to definition-file builds only ({} is not a definition file)",
+                a.source
+            );
         }
-        crate::image::pull::build(&a.out, &a.source, &o)?
+        crate::launcher::build::build_image(&a.out, &a.source, &o)?
     };
     if !quiet {
         eprintln!("{:<8} Build complete: {}", "INFO:", p.display());
@@ -348,15 +402,7 @@ fn build_ext3(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
     let o = a.flags.opts(true, quiet)?;
     let def = std::path::Path::new(&a.source);
     if crate::launcher::build::is_deffile(def) {
-        crate::launcher::build::build_from_def(
-            &root,
-            def,
-            &crate::launcher::build::DefBuildOpts {
-                pull: o,
-                notest: a.notest,
-                binds: crate::launcher::binds::parse_binds(&a.bind)?,
-            },
-        )?;
+        crate::launcher::build::build_from_def(&root, def, &a.def_opts(o)?)?;
     } else {
         crate::image::pull::build(&root, &a.source, &o)?;
     }

@@ -184,8 +184,7 @@ pub fn dispatch(cmd: LegacyCommand, quiet: bool) -> anyhow::Result<Result<i32, V
                 &deffile,
                 &crate::launcher::build::DefBuildOpts {
                     pull: flags.opts(true, quiet)?,
-                    notest: false,
-                    binds: Vec::new(),
+                    ..Default::default()
                 },
             )?;
             ext3::fill(&image, offset, &root)?;

@@ -11,6 +11,7 @@ use super::error::{Error, Result};
 
 /// The sections singlet runs or stores, in Apptainer's names.
 pub const SECTIONS: &[&str] = &[
+    "arguments",
     "setup",
     "files",
     "post",
@@ -35,10 +36,7 @@ pub const APP_SECTIONS: &[&str] = &[
 ];
 
 /// Sections Apptainer knows that singlet refuses with a clear error rather than ignoring.
-const REFUSED: &[(&str, &str)] = &[(
-    "arguments",
-    "build arguments ({{ var }} templates) are not supported; write the values in the file",
-)];
+const REFUSED: &[(&str, &str)] = &[];
 
 /// One section's body and the arguments on its `%name` line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,6 +66,9 @@ pub struct DefFile {
     pub sections: BTreeMap<String, Section>,
     /// App sections: app name → section name → section.
     pub apps: BTreeMap<String, BTreeMap<String, Section>>,
+    /// `%files` sections in file order, each kept apart (`%files from STAGE` copies from an
+    /// earlier stage, a plain `%files` from the host).
+    pub files: Vec<Section>,
     /// The file's text, stored in the SIF as the definition file object.
     pub text: String,
 }
@@ -112,7 +113,12 @@ pub fn looks_like_deffile(text: &str) -> bool {
 /// [`Error::Other`] naming the file and line for a header line without `:`, a missing
 /// `Bootstrap`, an unknown or refused section, or an app section without an app name.
 pub fn parse(name: &str, text: &str) -> Result<DefFile> {
-    let err = |line: usize, msg: String| Error::Other(format!("{name}:{line}: {msg}"));
+    parse_at(name, text, 0)
+}
+
+/// [`parse`] of a part of a file that starts after line `skip` (a later stage).
+fn parse_at(name: &str, text: &str, skip: usize) -> Result<DefFile> {
+    let err = |line: usize, msg: String| Error::Other(format!("{name}:{}: {msg}", line + skip));
     let mut d = DefFile {
         text: text.to_string(),
         ..Default::default()
@@ -142,14 +148,30 @@ pub fn parse(name: &str, text: &str) -> Result<DefFile> {
                     .or_default()
                     .entry(sec.clone())
                     .or_insert_with(|| Section {
-                        line: n,
+                        line: n + skip,
                         ..Default::default()
                     });
                 s.args = args[1..].to_vec();
                 current = Some((sec, Some(app)));
+            } else if sec == "files" {
+                if !(args.is_empty() || (args.len() == 2 && args[0] == "from")) {
+                    return Err(err(
+                        n,
+                        format!(
+                            "%files takes nothing or `from STAGE`, not {:?}",
+                            args.join(" ")
+                        ),
+                    ));
+                }
+                d.files.push(Section {
+                    args,
+                    line: n + skip,
+                    ..Default::default()
+                });
+                current = Some((sec, None));
             } else if SECTIONS.contains(&sec.as_str()) {
                 let s = d.sections.entry(sec.clone()).or_insert_with(|| Section {
-                    line: n,
+                    line: n + skip,
                     ..Default::default()
                 });
                 if s.args.is_empty() {
@@ -188,6 +210,7 @@ pub fn parse(name: &str, text: &str) -> Result<DefFile> {
             }
             Some((sec, app)) => {
                 let s = match app {
+                    None if sec == "files" => d.files.last_mut().expect("pushed at its header"),
                     Some(a) => d
                         .apps
                         .get_mut(a)
@@ -206,12 +229,169 @@ pub fn parse(name: &str, text: &str) -> Result<DefFile> {
              `Bootstrap: docker` and `From: debian:12`)"
         )));
     }
-    if let Some(stage) = d.get("stage") {
+    Ok(d)
+}
+
+/// The stages of a definition file: a `Bootstrap:` line at the start of a line after the
+/// first begins a new stage (Apptainer's multi-stage builds, docs/reference/apptainer.md
+/// §7.4), each parsed as [`parse`] does with line numbers of the whole file. Every stage keeps
+/// the whole text as [`DefFile::text`] (the last one stores it in the image).
+///
+/// # Errors
+/// As [`parse`]; also two stages with the same `Stage:` name, or an earlier stage without
+/// one (nothing could copy from it).
+pub fn parse_stages(name: &str, text: &str) -> Result<Vec<DefFile>> {
+    let mut starts = vec![0usize];
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut seen_section = false;
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with('%') {
+            seen_section = true;
+        }
+        let is_bootstrap = l.split_once(':').is_some_and(|(k, _)| {
+            k.trim_end().eq_ignore_ascii_case("bootstrap") && !k.starts_with(' ')
+        });
+        if is_bootstrap && seen_section && i > 0 {
+            starts.push(i);
+            seen_section = false;
+        }
+    }
+    starts.push(lines.len());
+    let mut out: Vec<DefFile> = Vec::new();
+    for w in starts.windows(2) {
+        let chunk: String = lines[w[0]..w[1]].concat();
+        let mut d = parse_at(name, &chunk, w[0])?;
+        d.text = text.to_string();
+        if let Some(st) = d.get("stage") {
+            if out.iter().any(|o| o.get("stage") == Some(st)) {
+                return Err(Error::Other(format!(
+                    "{name}:{}: two stages are named {st:?}",
+                    w[0] + 1
+                )));
+            }
+        }
+        out.push(d);
+    }
+    if out.len() > 1 {
+        if let Some(i) = out[..out.len() - 1]
+            .iter()
+            .position(|d| d.get("stage").is_none())
+        {
+            return Err(Error::Other(format!(
+                "{name}: stage {} of {} has no `Stage: NAME` header (later stages copy from \
+                 earlier ones by name: `%files from NAME`)",
+                i + 1,
+                out.len()
+            )));
+        }
+    }
+    for d in &out {
+        for f in &d.files {
+            if let Some(from) = f.args.get(1) {
+                if !out.iter().any(|o| o.get("stage") == Some(from.as_str())) {
+                    return Err(Error::Other(format!(
+                        "{name}:{}: %files from {from}: no stage is named {from:?}",
+                        f.line
+                    )));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Build arguments (`%arguments`, `--build-arg`, `--build-arg-file`) substituted for
+/// `{{ name }}` in the text of a definition file, as Apptainer does before parsing
+/// (docs/reference/apptainer.md §7.4). `%arguments` bodies give defaults, one `NAME=VALUE`
+/// per line (blank and `#` lines skipped; a quoted value loses its quotes); `given` wins.
+/// Returns the new text and the names in `given` that nothing used (the caller warns).
+///
+/// # Errors
+/// [`Error::Other`] naming the file and every `{{ name }}` that has no value, and for a
+/// `%arguments` line that is not `NAME=VALUE`.
+pub fn template(
+    name: &str,
+    text: &str,
+    given: &BTreeMap<String, String>,
+) -> Result<(String, Vec<String>)> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let mut in_args = false;
+    for (i, l) in text.lines().enumerate() {
+        if let Some(rest) = l.strip_prefix('%') {
+            in_args = rest
+                .split_whitespace()
+                .next()
+                .is_some_and(|s| s.eq_ignore_ascii_case("arguments"));
+            continue;
+        }
+        if !in_args {
+            continue;
+        }
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let (k, v) = t.split_once('=').ok_or_else(|| {
+            Error::Other(format!(
+                "{name}:{}: %arguments: {t:?} is not NAME=VALUE",
+                i + 1
+            ))
+        })?;
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .unwrap_or(v);
+        values.insert(k.trim().to_string(), v.to_string());
+    }
+    values.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut out = String::with_capacity(text.len());
+    let mut used: std::collections::BTreeSet<String> = Default::default();
+    let mut missing: std::collections::BTreeSet<String> = Default::default();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let var = after.find("}}").map(|j| (&after[..j], j));
+        match var {
+            Some((inner, j))
+                if !inner.trim().is_empty()
+                    && inner
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                let k = inner.trim();
+                match values.get(k) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        missing.insert(k.to_string());
+                    }
+                }
+                used.insert(k.to_string());
+                rest = &after[j + 2..];
+            }
+            _ => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    if !missing.is_empty() {
         return Err(Error::Other(format!(
-            "{name}: multi-stage builds (Stage: {stage}) are not supported"
+            "{name}: build argument{} {} used but not defined (give --build-arg NAME=VALUE, \
+             --build-arg-file FILE, or a default in %arguments)",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
-    Ok(d)
+    let unused = given
+        .keys()
+        .filter(|k| !used.contains(*k))
+        .cloned()
+        .collect();
+    Ok((out, unused))
 }
 
 /// `%labels` / `%applabels` body: one `KEY VALUE` per line (the value may be quoted or
@@ -286,7 +466,7 @@ mod tests {
         );
         assert_eq!(d.apps["hello"]["apprun"].body, "    echo hi\n");
         assert_eq!(
-            files(d.body("files").unwrap()),
+            files(&d.files[0].body),
             [
                 ("a.txt".into(), "/opt/a.txt".into()),
                 ("b".into(), "b".into())
@@ -311,9 +491,57 @@ mod tests {
         assert!(e.to_string().contains("needs an app name"), "{e}");
         let e = parse("x.def", "Bootstrap: docker\n%apprun ../x\n").unwrap_err();
         assert!(e.to_string().contains("invalid app name"), "{e}");
-        let e = parse("x.def", "Bootstrap: docker\n%arguments\n").unwrap_err();
-        assert!(e.to_string().contains("not supported"), "{e}");
-        let e = parse("x.def", "Bootstrap: docker\nStage: one\n").unwrap_err();
-        assert!(e.to_string().contains("multi-stage"), "{e}");
+        let e = parse("x.def", "Bootstrap: docker\n%files to x\n").unwrap_err();
+        assert!(e.to_string().starts_with("x.def:2: %files takes"), "{e}");
+    }
+
+    #[test]
+    fn stages_and_files_from() {
+        let t = "Bootstrap: docker\nFrom: a\nStage: one\n%post\n  make\n\
+Bootstrap: docker\nFrom: b\nStage: two\n%files from one\n  /x /y\n%files\n  h /h\n";
+        let st = parse_stages("m.def", t).unwrap();
+        assert_eq!(st.len(), 2);
+        assert_eq!(st[0].get("stage"), Some("one"));
+        assert_eq!(st[1].get("from"), Some("b"));
+        assert_eq!(st[1].files.len(), 2);
+        assert_eq!(st[1].files[0].args, ["from", "one"]);
+        assert_eq!(st[1].files[0].line, 9);
+        assert_eq!(files(&st[1].files[1].body), [("h".into(), "/h".into())]);
+        assert_eq!(st[1].text, t);
+        let e = parse_stages("m.def", &t.replace("from one", "from nine")).unwrap_err();
+        assert!(e.to_string().contains("m.def:9: %files from nine"), "{e}");
+        let e = parse_stages("m.def", &t.replace("Stage: one\n", "")).unwrap_err();
+        assert!(e.to_string().contains("stage 1 of 2 has no"), "{e}");
+        let e = parse_stages("m.def", &t.replace("Stage: two", "Stage: one")).unwrap_err();
+        assert!(e.to_string().contains("two stages are named"), "{e}");
+        let e = parse_stages("m.def", &t.replace("From: b", "From b")).unwrap_err();
+        assert!(e.to_string().starts_with("m.def:7: header line"), "{e}");
+    }
+
+    #[test]
+    fn templates() {
+        let t = "Bootstrap: docker\nFrom: debian:{{ VER }}\n%arguments\n  VER=11\n  \
+WHO=\"a b\"\n%post\n  echo {{WHO}} {{ x y }} {{}}\n";
+        let (out, unused) = template("t.def", t, &BTreeMap::new()).unwrap();
+        assert!(out.contains("From: debian:11\n"), "{out}");
+        assert!(out.contains("echo a b {{ x y }} {{}}"), "{out}");
+        assert!(unused.is_empty());
+        let given = BTreeMap::from([("VER".into(), "12".into()), ("NOPE".into(), "1".into())]);
+        let (out, unused) = template("t.def", t, &given).unwrap();
+        assert!(out.contains("From: debian:12\n"), "{out}");
+        assert_eq!(unused, ["NOPE"]);
+        let e = template(
+            "t.def",
+            "Bootstrap: x\nFrom: {{ A }}{{B}}\n",
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("build arguments A, B used but not defined"),
+            "{e}"
+        );
+        let e = template("t.def", "Bootstrap: x\n%arguments\n  A\n", &BTreeMap::new()).unwrap_err();
+        assert!(e.to_string().starts_with("t.def:3: %arguments"), "{e}");
     }
 }

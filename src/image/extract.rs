@@ -376,7 +376,13 @@ fn walk<'a>(
                 .map_err(|e| Error::io(format!("create {}", path.display()), e.into()))?;
                 let fd = open_at(parent_fd, name, OFlag::O_DIRECTORY | OFlag::O_RDONLY, 0)
                     .map_err(|e| Error::io(format!("open {}", path.display()), e.into()))?;
-                dir_modes.push((path.to_path_buf(), perm & keep.dir_bits(), h.uid, h.gid, h.mtime));
+                dir_modes.push((
+                    path.to_path_buf(),
+                    perm & keep.dir_bits(),
+                    h.uid,
+                    h.gid,
+                    h.mtime,
+                ));
                 stack.push((path.to_path_buf(), Arc::new(fd)));
             }
             InnerNode::File(f) => {
@@ -494,4 +500,52 @@ pub fn remove_tree(path: &Path, within: &Path) -> Result<()> {
 /// The name of a path component as bytes (for tests and messages).
 pub fn display_name(n: &OsStr) -> String {
     String::from_utf8_lossy(n.as_bytes()).into_owned()
+}
+
+/// `build --fix-perms`: every entry under `root` (symbolic links not followed) owned by this
+/// process's uid and gid, with owner read and write, and owner execute on directories and on
+/// files anyone may execute (Apptainer's `--fix-perms` adds the permissions; singlet also
+/// takes the owners, so a rootless build's sandbox holds nothing of subordinate ids).
+///
+/// # Errors
+/// [`Error::Io`] naming the entry that cannot be read or changed.
+pub fn fix_perms(root: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p)
+            .map_err(|e| Error::io(format!("stat {}", p.display()), e))?;
+        if m.file_type().is_symlink() {
+            let _ = nix::unistd::fchownat(
+                None,
+                &p,
+                Some(uid),
+                Some(gid),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            );
+            continue;
+        }
+        if m.uid() != uid.as_raw() || m.gid() != gid.as_raw() {
+            nix::unistd::chown(&p, Some(uid), Some(gid))
+                .map_err(|e| Error::io(format!("chown {}", p.display()), e.into()))?;
+        }
+        let mut mode = m.mode() & 0o7777 | 0o600;
+        if m.is_dir() || mode & 0o111 != 0 {
+            mode |= 0o100;
+        }
+        // chown cleared setuid/setgid bits; the recorded mode comes back without them.
+        mode &= !0o6000;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(format!("chmod {}", p.display()), e))?;
+        if m.is_dir() {
+            for e in
+                std::fs::read_dir(&p).map_err(|e| Error::io(format!("read {}", p.display()), e))?
+            {
+                let e = e.map_err(|e| Error::io(format!("read {}", p.display()), e))?;
+                stack.push(e.path());
+            }
+        }
+    }
+    Ok(())
 }

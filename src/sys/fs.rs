@@ -85,3 +85,25 @@ pub fn remove_tree(path: &Path, within: &Path) -> std::io::Result<()> {
         }
     }
 }
+
+/// `true` when some entry under `root` (symbolic links not followed, the walk stopping at
+/// the first) is owned by a uid other than `uid`; unreadable directories count as foreign.
+pub fn any_foreign_owner(root: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            return true;
+        };
+        if m.uid() != uid {
+            return true;
+        }
+        if m.is_dir() {
+            let Ok(rd) = std::fs::read_dir(&p) else {
+                return true;
+            };
+            stack.extend(rd.flatten().map(|e| e.path()));
+        }
+    }
+    false
+}

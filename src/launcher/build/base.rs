@@ -1,0 +1,456 @@
+//! The base of a build stage (the `Bootstrap:` agents, docs/reference/apptainer.md §7.4) and
+//! the identity the build runs as.
+//!
+//! Agents: `docker` (with `Registry:` and `Namespace:`), `oci`, `oci-archive`,
+//! `docker-archive`, `localimage` through [`crate::image::pull::build`]; `scratch` (the
+//! `/.singularity.d` layout only); `busybox` (a static busybox, the host's busybox-static
+//! unless `MirrorURL` names a file, with its applets linked); `debootstrap` (Debian's
+//! `debootstrap --variant=minbase`, `OSVersion`, `MirrorURL`, `Include`). Every agent writes
+//! as root of the build's user namespace, so owners and setuid, setgid and sticky bits are
+//! what a root build records. The others Apptainer knows get a message naming what to use.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::super::error::{Error, Result};
+use super::{as_builder, in_builder_ns, info, DefBuildOpts};
+use crate::image::deffile::DefFile;
+use crate::image::pull;
+use crate::runtime::sandbox::IdMode;
+
+/// Where a stage's tree comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Base {
+    /// An image reference [`crate::image::pull::build`] takes.
+    Image(String),
+    /// An empty tree.
+    Scratch,
+    /// A static busybox binary (`None`: the host's) and its applets.
+    Busybox(Option<PathBuf>),
+    /// `debootstrap --variant=minbase [--include=…] SUITE ROOT MIRROR`.
+    Debootstrap {
+        /// `OSVersion`.
+        suite: String,
+        /// `MirrorURL`.
+        mirror: String,
+        /// `Include`, comma-separated for `--include`.
+        include: Option<String>,
+    },
+}
+
+/// The agents Apptainer has that singlet does not (yet), with what to use instead.
+const UNSUPPORTED: &[(&str, &str)] = &[
+    ("library", "pull the image first (`singlet pull` from a registry, or a local SIF) and use `Bootstrap: localimage`"),
+    ("shub", "Singularity Hub is retired; use `Bootstrap: docker` or `Bootstrap: localimage`"),
+    ("oras", "pull the SIF first and use `Bootstrap: localimage`"),
+    ("docker-daemon", "save the image with `docker save -o img.tar IMAGE` and use `Bootstrap: docker-archive` with `From: img.tar`"),
+    ("yum", "use `Bootstrap: docker` with a Red Hat family image (`From: rockylinux:9`) and install with dnf in %post"),
+    ("zypper", "use `Bootstrap: docker` with an openSUSE image (`From: opensuse/leap`) and install with zypper in %post"),
+    ("arch", "use `Bootstrap: docker` with `From: archlinux`"),
+    ("buildkit", "build the Dockerfile with a container engine, save it as an OCI archive and use `Bootstrap: oci-archive`"),
+    ("dockerfile", "build the Dockerfile with a container engine, save it as an OCI archive and use `Bootstrap: oci-archive`"),
+];
+
+/// The base of `d`.
+///
+/// # Errors
+/// [`Error::Flag`] naming the file for a missing `From:` or `OSVersion:`, an unknown agent,
+/// or one singlet does not support (with what to use instead).
+pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
+    let need = |key: &str| -> Result<String> {
+        d.get(key)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::Flag(format!(
+                    "{def}: Bootstrap: {} needs a `{key}:` header",
+                    d.bootstrap()
+                ))
+            })
+    };
+    Ok(match d.bootstrap().to_ascii_lowercase().as_str() {
+        "docker" => {
+            let f = need("From")?;
+            let f = f.strip_prefix("docker://").unwrap_or(&f).to_string();
+            let mut prefix = String::new();
+            if let Some(r) = d.get("registry").filter(|r| !r.is_empty()) {
+                prefix.push_str(r.trim_end_matches('/'));
+                prefix.push('/');
+            }
+            if let Some(n) = d.get("namespace").filter(|n| !n.is_empty()) {
+                prefix.push_str(n.trim_matches('/'));
+                prefix.push('/');
+            }
+            Base::Image(format!("docker://{prefix}{f}"))
+        }
+        b @ ("oci" | "oci-archive" | "docker-archive") => {
+            Base::Image(format!("{b}:{}", need("From")?))
+        }
+        "localimage" => Base::Image(need("From")?),
+        "scratch" => Base::Scratch,
+        "busybox" => Base::Busybox(match d.get("mirrorurl").filter(|m| !m.is_empty()) {
+            None => None,
+            Some(m) if m.starts_with("http://") || m.starts_with("https://") => {
+                return Err(Error::Flag(format!(
+                    "{def}: Bootstrap: busybox: MirrorURL {m}: singlet does not download \
+                     binaries; download it once and give its path (MirrorURL: \
+                     /path/to/busybox), or leave MirrorURL out to use this host's \
+                     busybox-static"
+                )))
+            }
+            Some(m) => Some(PathBuf::from(m.strip_prefix("file://").unwrap_or(m))),
+        }),
+        "debootstrap" => Base::Debootstrap {
+            suite: need("OSVersion")?,
+            mirror: d
+                .get("mirrorurl")
+                .filter(|m| !m.is_empty())
+                .unwrap_or("http://deb.debian.org/debian")
+                .to_string(),
+            include: d.get("include").filter(|i| !i.is_empty()).map(|i| {
+                i.split([',', ' '])
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        },
+        other => {
+            return Err(Error::Flag(
+                match UNSUPPORTED.iter().find(|(a, _)| *a == other) {
+                    Some((_, instead)) => {
+                        format!("{def}: Bootstrap: {other} is not supported by singlet; {instead}")
+                    }
+                    None => format!(
+                        "{def}: unknown Bootstrap: {other} (singlet builds from docker, oci, \
+                     oci-archive, docker-archive, localimage, scratch, busybox and debootstrap)"
+                    ),
+                },
+            ))
+        }
+    })
+}
+
+/// `true` when `mode` maps the caller to root and nothing else (no subordinate range).
+pub(super) fn root_mapped_only(mode: &IdMode) -> bool {
+    matches!(mode, IdMode::Fakeroot { uids, .. } if uids.len() == 1)
+}
+
+/// `true` when `mode` maps a subordinate range.
+pub(super) fn has_subids(mode: &IdMode) -> bool {
+    matches!(mode, IdMode::Fakeroot { uids, .. } if uids.len() > 1)
+}
+
+/// The identity of a build: root, or `--fakeroot` with the caller's subordinate range, or
+/// without one a root-mapped namespace plus the `fakeroot` tool (Apptainer's third fakeroot
+/// mode, docs/reference/apptainer.md §2.3), announced in one line.
+///
+/// # Errors
+/// [`Error::Flag`] when the caller has no subordinate range and a stage needs one
+/// (`debootstrap`) or the `fakeroot` tool is not installed; both name the subuid fix.
+pub(super) fn id_mode(stages: &[DefFile]) -> Result<IdMode> {
+    let mode = IdMode::decide(true)?;
+    if !root_mapped_only(&mode) {
+        return Ok(mode);
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| nix::unistd::getuid().to_string());
+    let fix = format!(
+        "an administrator can add a range for {user} to /etc/subuid and /etc/subgid \
+         (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`)"
+    );
+    if stages
+        .iter()
+        .any(|d| d.bootstrap().eq_ignore_ascii_case("debootstrap"))
+    {
+        return Err(Error::Flag(format!(
+            "Bootstrap: debootstrap needs a subordinate id range (it gives files to Debian's \
+             system users); {fix}"
+        )));
+    }
+    if FakerootTool::host_files().is_none() {
+        return Err(Error::Flag(format!(
+            "no subordinate id range in /etc/subuid for {user}, and the `fakeroot` tool \
+             (Debian package fakeroot) is not installed for the fallback; {fix}"
+        )));
+    }
+    eprintln!(
+        "{:<8} no subordinate id range for {user}: %post runs as root of a root-mapped user \
+         namespace under the fakeroot tool (files made for other users become yours); {fix}",
+        "INFO:"
+    );
+    Ok(mode)
+}
+
+/// Makes the base of stage `d` at `root` (a path that does not exist yet).
+///
+/// # Errors
+/// As [`base_of`]; a base that cannot be fetched or unpacked, or an agent that fails (its
+/// status named).
+pub(super) fn provision(d: &DefFile, root: &Path, o: &DefBuildOpts, mode: &IdMode) -> Result<()> {
+    let def = "the definition file";
+    match base_of(d, def)? {
+        Base::Image(src) => {
+            info(o, &format!("Starting build from {src}"));
+            let mut po = o.pull.clone();
+            po.sandbox = true;
+            po.force = false;
+            let (root2, src2) = (root.to_path_buf(), src.clone());
+            let code = as_builder(mode, "unpack the base image", move || {
+                pull::build(&root2, &src2, &po)?;
+                Ok(0)
+            })?;
+            if code != 0 {
+                return Err(Error::Flag(format!(
+                    "unpacking the base image {src} failed (see the message above)"
+                )));
+            }
+            Ok(())
+        }
+        Base::Scratch => {
+            info(o, "Starting build from scratch");
+            skeleton(root, &d.text)?;
+            // Nothing to run: the OCI runscript of an empty config would only say so.
+            let _ = fs::remove_file(root.join(".singularity.d/oci-config.json"));
+            Ok(())
+        }
+        Base::Busybox(bin) => {
+            let bin = bin.unwrap_or_else(|| PathBuf::from("/bin/busybox"));
+            info(
+                o,
+                &format!("Starting build from busybox ({})", bin.display()),
+            );
+            busybox(root, &bin, &d.text)
+        }
+        Base::Debootstrap {
+            suite,
+            mirror,
+            include,
+        } => {
+            info(
+                o,
+                &format!("Starting build from debootstrap {suite} ({mirror})"),
+            );
+            skeleton(root, &d.text)?;
+            let _ = fs::remove_file(root.join(".singularity.d/oci-config.json"));
+            let root2 = root.to_path_buf();
+            let quiet = o.pull.quiet;
+            let code = in_builder_ns(mode, "debootstrap", move || {
+                debootstrap(&root2, &suite, &mirror, include.as_deref(), quiet)
+            })?;
+            if code != 0 {
+                return Err(Error::Flag(format!(
+                    "debootstrap failed with exit status {code} (its log: \
+                     debootstrap/debootstrap.log in the staging tree, removed now); nothing \
+                     was written"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The `/.singularity.d` layout in a new directory `root`.
+fn skeleton(root: &Path, deffile: &str) -> Result<()> {
+    fs::create_dir(root).map_err(|e| Error::io(format!("create {}", root.display()), e))?;
+    let mut tree = crate::image::oci::layer::Tree::new(root)?;
+    let cfg = Value::Object(Default::default());
+    crate::image::layout::write(
+        &mut tree,
+        &crate::image::layout::Source {
+            deffile,
+            deffile_header: vec![],
+            config: &cfg,
+            arch: crate::image::oci::fetch::host_arch(),
+        },
+    )?;
+    tree.finish_on_disk()?;
+    Ok(())
+}
+
+/// `true` when the ELF file at `p` has no program interpreter (a static binary).
+fn is_static_elf(p: &Path) -> bool {
+    let Ok(b) = fs::read(p) else { return false };
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
+        return false;
+    }
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
+    let u16_at = |o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap_or_default());
+    let (off, size, n) = (
+        u64_at(0x20) as usize,
+        u16_at(0x36) as usize,
+        u16_at(0x38) as usize,
+    );
+    (0..n).all(|i| {
+        let o = off + i * size;
+        o + 4 <= b.len() && u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or_default()) != 3
+    })
+}
+
+/// `Bootstrap: busybox`: the skeleton, `bin` (a static busybox) as `/bin/busybox` with a
+/// symbolic link for each applet it lists, the usual directories and a root-only
+/// `/etc/passwd` and `/etc/group`.
+fn busybox(root: &Path, bin: &Path, deffile: &str) -> Result<()> {
+    if !is_static_elf(bin) {
+        return Err(Error::Flag(format!(
+            "Bootstrap: busybox: {} is not a static ELF binary (on Debian: apt-get install \
+             busybox-static; or give one with MirrorURL: /path/to/busybox)",
+            bin.display()
+        )));
+    }
+    skeleton(root, deffile)?;
+    let _ = fs::remove_file(root.join(".singularity.d/oci-config.json"));
+    let out = std::process::Command::new(bin)
+        .arg("--list-full")
+        .output()
+        .map_err(|e| Error::io(format!("run {} --list-full", bin.display()), e))?;
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "home", "dev", "proc", "sys", "var",
+    ] {
+        fs::create_dir_all(root.join(d))
+            .map_err(|e| Error::io(format!("create {d} in the image"), e))?;
+    }
+    for d in ["tmp", "var/tmp"] {
+        let p = root.join(d);
+        fs::create_dir_all(&p).map_err(|e| Error::io(format!("create {d} in the image"), e))?;
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o1777))
+            .map_err(|e| Error::io(format!("chmod {d} in the image"), e))?;
+    }
+    let target = root.join("bin/busybox");
+    fs::copy(bin, &target).map_err(|e| Error::io(format!("copy {}", bin.display()), e))?;
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("chmod /bin/busybox in the image", e))?;
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        let rel = applet.trim().trim_start_matches('/');
+        if rel.is_empty() || rel.contains("..") || rel == "bin/busybox" {
+            continue;
+        }
+        let link = root.join(rel);
+        if let Some(p) = link.parent() {
+            let _ = fs::create_dir_all(p);
+        }
+        let _ = std::os::unix::fs::symlink("/bin/busybox", &link);
+    }
+    for (f, text) in [
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"),
+        ("etc/group", "root:x:0:\n"),
+        ("etc/hosts", "127.0.0.1 localhost\n"),
+    ] {
+        fs::write(root.join(f), text)
+            .map_err(|e| Error::io(format!("write /{f} in the image"), e))?;
+    }
+    Ok(())
+}
+
+/// Runs `debootstrap` into `root` in the build's namespaces (a private mount namespace; device
+/// nodes it cannot make are bound from the host, `container=lxc`, and removed afterwards).
+fn debootstrap(
+    root: &Path,
+    suite: &str,
+    mirror: &str,
+    include: Option<&str>,
+    quiet: bool,
+) -> Result<i32> {
+    let mut c = std::process::Command::new("debootstrap");
+    c.arg("--variant=minbase");
+    if let Some(i) = include {
+        c.arg(format!("--include={i}"));
+    }
+    c.arg(suite).arg(root).arg(mirror).env("container", "lxc");
+    if quiet {
+        c.stdout(std::process::Stdio::null());
+    }
+    let st = c.status().map_err(|e| {
+        Error::io(
+            "run debootstrap (Debian package debootstrap; apt-get install debootstrap)",
+            e,
+        )
+    })?;
+    // The bound device nodes leave empty regular files behind once this namespace ends.
+    if let Ok(rd) = fs::read_dir(root.join("dev")) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                crate::sys::mount::detach_under(&e.path());
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(st.code().unwrap_or(255))
+}
+
+/// The host's `fakeroot` tool copied into a build's tree for one container (Apptainer's third
+/// fakeroot mode, docs/reference/apptainer.md §2.3): `fakeroot-sysv`, `faked-sysv` and
+/// `libfakeroot-sysv.so` in `/.singularity.d/libs`, removed after the container.
+pub(super) struct FakerootTool {
+    dir: PathBuf,
+}
+
+/// Where the tool lives inside the container.
+const TOOL_DIR: &str = "/.singularity.d/libs";
+
+impl FakerootTool {
+    /// The host's `fakeroot-sysv`, `faked-sysv` and `libfakeroot-sysv.so`, if installed.
+    pub(super) fn host_files() -> Option<[PathBuf; 3]> {
+        let lib = [
+            "/usr/lib/x86_64-linux-gnu",
+            "/usr/lib/aarch64-linux-gnu",
+            "/usr/lib64",
+            "/usr/lib",
+        ]
+        .iter()
+        .map(|d| Path::new(d).join("libfakeroot/libfakeroot-sysv.so"))
+        .find(|p| p.is_file())?;
+        let bin = |n: &str| {
+            ["/usr/bin", "/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(n))
+                .find(|p| p.is_file())
+        };
+        Some([bin("fakeroot-sysv")?, bin("faked-sysv")?, lib])
+    }
+
+    /// Copies the tool into `root`.
+    ///
+    /// # Errors
+    /// [`Error::Flag`] when it is not installed; [`Error::Io`] for a copy that fails.
+    pub(super) fn install(root: &Path) -> Result<FakerootTool> {
+        let files = Self::host_files().ok_or_else(|| {
+            Error::Flag("the fakeroot tool (Debian package fakeroot) is not installed".into())
+        })?;
+        let dir = root.join(TOOL_DIR.trim_start_matches('/'));
+        fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        for (src, name) in files.iter().zip(["fakeroot", "faked", "libfakeroot.so"]) {
+            let dst = dir.join(name);
+            let _ = fs::remove_file(&dst);
+            fs::copy(src, &dst).map_err(|e| Error::io(format!("copy {}", src.display()), e))?;
+        }
+        Ok(FakerootTool { dir })
+    }
+
+    /// `argv` run under the tool.
+    pub(super) fn wrap(&self, argv: Vec<String>) -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            format!("{TOOL_DIR}/fakeroot"),
+            "-f".into(),
+            format!("{TOOL_DIR}/faked"),
+            "-l".into(),
+            format!("{TOOL_DIR}/libfakeroot.so"),
+            "--".into(),
+        ];
+        v.extend(argv);
+        v
+    }
+
+    /// Environment for the container (`--env`).
+    pub(super) fn env(&self) -> Vec<String> {
+        vec!["FAKEROOTDONTTRYCHOWN=1".into()]
+    }
+
+    /// Removes the copied files.
+    pub(super) fn remove(self) {
+        for name in ["fakeroot", "faked", "libfakeroot.so"] {
+            let _ = fs::remove_file(self.dir.join(name));
+        }
+    }
+}
