@@ -159,10 +159,13 @@ pub fn plan(
     let user = passwd_user(img, host, (uid, gid), &mounts.home);
     files[0].1 = passwd::passwd(img.read("/etc/passwd").as_deref(), &user);
     files[1].1 = passwd::group(img.read("/etc/group").as_deref(), &user);
-    // `config passwd = no` / `config group = no`: the image's own files stay.
+    // `config passwd = no` / `config group = no`: the image's own files stay; so do they in
+    // a build's sections and in `--fakeroot --writable` (root is the image's own root there,
+    // and `useradd` must be able to change them).
+    let image_ids = p.build || (p.fakeroot && p.writable);
     let keep = |f: &Path| match f.to_str() {
-        Some("/etc/passwd") => host.site.config_passwd && !p.build,
-        Some("/etc/group") => host.site.config_group && !p.build,
+        Some("/etc/passwd") => host.site.config_passwd && !image_ids,
+        Some("/etc/group") => host.site.config_group && !image_ids,
         _ => true,
     };
     files.retain(|(f, _)| keep(f));
