@@ -10,5 +10,6 @@ mod instance;
 mod legacy;
 mod net;
 mod pull;
+mod recipes;
 mod runtime;
 mod sif;

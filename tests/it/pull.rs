@@ -21,8 +21,8 @@ fn layout(tag: &str) -> String {
     format!("oci:{}:{tag}", fixtures().join("layout").display())
 }
 
-struct Registry {
-    addr: String,
+pub(crate) struct Registry {
+    pub(crate) addr: String,
     data: PathBuf,
 }
 
@@ -89,7 +89,7 @@ fn start_registry(extra: &str) -> (String, PathBuf) {
 }
 
 /// A docker-registry with the fixture images pushed as `test/<tag>:latest`.
-fn registry() -> &'static Registry {
+pub(crate) fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
         let fx = fixtures().clone();

@@ -288,6 +288,37 @@ fn is_static_elf(p: &Path) -> bool {
     })
 }
 
+/// The program interpreter (`PT_INTERP`) of the ELF file at `p`, if it has one.
+fn elf_interpreter(p: &Path) -> Option<String> {
+    let b = fs::read(p).ok()?;
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
+        return None;
+    }
+    let u64_at =
+        |o: usize| -> Option<u64> { Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?)) };
+    let u16_at =
+        |o: usize| -> Option<u16> { Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?)) };
+    let (off, size, n) = (
+        u64_at(0x20)? as usize,
+        u16_at(0x36)? as usize,
+        u16_at(0x38)? as usize,
+    );
+    (0..n).find_map(|i| {
+        let o = off + i * size;
+        let kind = u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?);
+        if kind != 3 {
+            return None;
+        }
+        let (fo, fl) = (u64_at(o + 8)? as usize, u64_at(o + 32)? as usize);
+        let s = b.get(fo..fo + fl)?;
+        Some(
+            String::from_utf8_lossy(s)
+                .trim_end_matches('\0')
+                .to_string(),
+        )
+    })
+}
+
 /// `Bootstrap: busybox`: the skeleton, `bin` (a static busybox) as `/bin/busybox` with a
 /// symbolic link for each applet it lists, the usual directories and a root-only
 /// `/etc/passwd` and `/etc/group`.
@@ -408,6 +439,28 @@ impl FakerootTool {
                 .find(|p| p.is_file())
         };
         Some([bin("fakeroot-sysv")?, bin("faked-sysv")?, lib])
+    }
+
+    /// `true` when the tool can run in the tree `root`: `faked` is dynamically linked, so
+    /// the image needs the host's program interpreter (a glibc image; not busybox or musl).
+    pub(super) fn usable_in(root: &Path) -> bool {
+        let Some([_, faked, _]) = Self::host_files() else {
+            return false;
+        };
+        let Some(interp) = elf_interpreter(&faked) else {
+            return true;
+        };
+        let Ok(dir) = fs::File::open(root) else {
+            return false;
+        };
+        use std::os::fd::AsRawFd;
+        crate::sys::path::openat_in_root(
+            dir.as_raw_fd(),
+            Path::new(&interp),
+            nix::fcntl::OFlag::O_PATH,
+            0,
+        )
+        .is_ok()
     }
 
     /// Copies the tool into `root`.

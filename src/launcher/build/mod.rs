@@ -516,7 +516,16 @@ fn run_container(
 ) -> Result<i32> {
     let writable = action == Action::Exec;
     let tool = if writable && base::root_mapped_only(mode) {
-        Some(base::FakerootTool::install(root)?)
+        if base::FakerootTool::usable_in(root) {
+            Some(base::FakerootTool::install(root)?)
+        } else {
+            info(
+                o,
+                "the image lacks the host's C library, so the fakeroot tool cannot run in it: \
+                 root of the root-mapped namespace only (changing owners fails)",
+            );
+            None
+        }
     } else {
         None
     };

@@ -192,7 +192,9 @@ if [ -n "${SINGULARITY_APPNAME:-}" ]; then
     if [ -d "$__approot" ]; then
         SCIF_APPS=/scif/apps
         SCIF_APPROOT="$__approot"
-        export SCIF_APPS SCIF_APPROOT
+        APPTAINER_APPROOT="$__approot"
+        SINGULARITY_APPROOT="$__approot"
+        export SCIF_APPS SCIF_APPROOT APPTAINER_APPROOT SINGULARITY_APPROOT
         PATH="$__approot:$PATH"
         [ -d "$__approot/bin" ] && PATH="$__approot/bin:$PATH"
         if [ -d "$__approot/lib" ]; then
