@@ -46,7 +46,7 @@ fn names(dir: &Path) -> BTreeSet<String> {
 }
 
 /// `unsquashfs -lln` of a SIF's partition: path → "mode uid/gid".
-fn owners(sif: &Path) -> Vec<(String, String)> {
+pub(crate) fn owners(sif: &Path) -> Vec<(String, String)> {
     let off = partition_offset(sif);
     let o = Command::new("unsquashfs")
         .args(["-o", &off, "-lln"])
@@ -387,4 +387,331 @@ fn files_never_write_through_links() {
             "{dst}: wrote outside the rootfs"
         );
     }
+}
+
+/// A definition file whose `%post` changes owners and special bits the way package scripts
+/// do, on the registry's Debian image (layers unpacked by singlet) with `%files` into `/tmp`.
+fn ownership_def(dir: &Path) -> String {
+    fs::write(dir.join("payload.sh"), "echo payload\n").unwrap();
+    format!(
+        "Bootstrap: docker\nFrom: {}\n\n%files\n    {}/payload.sh /tmp/payload.sh\n\n\
+%post\n    sh /tmp/payload.sh > /opt/payload.out\n    groupadd -r grp1\n\
+    useradd -r -g grp1 -d /srv/u1 usr1\n    install -d -o usr1 -g grp1 -m 2770 /srv/u1\n\
+    touch /srv/u1/data && chown usr1:grp1 /srv/u1/data && chmod 0640 /srv/u1/data\n\
+    mkdir -m 1777 /scratch\n    cp /bin/true /usr/local/bin/suid && chgrp grp1 /usr/local/bin/suid\n\
+    chmod 6755 /usr/local/bin/suid\n\
+    rm /tmp/payload.sh\n\n%test\n    test -f /opt/payload.out\n",
+        crate::pull::docker("debian").trim_start_matches("docker://"),
+        dir.display()
+    )
+}
+
+/// The issue's measure of a rootless build: with a subuid range it records exactly what a root
+/// build records, for every entry of the base image and of `%post` (path, type, mode with
+/// setuid/setgid/sticky bits, owner and group), compared on the two SIFs with unsquashfs.
+#[test]
+fn rootless_build_records_what_root_records() {
+    need!(Who::User);
+    let mut trees = Vec::new();
+    for who in [Who::Root, Who::User] {
+        let s = Scratch::new(who);
+        let def = s.path().join("own.def");
+        fs::write(&def, ownership_def(s.path())).unwrap();
+        s.own(&def);
+        s.own(&s.path().join("payload.sh"));
+        let sif = s.path().join("own.sif");
+        let o = singlet_in(
+            &s,
+            &[],
+            &[
+                "build",
+                "--no-https",
+                sif.to_str().unwrap(),
+                def.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{who:?}: {}", err(&o));
+        let own = owners(&sif);
+        trees.push((who, own));
+    }
+    let (root, user) = (&trees[0].1, &trees[1].1);
+    assert!(root.len() > 1000, "the Debian tree: {} entries", root.len());
+    for (p, want) in [
+        ("/srv/u1", "drwxrws---"),
+        ("/scratch", "drwxrwxrwt"),
+        ("/usr/local/bin/suid", "-rwsr-sr-x"),
+        ("/usr/bin/passwd", "-rwsr-xr-x"),
+        ("/tmp", "drwxrwxrwt"),
+    ] {
+        let got = root.iter().find(|(q, _)| q == p).map(|(_, v)| v.as_str());
+        assert!(
+            got.is_some_and(|g| g.starts_with(want)),
+            "root build: {p} is {got:?}"
+        );
+    }
+    let data = user.iter().find(|(q, _)| q == "/srv/u1/data").unwrap();
+    assert_ne!(data.1, "-rw-r----- 0/0", "usr1 owns its data: {data:?}");
+    let differ: Vec<String> = root
+        .iter()
+        .zip(user.iter())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("root {a:?} rootless {b:?}"))
+        .take(10)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the trees differ:\n{}",
+        differ.join("\n")
+    );
+    assert_eq!(root.len(), user.len());
+}
+
+/// `useradd`/`groupadd` in `%post` change the image's own `/etc/passwd` and `/etc/group`
+/// (the builder's entries are never baked in), and `%files` into `/tmp` reach `%post` and
+/// `%test`, as root and rootless.
+#[test]
+fn post_adds_users_and_sees_files_in_tmp() {
+    for who in [Who::Root, Who::User, Who::UserNoSub] {
+        need!(who);
+        let s = Scratch::new(who);
+        fs::write(s.path().join("inst.sh"), "echo installed > /opt/inst.txt\n").unwrap();
+        s.own(&s.path().join("inst.sh"));
+        let def = s.path().join("u.def");
+        fs::write(
+            &def,
+            format!(
+                "Bootstrap: localimage\nFrom: {}\n%files\n    {}/inst.sh /tmp/inst.sh\n\
+                 %post\n    sh /tmp/inst.sh\n    groupadd -r grp1\n    useradd -r -g grp1 usr1\n\
+                 %test\n    test -f /tmp/inst.sh\n    grep -q '^usr1:' /etc/passwd\n",
+                testdata().join("reference/debian.sif").display(),
+                s.path().display()
+            ),
+        )
+        .unwrap();
+        s.own(&def);
+        let sif = s.path().join("u.sif").display().to_string();
+        let o = singlet_in(&s, &[], &["build", &sif, def.to_str().unwrap()]);
+        assert!(o.status.success(), "{who:?}: {}", err(&o));
+        let passwd = ok(&s, &["exec", &sif, "cat", "/etc/passwd"]);
+        let group = ok(&s, &["exec", &sif, "cat", "/etc/group"]);
+        assert!(passwd.contains("usr1:x:"), "{who:?}: {passwd}");
+        assert!(group.contains("grp1:x:"), "{who:?}: {group}");
+        assert_eq!(
+            ok(&s, &["exec", &sif, "cat", "/opt/inst.txt"]),
+            "installed\n"
+        );
+        // The builder's own entry is added at run time only, never stored in the image.
+        if let Some(name) = who.name() {
+            let own = Command::new("unsquashfs")
+                .args(["-o", &partition_offset(Path::new(&sif)), "-cat"])
+                .arg(&sif)
+                .arg("etc/passwd")
+                .output()
+                .unwrap();
+            let stored = String::from_utf8_lossy(&own.stdout);
+            assert!(stored.contains("usr1:x:"), "{stored}");
+            assert!(!stored.contains(&format!("{name}:")), "{who:?}: {stored}");
+        }
+        if who == Who::UserNoSub {
+            assert!(
+                err(&o).contains("no subordinate id range") && err(&o).contains("fakeroot tool"),
+                "the fallback is announced: {}",
+                err(&o)
+            );
+        }
+    }
+}
+
+/// Without a subuid range, what cannot work (debootstrap) is refused up front with the subuid
+/// fix named; the unsupported agents name what to use instead; build arguments that are
+/// missing are errors naming them, unused ones a warning.
+#[test]
+fn build_errors_name_the_fix() {
+    need!(Who::UserNoSub);
+    let s = Scratch::new(Who::UserNoSub);
+    let run = |text: &str, extra: &[&str]| {
+        let def = s.path().join("e.def");
+        fs::write(&def, text).unwrap();
+        s.own(&def);
+        let mut a = vec!["build"];
+        a.extend_from_slice(extra);
+        a.extend(["e.sif", "e.def"]);
+        singlet_in(&s, &[], &a)
+    };
+    let o = run("Bootstrap: debootstrap\nOSVersion: bookworm\n", &[]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("needs a subordinate id range") && err(&o).contains("/etc/subuid"),
+        "{}",
+        err(&o)
+    );
+    let o = run("Bootstrap: yum\nFrom: x\n", &[]);
+    assert!(
+        err(&o).contains("Bootstrap: yum is not supported by singlet; use `Bootstrap: docker`"),
+        "{}",
+        err(&o)
+    );
+    let o = run(
+        "Bootstrap: scratch\n%post\n    echo {{ WHO }} {{ WHAT }}\n",
+        &[],
+    );
+    assert!(
+        err(&o).contains("build arguments WHAT, WHO used but not defined"),
+        "{}",
+        err(&o)
+    );
+    let o = run(
+        "Bootstrap: busybox\n%arguments\n    WHO=me\n%runscript\n    echo {{ WHO }}\n",
+        &["--build-arg", "WHO=you", "--build-arg", "EXTRA=1"],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("build argument not used: EXTRA"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(ok(&s, &["run", "e.sif"]), "you\n");
+    let o = run("Bootstrap: busybox\n", &["--build-arg", "NOEQUALS"]);
+    assert!(
+        err(&o).contains("--build-arg: \"NOEQUALS\" is not NAME=VALUE"),
+        "{}",
+        err(&o)
+    );
+}
+
+/// A rootless `--sandbox` build keeps its owners (subordinate ids); `--fix-perms` gives the
+/// caller a sandbox it can delete with `rm -rf`; `--update` runs another file's sections on it;
+/// `exec --fakeroot --writable` can add a user there, and the sandbox then squashes into a SIF
+/// that records the new owner.
+#[test]
+fn sandbox_fix_perms_update_and_squash() {
+    need!(Who::User);
+    let s = Scratch::new(Who::User);
+    let def = s.path().join("a.def");
+    let deb = testdata().join("reference/debian.sif");
+    fs::write(
+        &def,
+        format!(
+            "Bootstrap: localimage\nFrom: {}\n%post\n    useradd -r -m -d /home/a a\n",
+            deb.display()
+        ),
+    )
+    .unwrap();
+    s.own(&def);
+    let o = singlet_in(&s, &[], &["build", "--sandbox", "kept", "a.def"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("--fix-perms"), "the notice: {}", err(&o));
+    let o = singlet_in(
+        &s,
+        &[],
+        &["build", "--fix-perms", "--sandbox", "fixed", "a.def"],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let (uid, _) = Who::User.ids();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(s.path().join("fixed/home/a")).unwrap().uid(),
+        uid
+    );
+    let more = s.path().join("more.def");
+    fs::write(
+        &more,
+        "Bootstrap: localimage\nFrom: ignored\n%post\n    echo more > /more.txt\n",
+    )
+    .unwrap();
+    s.own(&more);
+    let o = singlet_in(
+        &s,
+        &[],
+        &["build", "--update", "--sandbox", "fixed", "more.def"],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        fs::read_to_string(s.path().join("fixed/more.txt")).unwrap(),
+        "more\n"
+    );
+    let rm = s.run({
+        let mut c = s.cmd("rm");
+        c.args(["-rf", "fixed"]).current_dir(s.path());
+        c
+    });
+    assert!(
+        rm.status.success(),
+        "the caller deletes a --fix-perms sandbox: {}",
+        err(&rm)
+    );
+    // --fakeroot --writable changes, then the sandbox as a SIF.
+    let o = singlet_in(
+        &s,
+        &[],
+        &[
+            "exec",
+            "--fakeroot",
+            "--writable",
+            "kept",
+            "sh",
+            "-c",
+            "useradd -r b && mkdir /data && touch /data/x && chown b /data/x && chmod 600 /data/x",
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = singlet_in(&s, &[], &["build", "kept.sif", "kept"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let own = owners(&s.path().join("kept.sif"));
+    let x = own
+        .iter()
+        .find(|(p, _)| p == "/data/x")
+        .map(|(_, v)| v.clone());
+    let x = x.unwrap_or_default();
+    assert!(x.starts_with("-rw------- ") && !x.ends_with(" 0/0"), "{x}");
+}
+
+/// SIGINT during `%post` (as a terminal sends it, to the process group) stops the build and
+/// leaves nothing beside the output, files of subordinate ids included.
+#[test]
+fn interrupted_build_leaves_nothing() {
+    need!(Who::User);
+    let s = Scratch::new(Who::User);
+    let out = s.path().join("out");
+    fs::create_dir(&out).unwrap();
+    s.own(&out);
+    let def = s.path().join("slow.def");
+    fs::write(
+        &def,
+        format!(
+            "Bootstrap: localimage\nFrom: {}\n%post\n    useradd -r slow\n    touch /tmp/started\n    sleep 60\n",
+            testdata().join("reference/debian.sif").display()
+        ),
+    )
+    .unwrap();
+    s.own(&def);
+    let mut c = singlet_cmd(&s, &singlet(), &[], &["build", "out/slow.sif", "slow.def"]);
+    use std::os::unix::process::CommandExt;
+    c.process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    let pgid = child.id() as i32;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Wait for %post to run (its staging tree holds /tmp/started).
+    loop {
+        let started = fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .any(|e| e.path().join("rootfs/tmp/started").exists());
+        if started {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "%post never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    assert!(err(&o).contains("interrupted"), "{}", err(&o));
+    assert_eq!(names(&out), BTreeSet::new(), "nothing left in out/");
 }

@@ -2,7 +2,7 @@
 //! unprivileged users `.ci/run` creates.
 
 mod apps;
-mod build;
+pub(crate) mod build;
 mod common;
 mod frontend;
 mod golden;

@@ -7,10 +7,11 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::build::owners;
 use crate::common::*;
 use crate::need;
 use crate::sif::testdata;
@@ -125,23 +126,6 @@ fn who(mode: &str) -> Who {
 
 fn recipes_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/recipes")
-}
-
-/// `unsquashfs -lln` of the SIF's partition: path inside → "MODE UID/GID".
-fn owners(sif: &Path) -> Vec<(String, String)> {
-    let o = Command::new("unsquashfs")
-        .args(["-o", &partition_offset(sif), "-lln"])
-        .arg(sif)
-        .output()
-        .expect("unsquashfs (squashfs-tools)");
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let path = f.get(5)?.strip_prefix("squashfs-root")?;
-            Some((path.to_string(), format!("{} {}", f[0], f[1])))
-        })
-        .collect()
 }
 
 /// Builds `name` as each identity this run covers and checks it.
