@@ -5,7 +5,7 @@
 # siftool: unsquashfs the partition, run the %post line with chroot, write the same metadata
 # files, mksquashfs (gzip, as ours), siftool new + add. No Apptainer on this host; the by-hand
 # pipeline is the floor Apptainer's own localimage build (unsquash, %post, mksquashfs) stands on.
-# Usage: bench/build.sh [RUNS]
+# Usage: bench/build.sh [RUNS] [RECIPE_RUNS]
 source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
 "$REPO/tests/interop/build.sh" "$W/ref" >/dev/null
@@ -50,3 +50,26 @@ $INTERLEAVE --runs "$RUNS" --warmup 1 --title "build out.sif app.def" \
   "singlet rootless=cd $W/u && rm -f u.sif && setpriv --reuid=$(id -u "$BUSER") --regid=$(id -g "$BUSER") --init-groups env -i HOME=/home/$BUSER PATH=/usr/bin:/bin $W/singlet -q build u.sif app.def" \
   "by hand (unsquashfs+chroot+mksquashfs+siftool)=sh $W/byhand.sh"
 ls -l "$W/u/r.sif" "$W/u/u.sif" "$W/h/out.sif" | awk '{print "#", $5, $NF}'
+
+# The recipe corpus' two largest recipes (tests/recipes/): debootstrap-legacy.def (Debian from
+# debootstrap, `apt-get install hello`) and python-app.def (the Debian SIF, `apt-get install
+# python3-minimal`, a script in %files), root and rootless, against the same work by hand as
+# root: debootstrap or unsquashfs → chroot apt-get → mksquashfs → siftool. Both sides download
+# the packages from the mirror apt uses, each run.
+CRUNS=${2:-3}
+R="$REPO/tests/recipes"
+mkdir -p "$W/c"
+cp -r "$R/data" "$W/c/data"
+sed -e "s|@DEBIAN_SIF@|$D|g" -e "s|@RECIPES@|$W/c|g" "$R/python-app.def" > "$W/c/python.def"
+cp "$R/debootstrap-legacy.def" "$W/c/deb.def"
+chown -R "$BUSER:" "$W/c"
+cat > "$W/byhand-deb.sh" <<EOF
+set -e
+rm -rf "$W/hd" && mkdir "$W/hd"
+debootstrap --variant=minbase bookworm "$W/hd/root" http://deb.debian.org/debian/ >/dev/null
+mount -t proc proc "$W/hd/root/proc"
+chroot "$W/hd/root" /bin/sh -e -c 'apt-get update -q >/dev/null && apt-get -y -q install hello >/dev/null' || { umount "$W/hd/root/proc"; exit 1; }
+umount "$W/hd/root/proc"
+mksquashfs "$W/hd/root" "$W/hd/p.sqfs" -noappend -quiet -comp gzip >/dev/null
+"$SIFTOOL" new "$W/hd/out.sif"
+"$SIFTOOL" add --datatype 4 --parttype 2 --partfs 1 --partarch 2 --groupid 1 "$W/hd/out.sif" "$W/hd/p.sqfs"
