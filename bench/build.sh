@@ -73,3 +73,25 @@ umount "$W/hd/root/proc"
 mksquashfs "$W/hd/root" "$W/hd/p.sqfs" -noappend -quiet -comp gzip >/dev/null
 "$SIFTOOL" new "$W/hd/out.sif"
 "$SIFTOOL" add --datatype 4 --parttype 2 --partfs 1 --partarch 2 --groupid 1 "$W/hd/out.sif" "$W/hd/p.sqfs"
+EOF
+cat > "$W/byhand-py.sh" <<EOF
+set -e
+rm -rf "$W/hp" && mkdir "$W/hp"
+unsquashfs -q -n -o $OFF -d "$W/hp/root" "$D" >/dev/null
+cp "$W/c/data/analyse.py" "$W/hp/root/opt/analyse.py"
+cp /etc/resolv.conf "$W/hp/root/etc/resolv.conf"
+chroot "$W/hp/root" /bin/sh -e -c 'apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends python3-minimal >/dev/null && rm -rf /var/lib/apt/lists/*'
+mksquashfs "$W/hp/root" "$W/hp/p.sqfs" -noappend -quiet -comp gzip >/dev/null
+"$SIFTOOL" new "$W/hp/out.sif"
+"$SIFTOOL" add --datatype 4 --parttype 2 --partfs 1 --partarch 2 --groupid 1 "$W/hp/out.sif" "$W/hp/p.sqfs"
+EOF
+UB="setpriv --reuid=$(id -u "$BUSER") --regid=$(id -g "$BUSER") --init-groups env -i HOME=/home/$BUSER PATH=/usr/bin:/bin:/usr/sbin:/sbin"
+$INTERLEAVE --runs "$CRUNS" --title "recipe debootstrap-legacy.def (debootstrap bookworm + apt-get install hello)" \
+  "singlet root=cd $W/c && rm -f r.sif && $W/singlet -q build r.sif deb.def >/dev/null" \
+  "singlet rootless=cd $W/c && rm -f u.sif && $UB $W/singlet -q build u.sif deb.def >/dev/null" \
+  "by hand (debootstrap+chroot+mksquashfs+siftool)=sh $W/byhand-deb.sh"
+$INTERLEAVE --runs "$CRUNS" --title "recipe python-app.def (debian.sif + apt-get install python3-minimal)" \
+  "singlet root=cd $W/c && rm -f rp.sif && $W/singlet -q build rp.sif python.def >/dev/null" \
+  "singlet rootless=cd $W/c && rm -f up.sif && $UB $W/singlet -q build up.sif python.def >/dev/null" \
+  "by hand (unsquashfs+chroot+mksquashfs+siftool)=sh $W/byhand-py.sh"
+ls -l "$W/c/"*.sif "$W/hd/out.sif" "$W/hp/out.sif" | awk '{print "#", $5, $NF}'
