@@ -543,7 +543,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__build)
-            opts="-F -s -w -T -B -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --writable --notest --bind --help"
+            opts="-F -s -w -T -B -f -u -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --writable --notest --bind --fakeroot --fix-perms --update --build-arg --build-arg-file --section --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -567,6 +567,18 @@ _singlet() {
                     ;;
                 -B)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --build-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --build-arg-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --section)
+                    COMPREPLY=($(compgen -W "setup files post test all none" -- "${cur}"))
                     return 0
                     ;;
                 *)

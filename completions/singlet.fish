@@ -220,6 +220,14 @@ complete -c singlet -n "__fish_singlet_using_subcommand build" -l arch -d 'Archi
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l compress -d 'Squashfs compression: gzip (default, every Apptainer reads it), zstd, xz, lz4' -r
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s B -l bind -d 'Definition files: bind a host path into the %post and %test containers (src[:dst[:ro|rw]], repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l build-arg -d 'Definition files: a value for `{{ NAME }}` (NAME=VALUE, repeatable; wins over --build-arg-file and %arguments)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l build-arg-file -d 'Definition files: a file of NAME=VALUE lines for `{{ NAME }}` (repeatable)' -r -F
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l section -d 'Definition files: run only these sections (setup, files, post, test; repeatable or comma-separated); the stored sections are always written' -r -f -a "setup\t''
+files\t''
+post\t''
+test\t''
+all\t''
+none\t''"
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s F -l force -d 'Overwrite an existing output'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l disable-cache -d 'Do not use or fill the cache [env: APPTAINER_DISABLE_CACHE]'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
@@ -227,6 +235,9 @@ complete -c singlet -n "__fish_singlet_using_subcommand build" -l docker-login -
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s s -l sandbox -d 'Write a sandbox directory'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s w -l writable -d 'Write an ext3 image, as Singularity 2.4\'s `build --writable` did (today: a SIF with an overlay, or a sandbox)'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s T -l notest -d 'Definition files: skip the %test section'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s f -l fakeroot -d 'Build as root of a user namespace (implied for a non-root caller; accepted for Apptainer\'s command lines)'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -l fix-perms -d 'Definition files: a sandbox the caller owns entirely (every entry owned by the caller, owner rwX), so it can be changed and deleted without entering a user namespace'
+complete -c singlet -n "__fish_singlet_using_subcommand build" -s u -l update -d 'Definition files: run the sections on the existing sandbox OUT (no base)'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand cache; and not __fish_seen_subcommand_from list clean help" -f -a "list" -d 'List what the cache holds'

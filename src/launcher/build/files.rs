@@ -170,6 +170,34 @@ pub(super) fn copy_all(
         .map_err(|e| crate::image::Error::io(format!("open {}", root.display()), e))?;
     for c in copies {
         match &c.from {
+            None if is_pattern(&c.src) => {
+                let found = glob(&c.src);
+                if found.is_empty() {
+                    return Err(to_image(Error::Flag(format!(
+                        "{}: {} matches nothing on the host",
+                        c.section, c.src
+                    ))));
+                }
+                // Several sources go into the directory `dst`, as `cp` puts them.
+                let dir = relative(Path::new(&c.dst));
+                mkdir_all(root_fd.as_raw_fd(), &dir).map_err(|e| {
+                    to_image(Error::Flag(format!(
+                        "{}: cannot make the directory {} in the image ({e})",
+                        c.section, c.dst
+                    )))
+                })?;
+                for f in found {
+                    let name = Path::new(&f)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned());
+                    let dst = format!(
+                        "{}/{}",
+                        c.dst.trim_end_matches('/'),
+                        name.unwrap_or_default()
+                    );
+                    copy_in(&root_fd, &f, &dst, c.section).map_err(to_image)?;
+                }
+            }
             None => copy_in(&root_fd, &c.src, &c.dst, c.section).map_err(to_image)?,
             Some(stage) => copy_from_stage(&root_fd, stage, &c.src, &c.dst).map_err(to_image)?,
         }
@@ -220,4 +248,32 @@ fn copy_from_stage(root: &fs::File, stage: &Path, src: &str, dst: &str) -> Resul
         section,
         &["-a", "--remove-destination", "--"],
     )
+}
+
+/// `true` when a `%files` source is a shell pattern (`*`, `?` or `[`), which Apptainer expands
+/// on the host.
+fn is_pattern(src: &str) -> bool {
+    src.contains(['*', '?', '['])
+}
+
+/// The host paths matching the pattern `pat`, sorted (glob(3)); empty when none match.
+fn glob(pat: &str) -> Vec<String> {
+    let Ok(c) = std::ffi::CString::new(pat) else {
+        return Vec::new();
+    };
+    // SAFETY: glob_t is plain data; glob fills it and globfree releases what it allocated.
+    unsafe {
+        let mut g: libc::glob_t = std::mem::zeroed();
+        let mut out = Vec::new();
+        if libc::glob(c.as_ptr(), 0, None, &mut g) == 0 {
+            for i in 0..g.gl_pathc {
+                let p = *g.gl_pathv.add(i);
+                if !p.is_null() {
+                    out.push(std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned());
+                }
+            }
+        }
+        libc::globfree(&mut g);
+        out
+    }
 }
