@@ -226,8 +226,19 @@ fn write_sif(
 /// # Errors
 /// Read errors naming the entry; write errors naming `dest`.
 pub fn sif_from_sandbox(dir: &Path, deffile: &str, dest: &Path, o: &PullOpts) -> Result<()> {
+    sif_from_tree(Tree::from_dir(dir)?, deffile, dest, o)
+}
+
+/// [`sif_from_sandbox`] of a tree read with [`Tree::from_dir`] whose metadata the caller may
+/// have changed (a build without a subuid range puts back the owners the `fakeroot` tool
+/// recorded).
+///
+/// # Errors
+/// As [`sif_from_sandbox`].
+pub fn sif_from_tree(tree: Tree, deffile: &str, dest: &Path, o: &PullOpts) -> Result<()> {
+    let dir = tree.root.clone();
+    let dir = dir.as_path();
     let work = Work::new()?;
-    let tree = Tree::from_dir(dir)?;
     let oci = std::fs::read(dir.join(".singularity.d/oci-config.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());

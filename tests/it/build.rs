@@ -482,6 +482,7 @@ fn post_adds_users_and_sees_files_in_tmp() {
             format!(
                 "Bootstrap: localimage\nFrom: {}\n%files\n    {}/inst.sh /tmp/inst.sh\n\
                  %post\n    sh /tmp/inst.sh\n    groupadd -r grp1\n    useradd -r -g grp1 usr1\n\
+                 \x20   install -d -o usr1 -g grp1 -m 2750 /srv/u1\n\
                  %test\n    test -f /tmp/inst.sh\n    grep -q '^usr1:' /etc/passwd\n",
                 testdata().join("reference/debian.sif").display(),
                 s.path().display()
@@ -512,6 +513,22 @@ fn post_adds_users_and_sees_files_in_tmp() {
             assert!(stored.contains("usr1:x:"), "{stored}");
             assert!(!stored.contains(&format!("{name}:")), "{who:?}: {stored}");
         }
+        // Owners set in %post are recorded: by the kernel with a subuid range, from the
+        // fakeroot tool's database without one.
+        let own = owners(Path::new(&sif));
+        let u1 = own
+            .iter()
+            .find(|(p, _)| p == "/srv/u1")
+            .map(|(_, v)| v.clone());
+        assert!(
+            u1.as_deref()
+                .is_some_and(|v| v.starts_with("drwxr-s--- ") && !v.ends_with(" 0/0")),
+            "{who:?}: /srv/u1 is {u1:?}"
+        );
+        assert!(
+            !own.iter().any(|(p, _)| p.contains("fakeroot.db")),
+            "{who:?}: the tool's database is not stored"
+        );
         if who == Who::UserNoSub {
             assert!(
                 err(&o).contains("no subordinate id range") && err(&o).contains("fakeroot tool"),

@@ -177,7 +177,8 @@ pub(super) fn id_mode(stages: &[DefFile]) -> Result<IdMode> {
     }
     eprintln!(
         "{:<8} no subordinate id range for {user}: %post runs as root of a root-mapped user \
-         namespace under the fakeroot tool (files made for other users become yours); {fix}",
+         namespace under the fakeroot tool (owners it records go into the SIF; a sandbox \
+         holds only yours); {fix}",
         "INFO:"
     );
     Ok(mode)
@@ -430,6 +431,41 @@ pub(super) struct FakerootTool {
 /// Where the tool lives inside the container.
 const TOOL_DIR: &str = "/.singularity.d/libs";
 
+/// The tool's saved database inside the container.
+const DB: &str = "/.singularity.d/libs/fakeroot.db";
+
+/// Owner, group and mode the `fakeroot` tool recorded for a file, by (device, inode).
+pub(super) type Faked = std::collections::HashMap<(u64, u64), (u32, u32, u32)>;
+
+/// Reads and removes the tool's database in the tree `root` (faked's save format: one
+/// `dev=HEX,ino=N,mode=OCTAL,uid=N,gid=N,nlink=N,rdev=N` line per file); empty when there is
+/// none. Lines that do not parse are skipped.
+pub(super) fn take_faked(root: &Path) -> Faked {
+    let p = root.join(DB.trim_start_matches('/'));
+    let text = fs::read_to_string(&p).unwrap_or_default();
+    let _ = fs::remove_file(&p);
+    let mut m = Faked::new();
+    for l in text.lines() {
+        let mut f = std::collections::HashMap::new();
+        for kv in l.split(',') {
+            if let Some((k, v)) = kv.split_once('=') {
+                f.insert(k.trim(), v.trim());
+            }
+        }
+        let num = |k: &str, radix: u32| f.get(k).and_then(|v| u64::from_str_radix(v, radix).ok());
+        if let (Some(dev), Some(ino), Some(mode), Some(uid), Some(gid)) = (
+            num("dev", 16),
+            num("ino", 10),
+            num("mode", 8),
+            num("uid", 10),
+            num("gid", 10),
+        ) {
+            m.insert((dev, ino), (uid as u32, gid as u32, mode as u32 & 0o7777));
+        }
+    }
+    m
+}
+
 impl FakerootTool {
     /// The host's `fakeroot-sysv`, `faked-sysv` and `libfakeroot-sysv.so`, if installed.
     pub(super) fn host_files() -> Option<[PathBuf; 3]> {
@@ -491,7 +527,8 @@ impl FakerootTool {
         Ok(FakerootTool { dir })
     }
 
-    /// `argv` run under the tool.
+    /// `argv` run under the tool; the owners and modes it fakes are saved in [`DB`] and read
+    /// again by the next section's run.
     pub(super) fn wrap(&self, argv: Vec<String>) -> Vec<String> {
         let mut v: Vec<String> = vec![
             format!("{TOOL_DIR}/fakeroot"),
@@ -499,8 +536,13 @@ impl FakerootTool {
             format!("{TOOL_DIR}/faked"),
             "-l".into(),
             format!("{TOOL_DIR}/libfakeroot.so"),
-            "--".into(),
+            "-s".into(),
+            DB.into(),
         ];
+        if self.dir.join("fakeroot.db").exists() {
+            v.extend(["-i".to_string(), DB.to_string()]);
+        }
+        v.push("--".into());
         v.extend(argv);
         v
     }
@@ -510,7 +552,7 @@ impl FakerootTool {
         vec!["FAKEROOTDONTTRYCHOWN=1".into()]
     }
 
-    /// Removes the copied files.
+    /// Removes the copied files (the database stays for the next section and the squash).
     pub(super) fn remove(self) {
         for name in ["fakeroot", "faked", "libfakeroot.so"] {
             let _ = fs::remove_file(self.dir.join(name));

@@ -248,6 +248,7 @@ pub fn build_from_def(out: &Path, def: &Path, o: &DefBuildOpts) -> Result<PathBu
         build_stage(d, &root, &earlier, o, &mode, last)?;
     }
     if o.update {
+        let _ = base::take_faked(&dest);
         if o.fix_perms {
             fix_perms(&dest, &mode)?;
         }
@@ -255,6 +256,8 @@ pub fn build_from_def(out: &Path, def: &Path, o: &DefBuildOpts) -> Result<PathBu
     }
     let (_, staging, root) = built.pop().expect("one stage at least");
     drop(built);
+    // Owners the fakeroot tool recorded (no subuid range): into the SIF, never into the tree.
+    let faked = base::take_faked(&root);
     if o.fix_perms {
         fix_perms(&root, &mode)?;
     }
@@ -272,7 +275,9 @@ pub fn build_from_def(out: &Path, def: &Path, o: &DefBuildOpts) -> Result<PathBu
     }
     let (root2, dest2, text2, po) = (root.clone(), dest.clone(), text.clone(), o.pull.clone());
     let code = as_builder(&mode, "create the SIF", move || {
-        pull::sif_from_sandbox(&root2, &text2, &dest2, &po)?;
+        let mut tree = crate::image::oci::layer::Tree::from_dir(&root2)?;
+        apply_faked(&mut tree, &faked);
+        pull::sif_from_tree(tree, &text2, &dest2, &po)?;
         Ok(0)
     })?;
     if code != 0 {
@@ -319,6 +324,28 @@ pub fn build_image(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
         )));
     }
     Ok(dest)
+}
+
+/// Puts the owners, groups and modes the `fakeroot` tool recorded (a build without a subuid
+/// range) into the tree's metadata, matching entries by device and inode.
+fn apply_faked(tree: &mut crate::image::oci::layer::Tree, faked: &base::Faked) {
+    use std::os::unix::fs::MetadataExt;
+    if faked.is_empty() {
+        return;
+    }
+    let root = tree.root.clone();
+    for (rel, m) in tree.meta.iter_mut() {
+        let Ok(st) = fs::symlink_metadata(root.join(rel)) else {
+            continue;
+        };
+        if let Some((uid, gid, mode)) = faked.get(&(st.dev(), st.ino())) {
+            m.uid = *uid;
+            m.gid = *gid;
+            if !st.file_type().is_symlink() {
+                m.mode = *mode;
+            }
+        }
+    }
 }
 
 /// One stage of a build into the tree `root` (see the module docs); `earlier` names the trees
