@@ -241,21 +241,15 @@ fn parse_at(name: &str, text: &str, skip: usize) -> Result<DefFile> {
 /// As [`parse`]; also two stages with the same `Stage:` name, or an earlier stage without
 /// one (nothing could copy from it).
 pub fn parse_stages(name: &str, text: &str) -> Result<Vec<DefFile>> {
-    let mut starts = vec![0usize];
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let mut seen_section = false;
-    for (i, l) in lines.iter().enumerate() {
-        if l.starts_with('%') {
-            seen_section = true;
-        }
-        let is_bootstrap = l.split_once(':').is_some_and(|(k, _)| {
-            k.trim_end().eq_ignore_ascii_case("bootstrap") && !k.starts_with(' ')
-        });
-        if is_bootstrap && seen_section && i > 0 {
-            starts.push(i);
-            seen_section = false;
-        }
-    }
+    let is_bootstrap = |l: &str| {
+        l.split_once(':')
+            .is_some_and(|(k, _)| k.trim_end().eq_ignore_ascii_case("bootstrap"))
+    };
+    // The first `Bootstrap:` line belongs to the first stage; each later one starts a stage.
+    let first = lines.iter().position(|l| is_bootstrap(l)).unwrap_or(0);
+    let mut starts = vec![0usize];
+    starts.extend((first + 1..lines.len()).filter(|&i| is_bootstrap(lines[i])));
     starts.push(lines.len());
     let mut out: Vec<DefFile> = Vec::new();
     for w in starts.windows(2) {

@@ -732,3 +732,66 @@ fn interrupted_build_leaves_nothing() {
     assert!(err(&o).contains("interrupted"), "{}", err(&o));
     assert_eq!(names(&out), BTreeSet::new(), "nothing left in out/");
 }
+
+/// The `fakeroot` tool (a build without a subuid range) is copied into the image's
+/// `/.singularity.d/libs` resolved inside the tree: a base image where that is a symbolic link
+/// to a host directory fails with a clear error, and nothing is written to or removed from
+/// that directory.
+#[test]
+fn fakeroot_tool_never_written_through_links() {
+    need!(Who::UserNoSub);
+    let s = Scratch::new(Who::UserNoSub);
+    let victim = s.path().join("victim");
+    fs::create_dir(&victim).unwrap();
+    // The previous build wrote its copy of `faked` over this file, then removed it.
+    fs::write(victim.join("faked"), "mine\n").unwrap();
+    fs::write(victim.join("fakeroot.db"), "kept\n").unwrap();
+    s.own(&victim);
+    s.own(&victim.join("faked"));
+    s.own(&victim.join("fakeroot.db"));
+    let deb = testdata().join("reference/debian.sif");
+    let o = singlet_in(
+        &s,
+        &[],
+        &["build", "--sandbox", "base", deb.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let libs = s.path().join("base/.singularity.d/libs");
+    let _ = fs::remove_dir_all(&libs);
+    std::os::unix::fs::symlink(&victim, &libs).unwrap();
+    let _ = Command::new("chown")
+        .arg("-h")
+        .arg(format!(
+            "{}:{}",
+            Who::UserNoSub.ids().0,
+            Who::UserNoSub.ids().1
+        ))
+        .arg(&libs)
+        .status();
+    let def = s.path().join("l.def");
+    fs::write(
+        &def,
+        "Bootstrap: localimage\nFrom: base\n%post\n    touch /opt/ran\n",
+    )
+    .unwrap();
+    s.own(&def);
+    let o = singlet_in(&s, &[], &["build", "l.sif", "l.def"]);
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("the fakeroot tool: cannot write /.singularity.d/libs/fakeroot"),
+        "{}",
+        err(&o)
+    );
+    assert!(!s.path().join("l.sif").exists());
+    assert_eq!(
+        names(&victim),
+        ["faked".to_string(), "fakeroot.db".to_string()]
+            .into_iter()
+            .collect(),
+        "nothing written to or removed from the host directory"
+    );
+    assert_eq!(
+        fs::read_to_string(victim.join("fakeroot.db")).unwrap(),
+        "kept\n"
+    );
+}

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::super::error::{Error, Result};
+use super::files::{read_in, remove_in, write_in};
 use super::{as_builder, in_builder_ns, info, DefBuildOpts};
 use crate::image::deffile::DefFile;
 use crate::image::pull;
@@ -198,16 +199,11 @@ pub(super) fn provision(d: &DefFile, root: &Path, o: &DefBuildOpts, mode: &IdMod
             po.sandbox = true;
             po.force = false;
             let (root2, src2) = (root.to_path_buf(), src.clone());
-            let code = as_builder(mode, "unpack the base image", move || {
-                pull::build(&root2, &src2, &po)?;
-                Ok(0)
-            })?;
-            if code != 0 {
-                return Err(Error::Flag(format!(
-                    "unpacking the base image {src} failed (see the message above)"
-                )));
-            }
-            Ok(())
+            as_builder(
+                mode,
+                &format!("unpacking the base image {src}"),
+                move || pull::build(&root2, &src2, &po).map(drop),
+            )
         }
         Base::Scratch => {
             info(o, "Starting build from scratch");
@@ -270,27 +266,9 @@ fn skeleton(root: &Path, deffile: &str) -> Result<()> {
     Ok(())
 }
 
-/// `true` when the ELF file at `p` has no program interpreter (a static binary).
-fn is_static_elf(p: &Path) -> bool {
-    let Ok(b) = fs::read(p) else { return false };
-    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
-        return false;
-    }
-    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or_default());
-    let u16_at = |o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap_or_default());
-    let (off, size, n) = (
-        u64_at(0x20) as usize,
-        u16_at(0x36) as usize,
-        u16_at(0x38) as usize,
-    );
-    (0..n).all(|i| {
-        let o = off + i * size;
-        o + 4 <= b.len() && u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or_default()) != 3
-    })
-}
-
-/// The program interpreter (`PT_INTERP`) of the ELF file at `p`, if it has one.
-fn elf_interpreter(p: &Path) -> Option<String> {
+/// What the ELF file at `p` says of its program interpreter (`PT_INTERP`): `None` when it is
+/// not a 64-bit little-endian ELF file, `Some(None)` for a static binary, else the path.
+fn elf_interpreter(p: &Path) -> Option<Option<String>> {
     let b = fs::read(p).ok()?;
     if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 {
         return None;
@@ -304,10 +282,9 @@ fn elf_interpreter(p: &Path) -> Option<String> {
         u16_at(0x36)? as usize,
         u16_at(0x38)? as usize,
     );
-    (0..n).find_map(|i| {
+    Some((0..n).find_map(|i| {
         let o = off + i * size;
-        let kind = u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?);
-        if kind != 3 {
+        if u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?) != 3 {
             return None;
         }
         let (fo, fl) = (u64_at(o + 8)? as usize, u64_at(o + 32)? as usize);
@@ -317,14 +294,14 @@ fn elf_interpreter(p: &Path) -> Option<String> {
                 .trim_end_matches('\0')
                 .to_string(),
         )
-    })
+    }))
 }
 
 /// `Bootstrap: busybox`: the skeleton, `bin` (a static busybox) as `/bin/busybox` with a
 /// symbolic link for each applet it lists, the usual directories and a root-only
 /// `/etc/passwd` and `/etc/group`.
 fn busybox(root: &Path, bin: &Path, deffile: &str) -> Result<()> {
-    if !is_static_elf(bin) {
+    if elf_interpreter(bin) != Some(None) {
         return Err(Error::Flag(format!(
             "Bootstrap: busybox: {} is not a static ELF binary (on Debian: apt-get install \
              busybox-static; or give one with MirrorURL: /path/to/busybox)",
@@ -409,8 +386,11 @@ fn debootstrap(
             e,
         )
     })?;
-    // The bound device nodes leave empty regular files behind once this namespace ends.
-    if let Ok(rd) = fs::read_dir(root.join("dev")) {
+    // The bound device nodes leave empty regular files behind once this namespace ends
+    // (only in a real /dev directory: a symbolic link there is never followed).
+    let dev = root.join("dev");
+    let real_dir = fs::symlink_metadata(&dev).is_ok_and(|m| m.is_dir());
+    if let Some(rd) = fs::read_dir(&dev).ok().filter(|_| real_dir) {
         for e in rd.flatten() {
             if e.file_type().is_ok_and(|t| t.is_file()) {
                 crate::sys::mount::detach_under(&e.path());
@@ -425,11 +405,16 @@ fn debootstrap(
 /// fakeroot mode, docs/reference/apptainer.md §2.3): `fakeroot-sysv`, `faked-sysv` and
 /// `libfakeroot-sysv.so` in `/.singularity.d/libs`, removed after the container.
 pub(super) struct FakerootTool {
-    dir: PathBuf,
+    /// The tree the tool was copied into.
+    root: fs::File,
 }
 
-/// Where the tool lives inside the container.
-const TOOL_DIR: &str = "/.singularity.d/libs";
+/// The tool's files inside the container, with their modes.
+const TOOL_FILES: [(&str, u32); 3] = [
+    ("/.singularity.d/libs/fakeroot", 0o755),
+    ("/.singularity.d/libs/faked", 0o755),
+    ("/.singularity.d/libs/libfakeroot.so", 0o644),
+];
 
 /// The tool's saved database inside the container.
 const DB: &str = "/.singularity.d/libs/fakeroot.db";
@@ -441,9 +426,13 @@ pub(super) type Faked = std::collections::HashMap<(u64, u64), (u32, u32, u32)>;
 /// `dev=HEX,ino=N,mode=OCTAL,uid=N,gid=N,nlink=N,rdev=N` line per file); empty when there is
 /// none. Lines that do not parse are skipped.
 pub(super) fn take_faked(root: &Path) -> Faked {
-    let p = root.join(DB.trim_start_matches('/'));
-    let text = fs::read_to_string(&p).unwrap_or_default();
-    let _ = fs::remove_file(&p);
+    let Ok(dir) = fs::File::open(root) else {
+        return Faked::new();
+    };
+    let text = read_in(&dir, DB)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    remove_in(&dir, DB);
     let mut m = Faked::new();
     for l in text.lines() {
         let mut f = std::collections::HashMap::new();
@@ -493,7 +482,7 @@ impl FakerootTool {
         let Some([_, faked, _]) = Self::host_files() else {
             return false;
         };
-        let Some(interp) = elf_interpreter(&faked) else {
+        let Some(Some(interp)) = elf_interpreter(&faked) else {
             return true;
         };
         let Ok(dir) = fs::File::open(root) else {
@@ -509,7 +498,8 @@ impl FakerootTool {
         .is_ok()
     }
 
-    /// Copies the tool into `root`.
+    /// Copies the tool into `root` (paths resolved inside the tree: an image's
+    /// `/.singularity.d/libs` that is a symbolic link leads nowhere outside it).
     ///
     /// # Errors
     /// [`Error::Flag`] when it is not installed; [`Error::Io`] for a copy that fails.
@@ -517,29 +507,34 @@ impl FakerootTool {
         let files = Self::host_files().ok_or_else(|| {
             Error::Flag("the fakeroot tool (Debian package fakeroot) is not installed".into())
         })?;
-        let dir = root.join(TOOL_DIR.trim_start_matches('/'));
-        fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-        for (src, name) in files.iter().zip(["fakeroot", "faked", "libfakeroot.so"]) {
-            let dst = dir.join(name);
-            let _ = fs::remove_file(&dst);
-            fs::copy(src, &dst).map_err(|e| Error::io(format!("copy {}", src.display()), e))?;
+        let dir =
+            fs::File::open(root).map_err(|e| Error::io(format!("open {}", root.display()), e))?;
+        for (src, (dst, mode)) in files.iter().zip(TOOL_FILES) {
+            let data =
+                fs::read(src).map_err(|e| Error::io(format!("read {}", src.display()), e))?;
+            write_in(&dir, dst, data, mode).map_err(|e| {
+                Error::Flag(format!(
+                    "the fakeroot tool: cannot write {dst} in the image ({e}; a symbolic link \
+                     leading out of the image is not followed)"
+                ))
+            })?;
         }
-        Ok(FakerootTool { dir })
+        Ok(FakerootTool { root: dir })
     }
 
     /// `argv` run under the tool; the owners and modes it fakes are saved in [`DB`] and read
     /// again by the next section's run.
     pub(super) fn wrap(&self, argv: Vec<String>) -> Vec<String> {
         let mut v: Vec<String> = vec![
-            format!("{TOOL_DIR}/fakeroot"),
+            TOOL_FILES[0].0.into(),
             "-f".into(),
-            format!("{TOOL_DIR}/faked"),
+            TOOL_FILES[1].0.into(),
             "-l".into(),
-            format!("{TOOL_DIR}/libfakeroot.so"),
+            TOOL_FILES[2].0.into(),
             "-s".into(),
             DB.into(),
         ];
-        if self.dir.join("fakeroot.db").exists() {
+        if read_in(&self.root, DB).is_some() {
             v.extend(["-i".to_string(), DB.to_string()]);
         }
         v.push("--".into());
@@ -554,8 +549,8 @@ impl FakerootTool {
 
     /// Removes the copied files (the database stays for the next section and the squash).
     pub(super) fn remove(self) {
-        for name in ["fakeroot", "faked", "libfakeroot.so"] {
-            let _ = fs::remove_file(self.dir.join(name));
+        for (f, _) in TOOL_FILES {
+            remove_in(&self.root, f);
         }
     }
 }

@@ -13,9 +13,14 @@ use nix::sys::stat::Mode;
 use super::super::error::{Error, Result};
 use crate::runtime::rootfs::path::{mkdir_all, openat_in_root, relative};
 
-/// Writes `text` to `path` inside the rootfs (parents created, symlinks resolved inside the
+/// Writes `data` to `path` inside the rootfs (parents created, symlinks resolved inside the
 /// rootfs, an existing entry replaced, never written through).
-pub(super) fn write_in(root: &fs::File, path: &str, text: &str, mode: u32) -> Result<()> {
+pub(super) fn write_in(
+    root: &fs::File,
+    path: &str,
+    data: impl AsRef<[u8]>,
+    mode: u32,
+) -> Result<()> {
     let rel = relative(Path::new(path));
     let parent = mkdir_all(root.as_raw_fd(), rel.parent().unwrap_or(Path::new(".")))?;
     let name = rel
@@ -35,11 +40,55 @@ pub(super) fn write_in(root: &fs::File, path: &str, text: &str, mode: u32) -> Re
     .map_err(|e| Error::sys(format!("create {path} in the image"), e))?;
     // SAFETY: openat returned a fresh descriptor.
     let mut f = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    f.write_all(text.as_bytes())
+    f.write_all(data.as_ref())
         .map_err(|e| Error::io(format!("write {path} in the image"), e))?;
     use std::os::unix::fs::PermissionsExt;
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| Error::io(format!("chmod {path} in the image"), e))
+}
+
+/// The directory of `path` inside the rootfs (resolved inside it) and the entry's name.
+fn parent_in(root: &fs::File, path: &str) -> Option<(OwnedFd, std::ffi::OsString)> {
+    let rel = relative(Path::new(path));
+    let name = rel.file_name()?.to_os_string();
+    let parent = openat_in_root(
+        root.as_raw_fd(),
+        rel.parent().unwrap_or(Path::new(".")),
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+        0,
+    )
+    .ok()?;
+    Some((parent, name))
+}
+
+/// The contents of the regular file `path` inside the rootfs (resolved inside it, a final
+/// symbolic link not followed); `None` when it cannot be read.
+pub(super) fn read_in(root: &fs::File, path: &str) -> Option<Vec<u8>> {
+    let (parent, name) = parent_in(root, path)?;
+    let fd = nix::fcntl::openat(
+        Some(parent.as_raw_fd()),
+        name.as_os_str(),
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    // SAFETY: openat returned a fresh descriptor.
+    let mut f = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut out).ok()?;
+    Some(out)
+}
+
+/// Removes the entry `path` inside the rootfs (resolved inside it; not a directory), if
+/// present.
+pub(super) fn remove_in(root: &fs::File, path: &str) {
+    if let Some((parent, name)) = parent_in(root, path) {
+        let _ = nix::unistd::unlinkat(
+            Some(parent.as_raw_fd()),
+            name.as_os_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
+    }
 }
 
 /// `%files SRC DST`: copies the host path `src` (symlinks followed, as Apptainer) to `dst`

@@ -127,10 +127,9 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if self.dir.exists() {
             let (dir, mode) = (self.dir.clone(), self.mode.clone());
-            let r = as_builder(&mode, "remove the staging directory", move || {
+            let r = as_builder(&mode, "removing the staging directory", move || {
                 let parent = dir.parent().unwrap_or(Path::new("/")).to_path_buf();
-                crate::image::extract::remove_tree(&dir, &parent)?;
-                Ok(0)
+                crate::image::extract::remove_tree(&dir, &parent)
             });
             if let Err(e) = r {
                 tracing::warn!("{}: not removed: {e}", self.dir.display());
@@ -274,18 +273,11 @@ pub fn build_from_def(out: &Path, def: &Path, o: &DefBuildOpts) -> Result<PathBu
         return Ok(dest);
     }
     let (root2, dest2, text2, po) = (root.clone(), dest.clone(), text.clone(), o.pull.clone());
-    let code = as_builder(&mode, "create the SIF", move || {
+    as_builder(&mode, &format!("creating {}", dest.display()), move || {
         let mut tree = crate::image::oci::layer::Tree::from_dir(&root2)?;
         apply_faked(&mut tree, &faked);
-        pull::sif_from_tree(tree, &text2, &dest2, &po)?;
-        Ok(0)
+        pull::sif_from_tree(tree, &text2, &dest2, &po)
     })?;
-    if code != 0 {
-        return Err(Error::Flag(format!(
-            "creating {} failed (see the message above)",
-            dest.display()
-        )));
-    }
     drop(staging);
     Ok(dest)
 }
@@ -313,16 +305,9 @@ pub fn build_image(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
     }
     let dest = std::path::absolute(out).map_err(|e| Error::io(out.display().to_string(), e))?;
     let (d2, src2, o2) = (dest.clone(), source.to_string(), o.clone());
-    let code = in_builder_ns(&mode, "read the sandbox", move || {
-        pull::build(&d2, &src2, &o2)?;
-        Ok(0)
+    as_builder(&mode, &format!("building {}", dest.display()), move || {
+        pull::build(&d2, &src2, &o2).map(drop)
     })?;
-    if code != 0 {
-        return Err(Error::Flag(format!(
-            "building {} failed (see the message above)",
-            dest.display()
-        )));
-    }
     Ok(dest)
 }
 
@@ -426,15 +411,7 @@ fn build_stage(
     if !copies.is_empty() {
         info(o, "Copying files");
         let root2 = root.to_path_buf();
-        let code = as_builder(mode, "copy %files", move || {
-            files::copy_all(&root2, &copies)?;
-            Ok(0)
-        })?;
-        if code != 0 {
-            return Err(Error::Flag(
-                "%files: a copy failed (see the message above); nothing was written".into(),
-            ));
-        }
+        as_builder(mode, "%files", move || files::copy_all(&root2, &copies))?;
         check_interrupted()?;
     }
     if let Some(body) = d.body("post").filter(|_| o.runs("post")) {
@@ -503,16 +480,9 @@ fn section_failed(what: &str, code: i32) -> Error {
 /// outside) with owner `rwX`, so that the caller can change and remove the tree.
 fn fix_perms(root: &Path, mode: &IdMode) -> Result<()> {
     let root = root.to_path_buf();
-    let code = as_builder(mode, "--fix-perms", move || {
-        crate::image::extract::fix_perms(&root)?;
-        Ok(0)
-    })?;
-    if code != 0 {
-        return Err(Error::Flag(
-            "--fix-perms failed (see the message above)".into(),
-        ));
-    }
-    Ok(())
+    as_builder(mode, "--fix-perms", move || {
+        crate::image::extract::fix_perms(&root)
+    })
 }
 
 /// `INTERP -e -x -c BODY` (Apptainer traces scriptlets; `-c INTERP` on the section line
@@ -596,17 +566,26 @@ fn in_child(f: impl FnOnce() -> Result<i32>) -> Result<i32> {
     .map_err(|e| Error::sys("run a build step in a child process", e))
 }
 
-/// Runs `f` with the identity the build's containers had: directly as root, else in a child
-/// that entered the fakeroot user namespace (same id map as `%post`).
+/// Runs `f` (`what`, for errors) with the identity the build's containers had: directly as
+/// root, else in a child that entered the fakeroot user namespace (same id map as `%post`).
+///
+/// # Errors
+/// `f`'s error as root; else [`Error::Flag`] naming `what` when the child fails (it printed
+/// the cause).
 fn as_builder(
     mode: &IdMode,
     what: &str,
-    f: impl FnOnce() -> std::result::Result<i32, crate::image::Error> + 'static,
-) -> Result<i32> {
+    f: impl FnOnce() -> std::result::Result<(), crate::image::Error> + 'static,
+) -> Result<()> {
     if matches!(mode, IdMode::Root) {
         return Ok(f()?);
     }
-    in_builder_ns(mode, what, move || Ok(f()?))
+    match in_builder_ns(mode, what, move || Ok(f().map(|()| 0)?))? {
+        0 => Ok(()),
+        _ => Err(Error::Flag(format!(
+            "{what} failed (see the message above)"
+        ))),
+    }
 }
 
 /// Runs `f` in a child that entered the build's namespaces: a private mount namespace (as

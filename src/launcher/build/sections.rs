@@ -22,7 +22,7 @@ pub(super) fn write_stored_sections(root: &fs::File, d: &DefFile) -> Result<()> 
         write_in(
             root,
             &format!("{sd}/env/90-environment.sh"),
-            &format!("#!/bin/sh\n# Custom environment shell code should follow\n\n{body}"),
+            format!("#!/bin/sh\n# Custom environment shell code should follow\n\n{body}"),
             0o755,
         )?;
     }
@@ -35,7 +35,7 @@ pub(super) fn write_stored_sections(root: &fs::File, d: &DefFile) -> Result<()> 
             write_in(
                 root,
                 &format!("{sd}/{file}"),
-                &deffile::script(&d.sections[sec]),
+                deffile::script(&d.sections[sec]),
                 0o755,
             )?;
         }
@@ -80,7 +80,7 @@ pub(super) fn write_stored_sections(root: &fs::File, d: &DefFile) -> Result<()> 
     write_in(
         root,
         &format!("{sd}/labels.json"),
-        &crate::image::layout::tab_json(&Value::Object(labels)),
+        crate::image::layout::tab_json(&Value::Object(labels)),
         0o644,
     )?;
     if !d.apps.is_empty() {
@@ -132,7 +132,7 @@ fn write_apps(root: &fs::File, d: &DefFile) -> Result<()> {
         write_in(
             root,
             &format!("{a}/scif/env/01-base.sh"),
-            &format!(
+            format!(
                 "#!/bin/sh\nSCIF_APPNAME={app}\nSCIF_APPROOT={a}\nSCIF_APPMETA={a}/scif\n\
                  SCIF_DATA=/scif/data\nSCIF_APPDATA=/scif/data/{app}\n\
                  SCIF_APPINPUT=/scif/data/{app}/input\nSCIF_APPOUTPUT=/scif/data/{app}/output\n\
@@ -147,7 +147,7 @@ fn write_apps(root: &fs::File, d: &DefFile) -> Result<()> {
             ("apptest", "test", 0o755),
         ] {
             if let Some(s) = secs.get(sec).filter(|s| !s.body.trim().is_empty()) {
-                write_in(root, &format!("{a}/scif/{file}"), &deffile::script(s), mode)?;
+                write_in(root, &format!("{a}/scif/{file}"), deffile::script(s), mode)?;
             }
         }
         if let Some(s) = secs.get("apphelp") {
@@ -157,7 +157,7 @@ fn write_apps(root: &fs::File, d: &DefFile) -> Result<()> {
             write_in(
                 root,
                 &format!("{a}/scif/env/90-environment.sh"),
-                &format!(
+                format!(
                     "#!/bin/sh\n# Custom environment shell code should follow\n\n{}",
                     s.body
                 ),
@@ -174,7 +174,7 @@ fn write_apps(root: &fs::File, d: &DefFile) -> Result<()> {
         write_in(
             root,
             &format!("{a}/scif/labels.json"),
-            &crate::image::layout::tab_json(&Value::Object(l)),
+            crate::image::layout::tab_json(&Value::Object(l)),
             0o644,
         )?;
     }
