@@ -1190,6 +1190,33 @@ fn config_time_namespace_offsets(env: &Env) -> TestResult {
     r
 }
 
+/// Without `linux.cgroupsPath` the spec leaves the cgroup to the runtime; runc's cgroupfs
+/// default is `/<id>` in every hierarchy, where suites (youki's contest `huge_tlb`) read the
+/// controllers' files: a pids limit shows in `/sys/fs/cgroup/pids/<id>/pids.max` (cgroup v1)
+/// or `/sys/fs/cgroup/<id>/pids.max` (v2). Root only (rootless on cgroup v1 has no cgroup).
+fn config_default_cgroup_path(env: &Env) -> TestResult {
+    if env.rootless {
+        return Ok(());
+    }
+    let mut b = env.bundle(&["sleep", "10"]);
+    if let Some(l) = b.config["linux"].as_object_mut() {
+        l.remove("cgroupsPath");
+    }
+    b.config["linux"]["resources"] = json!({"pids": {"limit": 77}});
+    b.create(env)?;
+    let r = (|| {
+        let max = ["/sys/fs/cgroup/pids", "/sys/fs/cgroup"]
+            .iter()
+            .map(|m| PathBuf::from(format!("{m}/{}/pids.max", b.id)))
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("no cgroup /{} with a pids.max", b.id))?;
+        let v = fs::read_to_string(&max).map_err(|e| format!("{}: {e}", max.display()))?;
+        ensure(v.trim() == "77", || format!("{}: {v:?}", max.display()))
+    })();
+    cleanup(env, &b.id);
+    r
+}
+
 /// `linux.memoryPolicy` (runtime-spec 1.3): MPOL_BIND to node 0 shows in the process's
 /// `numa_maps` (for the init and an `exec`'d process).
 fn config_memory_policy(env: &Env) -> TestResult {
@@ -1542,6 +1569,7 @@ const TESTS: &[Test] = &[
         config_time_namespace_offsets,
     ),
     ("config_memory_policy", config_memory_policy),
+    ("config_default_cgroup_path", config_default_cgroup_path),
     ("config_seccomp_notify", config_seccomp_notify),
     ("config_net_devices", config_net_devices),
     (

@@ -4,7 +4,7 @@
 //! containerd send and read. Global flags come before the verb.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use oci_spec::runtime::LinuxResources;
@@ -466,6 +466,7 @@ pub fn context(g: &OciGlobal) -> Context {
             _ => RootlessMode::Auto,
         },
         systemd_cgroup: g.systemd_cgroup,
+        cgroup_parent: "/",
     }
 }
 
@@ -490,6 +491,41 @@ fn print_json(v: &impl serde::Serialize, pretty: bool) -> runtime::Result<()> {
     .expect("serializes");
     let mut out = std::io::stdout().lock();
     writeln!(out, "{s}").map_err(|e| Error::io("write stdout", e))
+}
+
+/// `checkpoint`'s usage errors, reported before "not supported" as runc reports them: a
+/// pre-dump parent (`--parent-path`) is an existing directory named relative to the image
+/// directory (`--image-path`, default `checkpoint`), since CRIU links it by that path.
+///
+/// # Errors
+/// [`Error::Usage`] naming `--parent-path`.
+fn checkpoint_usage(args: &[String]) -> runtime::Result<()> {
+    let value = |flag: &str| {
+        let eq = format!("{flag}=");
+        args.iter().enumerate().find_map(|(i, a)| {
+            if a == flag {
+                args.get(i + 1).cloned()
+            } else {
+                a.strip_prefix(&eq).map(str::to_string)
+            }
+        })
+    };
+    if let Some(p) = value("--parent-path") {
+        if p.starts_with('/') {
+            return Err(Error::Usage(format!(
+                "checkpoint --parent-path {p:?}: must be relative to the image directory"
+            )));
+        }
+        let image = value("--image-path").unwrap_or_else(|| "checkpoint".into());
+        let dir = Path::new(&image).join(&p);
+        if !dir.is_dir() {
+            return Err(Error::Usage(format!(
+                "checkpoint --parent-path {p:?}: no directory {}",
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs one OCI verb; returns the process exit status.
@@ -630,11 +666,12 @@ pub fn dispatch(cmd: OciCommand, ctx: &Context) -> runtime::Result<i32> {
             std::fs::write(&path, data)
                 .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         }
-        OciCommand::Checkpoint { .. } => {
+        OciCommand::Checkpoint { args } => {
+            checkpoint_usage(&args)?;
             return Err(Error::Unsupported(
                 "checkpoint is not supported by singlet-oci: CRIU integration is not implemented"
                     .into(),
-            ))
+            ));
         }
         OciCommand::Restore { .. } => {
             return Err(Error::Unsupported(

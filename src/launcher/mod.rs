@@ -178,6 +178,10 @@ impl ExecParams {
     }
 }
 
+/// The cgroup under which the front end's runs and instances are placed (as root, or with a
+/// delegated cgroup tree): `/singlet/<container id>` in each hierarchy.
+pub const FRONT_END_CGROUP: &str = "/singlet";
+
 /// The generated action script inside the container (see [`env::action_script`]).
 pub const ACTION_SCRIPT: &str = "/.singlet/action.sh";
 
@@ -516,6 +520,7 @@ fn sweep_dead_runs(state_root: &Path) {
         root: state_root.to_path_buf(),
         rootless: crate::runtime::RootlessMode::Auto,
         systemd_cgroup: false,
+        cgroup_parent: FRONT_END_CGROUP,
     };
     for id in ids {
         let Some(pid) = crate::sys::proc::pid_in_name(id.as_str(), Some("singlet-")) else {
@@ -675,6 +680,7 @@ impl Run<'_> {
                 crate::runtime::RootlessMode::True
             },
             systemd_cgroup: false,
+            cgroup_parent: FRONT_END_CGROUP,
         };
         let opts = crate::runtime::container::RunOpts {
             create: crate::runtime::container::CreateOpts {

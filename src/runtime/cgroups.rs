@@ -36,11 +36,14 @@ use super::error::{Error, Result};
 
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// The cgroup path for a container: `linux.cgroupsPath`, or `/singlet/<id>`.
+/// The cgroup path for a container: `linux.cgroupsPath`, or `<parent>/<id>` when the config
+/// has none (the spec leaves the default to the runtime). The OCI face passes `/`, as runc's
+/// cgroupfs driver places such a container at `/<id>` (conformance suites read the
+/// controllers' files there); the front end passes `/singlet`, which keeps its runs together.
 ///
 /// # Errors
 /// [`Error::Cgroup`] for a systemd-style path on a host without systemd.
-pub fn path_for(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf> {
+pub fn path_for(spec: &Spec, id: &str, systemd: bool, parent: &str) -> Result<PathBuf> {
     let p = spec
         .linux()
         .as_ref()
@@ -70,7 +73,7 @@ pub fn path_for(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf> {
     Ok(match p {
         Some(p) if p.is_absolute() => p,
         Some(p) => PathBuf::from("/").join(p),
-        None => PathBuf::from(format!("/singlet/{id}")),
+        None => Path::new("/").join(parent).join(id),
     })
 }
 
@@ -369,6 +372,7 @@ pub fn plan(
     id: &str,
     rootless: bool,
     systemd: bool,
+    parent: &str,
     required: bool,
 ) -> Result<Option<PathBuf>> {
     if !writable(rootless) && !required {
@@ -382,7 +386,7 @@ pub fn plan(
         }
         return Ok(None);
     }
-    path_for(spec, id, systemd).map(Some)
+    path_for(spec, id, systemd, parent).map(Some)
 }
 
 fn resources_of(spec: &Spec) -> LinuxResources {
@@ -807,13 +811,17 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            path_for(&spec, "c1", false).unwrap(),
+            path_for(&spec, "c1", false, "/").unwrap(),
             PathBuf::from("/kubepods/pod1/c1")
         );
         let spec: Spec =
             serde_json::from_value(serde_json::json!({"ociVersion": "1.0.2"})).unwrap();
         assert_eq!(
-            path_for(&spec, "x", false).unwrap(),
+            path_for(&spec, "x", false, "/").unwrap(),
+            PathBuf::from("/x")
+        );
+        assert_eq!(
+            path_for(&spec, "x", false, "/singlet").unwrap(),
             PathBuf::from("/singlet/x")
         );
     }

@@ -56,6 +56,9 @@ pub struct Context {
     pub rootless: RootlessMode,
     /// `--systemd-cgroup`: `linux.cgroupsPath` is `slice:prefix:name`.
     pub systemd_cgroup: bool,
+    /// The cgroup under which a container whose config has no `linux.cgroupsPath` is placed:
+    /// `/` for the OCI face (runc's default, `/<id>`), `/singlet` for the front end's runs.
+    pub cgroup_parent: &'static str,
 }
 
 impl Context {
@@ -65,6 +68,7 @@ impl Context {
             root: state::default_root(),
             rootless: RootlessMode::Auto,
             systemd_cgroup: false,
+            cgroup_parent: "/",
         }
     }
 

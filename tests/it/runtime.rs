@@ -609,6 +609,40 @@ fn misc_verbs() {
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(String::from_utf8_lossy(&o.stderr).contains("not supported"));
     }
+    // Usage errors come first, as runc reports them (youki's contest
+    // checkpoint_pre_dump_bad_parent_path): an absolute or missing pre-dump parent.
+    let img = s.path().join("img");
+    fs::create_dir_all(img.join("p1")).unwrap();
+    let img = img.to_str().unwrap();
+    bad(
+        &s,
+        &[
+            "checkpoint",
+            "--image-path",
+            img,
+            "--parent-path",
+            "/abs",
+            "x",
+        ],
+        "must be relative to the image directory",
+    );
+    bad(
+        &s,
+        &[
+            "checkpoint",
+            "--image-path",
+            img,
+            "--parent-path",
+            "./p0",
+            "x",
+        ],
+        "no directory",
+    );
+    bad(
+        &s,
+        &["checkpoint", "--image-path", img, "--parent-path=p1", "x"],
+        "not supported",
+    );
     // `singlet oci <verb>` is the same runtime.
     let o = s.run({
         let mut c = std::process::Command::new(singlet());

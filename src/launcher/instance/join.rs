@@ -139,6 +139,7 @@ pub fn join(name: &str, p: &ExecParams) -> Result<i32> {
         root: r.state_root.clone(),
         rootless: crate::runtime::RootlessMode::True,
         systemd_cgroup: false,
+        cgroup_parent: crate::launcher::FRONT_END_CGROUP,
     };
     Ok(crate::runtime::container::exec(
         &ctx,

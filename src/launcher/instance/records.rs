@@ -67,6 +67,7 @@ impl Record {
             root: self.state_root.clone(),
             rootless: crate::runtime::RootlessMode::Auto,
             systemd_cgroup: false,
+            cgroup_parent: crate::launcher::FRONT_END_CGROUP,
         }
     }
 }

@@ -391,6 +391,7 @@ fn record(
         c.id.as_str(),
         rootless,
         ctx.systemd_cgroup,
+        ctx.cgroup_parent,
         ctx.rootless == crate::runtime::RootlessMode::False,
     )?;
     Ok(())

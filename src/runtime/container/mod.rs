@@ -114,6 +114,7 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
     }
     super::rootfs::Rootfs::validate(&spec, &config_path)?;
     validate_host_reach(&spec, &ns, &config_path)?;
+    validate_hugepage_sizes(&spec, Path::new("/sys/kernel/mm/hugepages"), &config_path)?;
     super::hooks::validate_owners(&spec, &config_path)?;
     Ok(Bundle {
         path,
@@ -211,6 +212,83 @@ pub fn validate_host_reach(
                 config,
                 format!("linux.cgroupsPath {cg:?}: '..' would leave the cgroup hierarchy"),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The hugepage size of a `linux.resources.hugepageLimits[].pageSize` value (`<n>KB`, `<n>MB`,
+/// `<n>GB`, the cgroup file names' spelling; runtime-spec config-linux.md "Huge page limits")
+/// in KiB, or `None` when it is not that shape.
+fn hugepage_kib(size: &str) -> Option<u64> {
+    let (n, shift) = [("KB", 0), ("MB", 10), ("GB", 20)]
+        .iter()
+        .find_map(|(unit, shift)| Some((size.strip_suffix(unit)?, *shift)))?;
+    n.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// Refuses a `linux.resources.hugepageLimits` entry whose `pageSize` is malformed or not a
+/// size this kernel offers (a `hugepages-<n>kB` directory under `sizes_dir`), whether or not
+/// the container gets a cgroup: an unprivileged create that skips cgroups still fails on a
+/// wrong config, as crun's does.
+///
+/// # Errors
+/// [`Error::Config`] naming the entry and the sizes the kernel offers.
+fn validate_hugepage_sizes(spec: &Spec, sizes_dir: &Path, config: &Path) -> Result<()> {
+    let limits = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.hugepage_limits().clone())
+        .unwrap_or_default();
+    if limits.is_empty() {
+        return Ok(());
+    }
+    let mut offered: Vec<u64> = std::fs::read_dir(sizes_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let kib = name
+                .to_str()?
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?;
+            kib.parse().ok()
+        })
+        .collect();
+    offered.sort_unstable();
+    for (i, l) in limits.iter().enumerate() {
+        let size = l.page_size();
+        match hugepage_kib(size) {
+            Some(k) if offered.contains(&k) => {}
+            found => {
+                let names: Vec<String> = offered
+                    .iter()
+                    .map(|k| match k {
+                        k if k % (1 << 20) == 0 => format!("{}GB", k >> 20),
+                        k if k % (1 << 10) == 0 => format!("{}MB", k >> 10),
+                        k => format!("{k}KB"),
+                    })
+                    .collect();
+                let why = if found.is_none() {
+                    "not a size such as 2MB or 1GB"
+                } else {
+                    "not a huge page size of this kernel"
+                };
+                return Err(Error::config(
+                    config,
+                    format!(
+                        "linux.resources.hugepageLimits[{i}].pageSize {size:?}: {why} \
+                         (offered: {})",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                ));
+            }
         }
     }
     Ok(())
@@ -337,5 +415,34 @@ mod tests {
         for bad in ["", "2.0.0", "0.9.0", "1.0", "x"] {
             assert!(validate_version(bad, p).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn hugepage_sizes() {
+        assert_eq!(hugepage_kib("2MB"), Some(2048));
+        assert_eq!(hugepage_kib("1GB"), Some(1 << 20));
+        assert_eq!(hugepage_kib("64KB"), Some(64));
+        for bad in ["", "MB", "2mb", "2 MB", "-2MB", "2M", "éa", "2éMB"] {
+            assert_eq!(hugepage_kib(bad), None, "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("hugepages-2048kB")).unwrap();
+        std::fs::create_dir(dir.path().join("hugepages-1048576kB")).unwrap();
+        let spec = |size: &str| -> Spec {
+            serde_json::from_value(serde_json::json!({"ociVersion": "1.2.0", "linux": {
+                "resources": {"hugepageLimits": [{"pageSize": size, "limit": 1}]}}}))
+            .unwrap()
+        };
+        let c = Path::new("config.json");
+        validate_hugepage_sizes(&spec("2MB"), dir.path(), c).unwrap();
+        validate_hugepage_sizes(&spec("1GB"), dir.path(), c).unwrap();
+        let e = validate_hugepage_sizes(&spec("3MB"), dir.path(), c).unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("hugepageLimits[0].pageSize \"3MB\"") && m.contains("offered: 2MB, 1GB"),
+            "{m}"
+        );
+        let e = validate_hugepage_sizes(&spec("2mb"), dir.path(), c).unwrap_err();
+        assert!(e.to_string().contains("not a size such as"), "{e}");
     }
 }
