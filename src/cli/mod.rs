@@ -26,6 +26,7 @@ pub mod log;
 pub mod oci;
 pub mod parse;
 pub mod sif;
+pub mod sign;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -193,6 +194,22 @@ pub enum Command {
         after_help = "Examples:\n  singlet inspect image.sif\n  singlet inspect --deffile image.sif\n  singlet inspect --json --all image.sif\n  singlet inspect --list-apps image.sif"
     )]
     Inspect(action::InspectArgs),
+    /// Add a signature to a SIF image (OpenPGP, or DSSE with a PEM key)
+    #[command(after_help = sign::SIGN_EXAMPLES)]
+    Sign(sign::SignArgs),
+    /// Check the signatures of a SIF image (OpenPGP current and legacy formats, DSSE)
+    #[command(after_help = sign::VERIFY_EXAMPLES)]
+    Verify(sign::VerifyArgs),
+    /// Manage the OpenPGP keyrings (newpair, list, import, export, remove)
+    #[command(
+        after_help = "Examples:\n  singlet key newpair --name 'Jo Doe' --email jo@example.org\n  singlet key list\n  singlet key export --armor 9B549044 me.pub.asc",
+        alias = "keys"
+    )]
+    Key {
+        /// The key verb.
+        #[command(subcommand)]
+        cmd: sign::KeyCommand,
+    },
     /// The runc-compatible OCI runtime verbs (same as the singlet-oci command)
     Oci(Box<OciCli>),
     /// SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)
@@ -327,6 +344,9 @@ pub fn main() -> ExitCode {
             std::io::stdout().write_all(action::inspect(&a)?.as_bytes())?;
             Ok(0)
         })()),
+        Command::Sign(a) => front(sign::sign(&a, quiet)),
+        Command::Verify(a) => front(sign::verify(&a)),
+        Command::Key { cmd } => front(sign::key(cmd, quiet)),
         Command::Oci(o) => oci_main(*o, "singlet"),
         Command::Sif { cmd } => front(sif::dispatch(cmd).map(|()| 0)),
         Command::Config { json } => front((|| {

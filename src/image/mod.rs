@@ -11,6 +11,7 @@ pub mod ext3;
 pub mod extract;
 pub mod fuse;
 pub mod inspect;
+pub mod keys;
 pub mod layout;
 pub mod lookup;
 pub mod metadata;

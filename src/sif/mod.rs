@@ -33,6 +33,7 @@
 pub mod error;
 pub mod format;
 pub mod image;
+pub mod integrity;
 pub mod siftool;
 pub mod types;
 pub mod write;

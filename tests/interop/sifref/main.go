@@ -3,6 +3,11 @@
 //
 //	sifref dump FILE     load FILE with the library and print one JSON object per descriptor
 //	sifref create FILE   write a deterministic SIF holding every data type
+//	sifref sign KEY FILE               sign every object group of FILE (pkg/integrity) with the
+//	                                   armored OpenPGP secret key in KEY
+//	sifref verify [-legacy] [-legacy-all] [-group N] [-object N] KEYRING FILE
+//	                                   verify FILE with the armored public keys of KEYRING;
+//	                                   exit 0 when verified, 1 with the library's error
 package main
 
 import (
@@ -14,6 +19,10 @@ import (
 	"fmt"
 	"os"
 
+	"flag"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/sylabs/sif/v2/pkg/integrity"
 	"github.com/sylabs/sif/v2/pkg/sif"
 )
 
@@ -120,7 +129,89 @@ func create(path string) error {
 	return f.UnloadContainer()
 }
 
+func readKeys(path string) (openpgp.EntityList, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return openpgp.ReadArmoredKeyRing(f)
+}
+
+func sign(key, path string) error {
+	el, err := readKeys(key)
+	if err != nil {
+		return err
+	}
+	f, err := sif.LoadContainerFromPath(path)
+	if err != nil {
+		return err
+	}
+	defer f.UnloadContainer()
+	s, err := integrity.NewSigner(f, integrity.OptSignWithEntity(el[0]))
+	if err != nil {
+		return err
+	}
+	return s.Sign()
+}
+
+func verify(args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	legacy := fs.Bool("legacy", false, "legacy signatures")
+	legacyAll := fs.Bool("legacy-all", false, "legacy signatures of every object")
+	group := fs.Uint("group", 0, "object group")
+	object := fs.Uint("object", 0, "object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("usage: sifref verify [flags] KEYRING FILE")
+	}
+	el, err := readKeys(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	f, err := sif.LoadContainerFromPath(fs.Arg(1), sif.OptLoadWithFlag(os.O_RDONLY))
+	if err != nil {
+		return err
+	}
+	defer f.UnloadContainer()
+	opts := []integrity.VerifierOpt{integrity.OptVerifyWithKeyRing(el)}
+	if *legacy {
+		opts = append(opts, integrity.OptVerifyLegacy())
+	}
+	if *legacyAll {
+		opts = append(opts, integrity.OptVerifyLegacyAll())
+	}
+	if *group != 0 {
+		opts = append(opts, integrity.OptVerifyGroup(uint32(*group)))
+	}
+	if *object != 0 {
+		opts = append(opts, integrity.OptVerifyObject(uint32(*object)))
+	}
+	v, err := integrity.NewVerifier(f, opts...)
+	if err != nil {
+		return err
+	}
+	return v.Verify()
+}
+
 func main() {
+	if len(os.Args) >= 2 && (os.Args[1] == "sign" || os.Args[1] == "verify") {
+		var err error
+		if os.Args[1] == "sign" && len(os.Args) == 4 {
+			err = sign(os.Args[2], os.Args[3])
+		} else if os.Args[1] == "verify" {
+			err = verify(os.Args[2:])
+		} else {
+			err = fmt.Errorf("usage: sifref sign KEY FILE")
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) != 3 {
 		fmt.Fprintln(os.Stderr, "usage: sifref dump|create FILE")
 		os.Exit(2)
