@@ -64,6 +64,9 @@ _singlet() {
             singlet,instance.stop)
                 cmd="singlet__subcmd__instance.stop"
                 ;;
+            singlet,key)
+                cmd="singlet__subcmd__key"
+                ;;
             singlet,oci)
                 cmd="singlet__subcmd__oci"
                 ;;
@@ -85,8 +88,14 @@ _singlet() {
             singlet,sif)
                 cmd="singlet__subcmd__sif"
                 ;;
+            singlet,sign)
+                cmd="singlet__subcmd__sign"
+                ;;
             singlet,test)
                 cmd="singlet__subcmd__test"
+                ;;
+            singlet,verify)
+                cmd="singlet__subcmd__verify"
                 ;;
             singlet__subcmd__cache,clean)
                 cmd="singlet__subcmd__cache__subcmd__clean"
@@ -154,6 +163,9 @@ _singlet() {
             singlet__subcmd__help,instance.stop)
                 cmd="singlet__subcmd__help__subcmd__instance.stop"
                 ;;
+            singlet__subcmd__help,key)
+                cmd="singlet__subcmd__help__subcmd__key"
+                ;;
             singlet__subcmd__help,oci)
                 cmd="singlet__subcmd__help__subcmd__oci"
                 ;;
@@ -175,8 +187,14 @@ _singlet() {
             singlet__subcmd__help,sif)
                 cmd="singlet__subcmd__help__subcmd__sif"
                 ;;
+            singlet__subcmd__help,sign)
+                cmd="singlet__subcmd__help__subcmd__sign"
+                ;;
             singlet__subcmd__help,test)
                 cmd="singlet__subcmd__help__subcmd__test"
+                ;;
+            singlet__subcmd__help,verify)
+                cmd="singlet__subcmd__help__subcmd__verify"
                 ;;
             singlet__subcmd__help__subcmd__cache,clean)
                 cmd="singlet__subcmd__help__subcmd__cache__subcmd__clean"
@@ -198,6 +216,21 @@ _singlet() {
                 ;;
             singlet__subcmd__help__subcmd__instance,stop)
                 cmd="singlet__subcmd__help__subcmd__instance__subcmd__stop"
+                ;;
+            singlet__subcmd__help__subcmd__key,export)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__export"
+                ;;
+            singlet__subcmd__help__subcmd__key,import)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__import"
+                ;;
+            singlet__subcmd__help__subcmd__key,list)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__list"
+                ;;
+            singlet__subcmd__help__subcmd__key,newpair)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__newpair"
+                ;;
+            singlet__subcmd__help__subcmd__key,remove)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__remove"
                 ;;
             singlet__subcmd__help__subcmd__oci,checkpoint)
                 cmd="singlet__subcmd__help__subcmd__oci__subcmd__checkpoint"
@@ -315,6 +348,42 @@ _singlet() {
                 ;;
             singlet__subcmd__instance__subcmd__help,stop)
                 cmd="singlet__subcmd__instance__subcmd__help__subcmd__stop"
+                ;;
+            singlet__subcmd__key,export)
+                cmd="singlet__subcmd__key__subcmd__export"
+                ;;
+            singlet__subcmd__key,help)
+                cmd="singlet__subcmd__key__subcmd__help"
+                ;;
+            singlet__subcmd__key,import)
+                cmd="singlet__subcmd__key__subcmd__import"
+                ;;
+            singlet__subcmd__key,list)
+                cmd="singlet__subcmd__key__subcmd__list"
+                ;;
+            singlet__subcmd__key,newpair)
+                cmd="singlet__subcmd__key__subcmd__newpair"
+                ;;
+            singlet__subcmd__key,remove)
+                cmd="singlet__subcmd__key__subcmd__remove"
+                ;;
+            singlet__subcmd__key__subcmd__help,export)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__export"
+                ;;
+            singlet__subcmd__key__subcmd__help,help)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            singlet__subcmd__key__subcmd__help,import)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__import"
+                ;;
+            singlet__subcmd__key__subcmd__help,list)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__list"
+                ;;
+            singlet__subcmd__key__subcmd__help,newpair)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__newpair"
+                ;;
+            singlet__subcmd__key__subcmd__help,remove)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__remove"
                 ;;
             singlet__subcmd__oci,checkpoint)
                 cmd="singlet__subcmd__oci__subcmd__checkpoint"
@@ -503,7 +572,7 @@ _singlet() {
 
     case "${cmd}" in
         singlet)
-            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
+            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -885,7 +954,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help)
-            opts="exec run shell test pull build cache overlay instance run-help inspect oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
+            opts="exec run shell test pull build cache overlay instance run-help inspect sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1207,6 +1276,90 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help__subcmd__instance__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key)
+            opts="newpair list import export remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__newpair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1696,7 +1849,35 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__help__subcmd__sign)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2185,6 +2366,228 @@ _singlet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key)
+            opts="-h --help newpair list import export remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__export)
+            opts="-s -a -h --secret --armor --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help)
+            opts="newpair list import export remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__newpair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__import)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__list)
+            opts="-s -h --secret --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__newpair)
+            opts="-N -E -C -P -b -h --name --email --comment --password --bit-length --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -E)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -P)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bit-length)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__remove)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -3590,6 +3993,52 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__sign)
+            opts="-k -i -g -a -h --keyidx --key --sif-id --group-id --all --passphrase --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --keyidx)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -k)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sif-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__test)
             opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3678,6 +4127,44 @@ _singlet() {
                     return 0
                     ;;
                 --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__verify)
+            opts="-i -g -a -l -j -h --key --keyring --sif-id --group-id --all --legacy-insecure --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sif-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -g)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,7 +41,12 @@ pub struct SignArgs {
     #[arg(long, value_name = "PRIVATE.pem")]
     pub key: Option<PathBuf>,
     /// Sign the object group of this data object
-    #[arg(short = 'i', long = "sif-id", value_name = "ID", conflicts_with = "group_id")]
+    #[arg(
+        short = 'i',
+        long = "sif-id",
+        value_name = "ID",
+        conflicts_with = "group_id"
+    )]
     pub sif_id: Option<u32>,
     /// Sign this object group
     #[arg(short = 'g', long = "group-id", value_name = "ID")]
@@ -66,7 +71,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub keyring: Vec<PathBuf>,
     /// Verify the signatures covering this data object
-    #[arg(short = 'i', long = "sif-id", value_name = "ID", conflicts_with = "group_id")]
+    #[arg(
+        short = 'i',
+        long = "sif-id",
+        value_name = "ID",
+        conflicts_with = "group_id"
+    )]
     pub sif_id: Option<u32>,
     /// Verify the signatures of this object group
     #[arg(short = 'g', long = "group-id", value_name = "ID")]
@@ -183,8 +193,7 @@ pub fn sign(a: &SignArgs, quiet: bool) -> Result<i32> {
         .write(true)
         .open(&a.image)
         .with_context(|| format!("open {}", a.image.display()))?;
-    let mut img = SifImage::from_reader(f)
-        .with_context(|| format!("{}", a.image.display()))?;
+    let mut img = SifImage::from_reader(f).with_context(|| format!("{}", a.image.display()))?;
     let groups = integrity::groups_to_sign(&img, a.group_id, a.sif_id)?;
     let ids = integrity::sign(&mut img, &groups, &signer, chrono::Utc::now().timestamp())
         .with_context(|| format!("sign {}", a.image.display()))?;
@@ -204,10 +213,7 @@ pub fn sign(a: &SignArgs, quiet: bool) -> Result<i32> {
 }
 
 fn join(v: &[u32]) -> String {
-    v.iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// `singlet verify`: exit 0 when every checked signature verifies and everything selected is
@@ -348,11 +354,19 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
             if secret {
                 for (i, k) in r.secret()?.iter().enumerate() {
                     let pk = k.to_public_key();
-                    println!("{i}) {}  {}", keys::fingerprint(&pk.primary_key), keys::user_id(&pk));
+                    println!(
+                        "{i}) {}  {}",
+                        keys::fingerprint(&pk.primary_key),
+                        keys::user_id(&pk)
+                    );
                 }
             } else {
                 for (i, k) in r.public()?.iter().enumerate() {
-                    println!("{i}) {}  {}", keys::fingerprint(&k.primary_key), keys::user_id(k));
+                    println!(
+                        "{i}) {}  {}",
+                        keys::fingerprint(&k.primary_key),
+                        keys::user_id(k)
+                    );
                 }
             }
             Ok(0)
@@ -373,7 +387,10 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
             let mut added = 0;
             for k in public {
                 let fp = keys::fingerprint(&k.primary_key);
-                if publics.iter().any(|p| keys::fingerprint(&p.primary_key) == fp) {
+                if publics
+                    .iter()
+                    .any(|p| keys::fingerprint(&p.primary_key) == fp)
+                {
                     eprintln!("key {fp} is already in the keyring");
                     continue;
                 }
@@ -386,7 +403,10 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
                 let mut secrets = r.secret()?;
                 for k in secret {
                     let fp = keys::fingerprint(&k.primary_key);
-                    if !secrets.iter().any(|s| keys::fingerprint(&s.primary_key) == fp) {
+                    if !secrets
+                        .iter()
+                        .any(|s| keys::fingerprint(&s.primary_key) == fp)
+                    {
                         secrets.push(k);
                     }
                 }

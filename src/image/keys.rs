@@ -1,7 +1,7 @@
 //! The caller's OpenPGP keyrings, where Apptainer keeps them: `~/.apptainer/keys/pgp-public`
-//! and `pgp-secret` (binary keyrings of concatenated transferable keys), or the directory
-//! `APPTAINER_KEYSDIR` / `SINGULARITY_KEYSDIR` names. `singlet key` manages them; `sign`
-//! takes its secret key and `verify` its public keys from here.
+//! and `pgp-secret` (binary keyrings of concatenated transferable keys; docs/reference/sif.md
+//! §2.10), or the directory `APPTAINER_KEYSDIR` / `SINGULARITY_KEYSDIR` names. `singlet key`
+//! manages them; `sign` takes its secret key and `verify` its public keys from here.
 //!
 //! The directory must be the caller's (owner, mode, no symlink: `sys::trust`); a keyring
 //! file given with `--keyring` must belong to the caller or root and not be writable by
@@ -70,7 +70,10 @@ impl Keyrings {
                 self.dir.display()
             ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(format!("keyring directory {}", self.dir.display()), e)),
+            Err(e) => Err(Error::io(
+                format!("keyring directory {}", self.dir.display()),
+                e,
+            )),
         }
     }
 

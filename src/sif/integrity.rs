@@ -89,7 +89,11 @@ impl Algorithm {
     ];
 
     fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(a, _)| *a == self).expect("listed").1
+        Self::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .expect("listed")
+            .1
     }
 
     fn hasher(self) -> Box<dyn DynDigest> {
@@ -230,10 +234,7 @@ pub fn descriptor_integrity(d: &RawDescriptor, relative_id: u32) -> Vec<u8> {
 
 /// The non-signature objects of group `g`, in id order.
 fn group_objects<R: Read + Seek>(img: &SifImage<R>, g: u32) -> Vec<Descriptor> {
-    let mut v: Vec<Descriptor> = img
-        .descriptors()
-        .filter(|d| d.group() == Some(g))
-        .collect();
+    let mut v: Vec<Descriptor> = img.descriptors().filter(|d| d.group() == Some(g)).collect();
     v.sort_by_key(Descriptor::id);
     v
 }
@@ -578,11 +579,18 @@ fn check_pgp<'k>(
             s.issuer_fingerprint()
                 .into_iter()
                 .map(|f| fingerprint_hex(f.as_bytes()))
-                .chain(s.issuer_key_id().into_iter().map(|k| hex::encode_upper(k.as_ref())))
+                .chain(
+                    s.issuer_key_id()
+                        .into_iter()
+                        .map(|k| hex::encode_upper(k.as_ref())),
+                )
                 .collect::<Vec<_>>()
         })
         .collect();
-    let who = issuer.first().cloned().unwrap_or_else(|| "an unnamed key".into());
+    let who = issuer
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "an unnamed key".into());
     if keys.pgp.is_empty() {
         Err(format!(
             "signed by {who}, and no OpenPGP public key was given (singlet key import, \
@@ -629,7 +637,10 @@ fn compare<R: Read + Seek>(
     let Some(min) = objects.first().map(Descriptor::id) else {
         return Err(format!("object group {g} no longer exists"));
     };
-    let header = Digest::of_bytes(signed.header.digest.algorithm, &header_integrity(img.header()));
+    let header = Digest::of_bytes(
+        signed.header.digest.algorithm,
+        &header_integrity(img.header()),
+    );
     if header != signed.header.digest {
         return Err("header integrity compromised (launch script, magic, version or id)".into());
     }
@@ -644,7 +655,9 @@ fn compare<R: Read + Seek>(
             &descriptor_integrity(&d.raw, om.relative_id),
         );
         if dd != om.descriptor_digest {
-            return Err(format!("data object {id}: descriptor integrity compromised"));
+            return Err(format!(
+                "data object {id}: descriptor integrity compromised"
+            ));
         }
         let od = Digest::of(om.object_digest.algorithm, img.object_reader(d))
             .map_err(|e| format!("read data object {id}: {e}"))?;
@@ -744,10 +757,7 @@ pub fn verify<R: Read + Seek>(
         return Err(Error::Selection("the image has no object groups".into()));
     }
     for g in groups {
-        let mine: Vec<&Descriptor> = sigs
-            .iter()
-            .filter(|s| s.link() == Link::Group(g))
-            .collect();
+        let mine: Vec<&Descriptor> = sigs.iter().filter(|s| s.link() == Link::Group(g)).collect();
         let mut current = 0;
         for s in mine {
             let data = read_signature(img, s)?;
@@ -841,7 +851,10 @@ fn verify_legacy<R: Read + Seek>(
         }
     };
     for id in targets {
-        let mine: Vec<&Descriptor> = sigs.iter().filter(|s| s.link() == Link::Object(id)).collect();
+        let mine: Vec<&Descriptor> = sigs
+            .iter()
+            .filter(|s| s.link() == Link::Object(id))
+            .collect();
         if mine.is_empty() {
             report
                 .unsigned
@@ -849,7 +862,9 @@ fn verify_legacy<R: Read + Seek>(
         }
         for s in mine {
             let data = read_signature(img, s)?;
-            report.signatures.push(check_legacy(img, s, &data, &[id], keys));
+            report
+                .signatures
+                .push(check_legacy(img, s, &data, &[id], keys));
         }
     }
     if let Some(g) = group {
@@ -869,7 +884,9 @@ fn verify_legacy<R: Read + Seek>(
                 continue;
             }
             found = true;
-            report.signatures.push(check_legacy(img, s, &data, &members, keys));
+            report
+                .signatures
+                .push(check_legacy(img, s, &data, &members, keys));
         }
         if !found {
             report
@@ -881,7 +898,10 @@ fn verify_legacy<R: Read + Seek>(
 }
 
 fn c_fp_mismatch(s: &Descriptor, fp: &str) -> bool {
-    let named = s.signature().and_then(|(_, f)| f).map(|f| fingerprint_hex(&f));
+    let named = s
+        .signature()
+        .and_then(|(_, f)| f)
+        .map(|f| fingerprint_hex(&f));
     named.as_deref() != Some(fp)
 }
 
@@ -1019,7 +1039,9 @@ pub fn groups_to_sign<R: Read + Seek>(
         }
     }
     if gs.is_empty() {
-        return Err(Error::Selection("the image has no object groups to sign".into()));
+        return Err(Error::Selection(
+            "the image has no object groups to sign".into(),
+        ));
     }
     Ok(gs)
 }
@@ -1055,8 +1077,9 @@ pub fn sign(
     for (g, text) in texts {
         let (data, fp) = match signer {
             Signer::Pgp(key, pw) => {
-                let m = CleartextSignedMessage::sign(rand::thread_rng(), &text, &key.primary_key, pw)
-                    .map_err(|e| Error::Sign(e.to_string()))?;
+                let m =
+                    CleartextSignedMessage::sign(rand::thread_rng(), &text, &key.primary_key, pw)
+                        .map_err(|e| Error::Sign(e.to_string()))?;
                 let armored = m
                     .to_armored_string(pgp::composed::ArmorOptions::default())
                     .map_err(|e| Error::Sign(e.to_string()))?;
@@ -1065,7 +1088,9 @@ pub fn sign(
                     .fingerprint()
                     .as_bytes()
                     .try_into()
-                    .map_err(|_| Error::Sign("only v4 OpenPGP keys (20-byte fingerprints)".into()))?;
+                    .map_err(|_| {
+                        Error::Sign("only v4 OpenPGP keys (20-byte fingerprints)".into())
+                    })?;
                 (armored.into_bytes(), Some(fp))
             }
             Signer::Dsse(key) => {
@@ -1157,7 +1182,13 @@ mod tests {
             "\"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""
         );
         assert_eq!(serde_json::from_str::<Digest>(&s).unwrap(), d);
-        for bad in ["\"sha256\"", "\"md5:00\"", "\"sha256:zz\"", "\"sha256:00\"", "1"] {
+        for bad in [
+            "\"sha256\"",
+            "\"md5:00\"",
+            "\"sha256:zz\"",
+            "\"sha256:00\"",
+            "1",
+        ] {
             assert!(serde_json::from_str::<Digest>(bad).is_err(), "{bad}");
         }
     }

@@ -13,3 +13,4 @@ mod pull;
 mod recipes;
 mod runtime;
 mod sif;
+mod sign;

@@ -1,0 +1,598 @@
+//! `singlet sign`, `verify` and `key` against real signed images (Singularity 3.8.1 and 2019,
+//! the reference library's fixtures in ../shared/testdata and in Debian's
+//! golang-github-sylabs-sif-dev) and against the reference signer/verifier built from that
+//! package's `pkg/integrity` (`sifref sign|verify`), in both directions, with each tampering
+//! (a byte of an object, of a descriptor, of the header) caught by both.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::singlet;
+use crate::sif::{testdata, tool};
+
+/// The Debian package's test images and keys.
+const DEBIAN_SIF_TEST: &str = "/usr/share/gocode/src/github.com/sylabs/sif/test";
+
+/// `singlet ARGS` with `HOME` (and so the keyrings) in `home`.
+fn s(home: &Path, args: &[&str]) -> Output {
+    Command::new(singlet())
+        .env("HOME", home)
+        .env_remove("APPTAINER_KEYSDIR")
+        .env_remove("SINGULARITY_KEYSDIR")
+        .env_remove("SINGLET_KEY_PASSPHRASE")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn verified(o: &Output) -> bool {
+    o.status.success() && text(o).contains("Container verified")
+}
+
+fn copy(from: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    fs::copy(from, &to).unwrap();
+    to
+}
+
+/// Flips one bit at `at`.
+fn flip(path: &Path, at: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut b = [0u8];
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&[b[0] ^ 1]).unwrap();
+}
+
+/// The three tamperings and what both verifiers must say: a byte of the primary partition
+/// (object 3 of busybox.sif), of descriptor 1's name, of the launch script.
+const TAMPER: [(&str, u64, &str, &str); 3] = [
+    (
+        "data",
+        40_000,
+        "data object 3: data integrity compromised",
+        "data object integrity compromised: 3",
+    ),
+    (
+        "descriptor",
+        4096 + 69,
+        "data object 1: descriptor integrity compromised",
+        "data object descriptor integrity compromised: 1",
+    ),
+    (
+        "header",
+        5,
+        "header integrity compromised",
+        "header integrity compromised",
+    ),
+];
+
+#[test]
+fn verifies_real_signed_images_with_the_right_verdict() {
+    let t = testdata();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let signed = t.join("reference/busybox-signed.sif");
+    let sig = signed.to_str().unwrap();
+    let pubkey = t.join("reference/busybox-signed.pub.asc");
+    // No key: refused, naming the signer.
+    let o = s(h, &["verify", sig]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("BCF46F30DC63419178B716A1E5E4D2499B549044"),
+        "{}",
+        text(&o)
+    );
+    // With the key: verified, every object of the group listed.
+    let o = s(h, &["verify", "--keyring", pubkey.to_str().unwrap(), sig]);
+    assert!(verified(&o), "{}", text(&o));
+    assert!(text(&o).contains("objects 1, 2, 3"), "{}", text(&o));
+    // The same through the keyring (key import), and as JSON.
+    assert!(s(h, &["key", "import", pubkey.to_str().unwrap()])
+        .status
+        .success());
+    let o = s(h, &["verify", "--json", sig]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], true, "{v}");
+    assert_eq!(v["signatures"][0]["format"], "pgp", "{v}");
+    assert_eq!(
+        v["signatures"][0]["objects"],
+        serde_json::json!([1, 2, 3]),
+        "{v}"
+    );
+    // An unsigned image fails.
+    let o = s(
+        h,
+        &["verify", t.join("reference/busybox.sif").to_str().unwrap()],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("no signatures found"),
+        "{}",
+        text(&o)
+    );
+    // Singularity 2019, legacy format: refused without --legacy-insecure; with it, the digest
+    // matches and the signer's key is unknown.
+    let legacy = t.join("real/singularity-2019-busybox-legacy-signed.sif");
+    let o = s(h, &["verify", legacy.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("--legacy-insecure"),
+        "{}",
+        text(&o)
+    );
+    let o = s(
+        h,
+        &[
+            "verify",
+            "--legacy-insecure",
+            "--json",
+            legacy.to_str().unwrap(),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["signatures"][0]["format"], "pgp-legacy", "{v}");
+    assert!(
+        v["signatures"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("signed by ACEEC62C8BD91BEE"),
+        "{v}"
+    );
+    // The 2019 image with corrupted signatures: sig 3 hash mismatch, sig 4 digest matching
+    // (unknown key), sig 5 unparseable (docs/reference/sif.md §2.10).
+    let bad = t.join("real/singularity-2019-alpine-corrupted-signatures.sif");
+    let o = s(
+        h,
+        &[
+            "verify",
+            "--legacy-insecure",
+            "--json",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let errs: Vec<&str> = v["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["error"].as_str().unwrap_or(""))
+        .collect();
+    assert!(errs[0].contains("data integrity compromised"), "{errs:?}");
+    assert!(errs[1].contains("signed by F1E47D55A7F3A56C"), "{errs:?}");
+    assert!(errs[2].contains("neither an OpenPGP"), "{errs:?}");
+    // DSSE images of the upstream generator: without the PEM key, a clear request for it.
+    let dsse = t.join("upstream/two-groups-signed-dsse.sif");
+    let o = s(h, &["verify", dsse.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("--key"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// The reference library's own fixtures (Debian's package): the same verdict as the
+/// reference verifier for every signed image and selection, except the legacy default, where
+/// singlet checks the primary partition's signatures (what Singularity < 3.6 linked them to)
+/// when there are some, and the group's otherwise.
+#[test]
+fn debian_fixtures_verdicts_match_the_reference_verifier() {
+    let Some(sifref) = tool("SINGLET_SIFREF") else {
+        return;
+    };
+    let dir = Path::new(DEBIAN_SIF_TEST);
+    assert!(
+        dir.is_dir(),
+        "{DEBIAN_SIF_TEST}: install golang-github-sylabs-sif-dev"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let key = dir.join("keys/private.asc");
+    assert!(s(h, &["key", "import", key.to_str().unwrap()])
+        .status
+        .success());
+    let selections: [(&[&str], &[&str]); 4] = [
+        (&[], &[]),
+        (&["--legacy-insecure", "--all"], &["-legacy", "-legacy-all"]),
+        (
+            &["--legacy-insecure", "--group-id", "1"],
+            &["-legacy", "-group", "1"],
+        ),
+        (&["--group-id", "1"], &["-group", "1"]),
+    ];
+    let mut n = 0;
+    for e in fs::read_dir(dir.join("images")).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.contains("signed") {
+            continue;
+        }
+        let img = e.path();
+        for (ours, theirs) in selections {
+            let mut a = vec!["verify"];
+            a.extend_from_slice(ours);
+            a.push(img.to_str().unwrap());
+            let mine = s(h, &a).status.success();
+            let r = Command::new(&sifref)
+                .arg("verify")
+                .args(theirs)
+                .arg(&key)
+                .arg(&img)
+                .output()
+                .unwrap();
+            assert_eq!(
+                mine,
+                r.status.success(),
+                "{name} {ours:?}: singlet {mine}, reference {}",
+                String::from_utf8_lossy(&r.stderr)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 32, "{n} verdicts compared");
+}
+
+#[test]
+fn what_one_signs_the_other_verifies_and_tampering_is_caught_by_both() {
+    let Some(sifref) = tool("SINGLET_SIFREF") else {
+        return;
+    };
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let home = w.join("home");
+    fs::create_dir(&home).unwrap();
+    let o = s(
+        &home,
+        &[
+            "key",
+            "newpair",
+            "--name",
+            "CI",
+            "--email",
+            "ci@example.invalid",
+            "--bit-length",
+            "2048",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let fp = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_eq!(fp.len(), 40, "{fp}");
+    let m = fs::metadata(home.join(".apptainer/keys/pgp-secret")).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    let pubasc = w.join("k.pub.asc");
+    let secasc = w.join("k.sec.asc");
+    assert!(s(
+        &home,
+        &["key", "export", "--armor", &fp, pubasc.to_str().unwrap()]
+    )
+    .status
+    .success());
+    assert!(s(
+        &home,
+        &[
+            "key",
+            "export",
+            "--secret",
+            "--armor",
+            &fp,
+            secasc.to_str().unwrap()
+        ]
+    )
+    .status
+    .success());
+    let ref_verify = |img: &Path| {
+        Command::new(&sifref)
+            .arg("verify")
+            .arg(&pubasc)
+            .arg(img)
+            .output()
+            .unwrap()
+    };
+    // singlet signs, the reference verifies.
+    let a = copy(&t.join("reference/busybox.sif"), w, "a.sif");
+    let o = s(&home, &["sign", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = ref_verify(&a);
+    assert!(
+        r.status.success(),
+        "reference: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(verified(&s(&home, &["verify", a.to_str().unwrap()])));
+    // The reference signs, singlet verifies.
+    let b = copy(&t.join("reference/busybox.sif"), w, "b.sif");
+    let r = Command::new(&sifref)
+        .arg("sign")
+        .arg(&secasc)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let o = s(&home, &["verify", b.to_str().unwrap()]);
+    assert!(verified(&o), "{}", text(&o));
+    // Each tampering, on each side's signature: both refuse, naming the same thing.
+    for (signed, by) in [(&a, "singlet"), (&b, "reference")] {
+        for (what, at, want, theirs) in TAMPER {
+            let x = copy(signed, w, &format!("{by}-{what}.sif"));
+            flip(&x, at);
+            let o = s(&home, &["verify", x.to_str().unwrap()]);
+            assert!(!o.status.success(), "{by}/{what}: {}", text(&o));
+            assert!(text(&o).contains(want), "{by}/{what}: {}", text(&o));
+            let r = ref_verify(&x);
+            assert!(
+                !r.status.success(),
+                "{by}/{what}: the reference verified it"
+            );
+            let re = String::from_utf8_lossy(&r.stderr);
+            assert!(re.contains(theirs), "{by}/{what}: reference said {re}");
+        }
+    }
+}
+
+#[test]
+fn dsse_with_pem_keys_and_bad_input() {
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let home = w.join("home");
+    fs::create_dir(&home).unwrap();
+    for (alg, args) in [
+        ("ed25519", vec!["-algorithm", "ed25519"]),
+        (
+            "rsa",
+            vec!["-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ),
+        (
+            "ec",
+            vec!["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        ),
+    ] {
+        let key = w.join(format!("{alg}.pem"));
+        let pubk = w.join(format!("{alg}.pub.pem"));
+        let st = Command::new("openssl")
+            .arg("genpkey")
+            .args(&args)
+            .arg("-out")
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(st.success(), "openssl genpkey {alg}");
+        let st = Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&pubk)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let img = copy(&t.join("reference/busybox.sif"), w, &format!("{alg}.sif"));
+        let o = s(
+            &home,
+            &[
+                "sign",
+                "--key",
+                key.to_str().unwrap(),
+                img.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "{alg}: {}", text(&o));
+        let o = s(
+            &home,
+            &[
+                "verify",
+                "--key",
+                pubk.to_str().unwrap(),
+                "--json",
+                img.to_str().unwrap(),
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["verified"], true, "{alg}: {v}");
+        assert_eq!(v["signatures"][0]["format"], "dsse", "{v}");
+        flip(&img, 40_000);
+        let o = s(
+            &home,
+            &[
+                "verify",
+                "--key",
+                pubk.to_str().unwrap(),
+                img.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            !o.status.success() && text(&o).contains("data integrity compromised"),
+            "{alg}: {}",
+            text(&o)
+        );
+    }
+    // Another algorithm's key does not verify.
+    let o = s(
+        &home,
+        &[
+            "verify",
+            "--key",
+            w.join("rsa.pub.pem").to_str().unwrap(),
+            w.join("ed25519.sif").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("verifies with the given key"),
+        "{}",
+        text(&o)
+    );
+    // Bad input: clear errors naming the file, nothing written.
+    let junk = w.join("junk.pem");
+    fs::write(
+        &junk,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    let img = copy(&t.join("reference/busybox.sif"), w, "plain.sif");
+    let before = fs::read(&img).unwrap();
+    let o = s(
+        &home,
+        &[
+            "sign",
+            "--key",
+            junk.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("junk.pem"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        fs::read(&img).unwrap(),
+        before,
+        "a failed sign changed the image"
+    );
+    let o = s(&home, &["sign", img.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("key newpair"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(fs::read(&img).unwrap(), before);
+    let armor = w.join("trunc.asc");
+    fs::write(&armor, "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQENBF\n").unwrap();
+    let o = s(
+        &home,
+        &[
+            "verify",
+            "--keyring",
+            armor.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("trunc.asc"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn malformed_signature_objects_are_reported() {
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let home = w.join("home");
+    fs::create_dir(&home).unwrap();
+    // Signature objects whose content is malformed: truncated clear-signed text, a DSSE
+    // envelope of another payload type, and one linked to a group that does not exist.
+    for (name, body, link, want) in [
+        (
+            "truncated",
+            &b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n{"[..],
+            1,
+            "malformed clear-signed message",
+        ),
+        (
+            "dsse-type",
+            &br#"{"payloadType":"text/plain","payload":"e30=","signatures":[]}"#[..],
+            1,
+            "DSSE payload type",
+        ),
+        ("no-group", &b"garbage"[..], 7, "no object groups"),
+    ] {
+        let g = copy(&t.join("reference/busybox.sif"), w, &format!("{name}.sif"));
+        {
+            use singlet::sif::{format::Link, DataType, Extra, HashType, ObjectInput, Source};
+            let mut img = singlet::sif::SifImage::open_rw(&g).unwrap();
+            let mut o = ObjectInput::new(DataType::Signature, Source::Bytes(body.to_vec()));
+            o.group = None;
+            o.link = Link::Group(link);
+            o.alignment = Some(0);
+            o.extra = Extra::Signature(HashType::Sha256, None);
+            img.add_object(o, 0).unwrap();
+        }
+        let o = s(&home, &["verify", g.to_str().unwrap()]);
+        assert!(!o.status.success(), "{name}: {}", text(&o));
+        if name == "no-group" {
+            // Group 1 is unsigned; the stray signature is not counted as covering it.
+            assert!(
+                text(&o).contains("object group 1: no signature"),
+                "{name}: {}",
+                text(&o)
+            );
+        } else {
+            assert!(text(&o).contains(want), "{name}: {}", text(&o));
+        }
+    }
+}
+
+/// A keyring of another user, or open to others, decides nothing.
+#[test]
+fn keyrings_of_others_are_refused() {
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let k = w.join("shared.asc");
+    fs::copy(t.join("reference/busybox-signed.pub.asc"), &k).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&k, fs::Permissions::from_mode(0o666)).unwrap();
+    let sig = t.join("reference/busybox-signed.sif");
+    let o = s(
+        w,
+        &[
+            "verify",
+            "--keyring",
+            k.to_str().unwrap(),
+            sig.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("writable by group or others"),
+        "{}",
+        text(&o)
+    );
+    if nix::unistd::geteuid().is_root() {
+        fs::set_permissions(&k, fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&k, Some(65534), None).unwrap();
+        let o = s(
+            w,
+            &[
+                "verify",
+                "--keyring",
+                k.to_str().unwrap(),
+                sig.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            !o.status.success() && text(&o).contains("owned by uid 65534"),
+            "{}",
+            text(&o)
+        );
+        // A keyring directory that is a symlink to someone else's is refused too.
+        let other = w.join("other-keys");
+        fs::create_dir(&other).unwrap();
+        std::os::unix::fs::symlink(&other, w.join("keys")).unwrap();
+        let o = Command::new(singlet())
+            .env("APPTAINER_KEYSDIR", w.join("keys"))
+            .args(["key", "list"])
+            .output()
+            .unwrap();
+        assert!(
+            !o.status.success() && text(&o).contains("symlink"),
+            "{}",
+            text(&o)
+        );
+    }
+}
