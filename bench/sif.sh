@@ -26,3 +26,19 @@ OFF=$("$W/singlet" sif list "$D" | awk -F'|' '/\*System/ {split($4, a, "-"); pri
 $INTERLEAVE --runs "$RUNS" --title "read /.singularity.d/runscript of debian.sif" \
   "singlet sif cat=$W/singlet sif cat $D /.singularity.d/runscript" \
   "unsquashfs -cat=unsquashfs -o $OFF -cat $D /.singularity.d/runscript"
+
+# Signature verification: the Debian SIF (60 MB partition) signed by singlet, verified by
+# `singlet verify` and by the reference pkg/integrity verifier (`sifref verify`); the digest
+# of the partition is the floor, so `sha256sum` of the file is timed beside them (MB/s below).
+export HOME="$W/home"
+mkdir -p "$HOME"
+"$W/singlet" key newpair --name bench --email bench@example.invalid --bit-length 2048 >"$W/fp" 2>/dev/null
+FP=$(cat "$W/fp")
+"$W/singlet" key export --armor "$FP" "$W/bench.pub.asc"
+cp "$D" "$W/signed.sif"
+"$W/singlet" sign "$W/signed.sif" 2>/dev/null
+SIZE=$(stat -c %s "$W/signed.sif")
+$INTERLEAVE --runs "$RUNS" --title "verify debian.sif ($SIZE bytes, PGP, one group)" \
+  "singlet verify=$W/singlet verify $W/signed.sif" \
+  "sifref verify=$W/ref/sifref verify $W/bench.pub.asc $W/signed.sif" \
+  "sha256sum=sha256sum $W/signed.sif"

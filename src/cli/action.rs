@@ -83,6 +83,10 @@ pub struct ActionFlags {
     /// No init process with --pid
     #[arg(long)]
     pub no_init: bool,
+    /// Refuse to run a SIF whose signatures do not verify with your keyring (and the
+    /// site's trusted keyring)
+    #[arg(long)]
+    pub verify: bool,
     /// OCI-like: --containall --no-init --writable-tmpfs --no-eval
     #[arg(long)]
     pub compat: bool,
@@ -229,6 +233,7 @@ impl ActionFlags {
             no_privs: f.no_privs || env_bool(&["NO_PRIVS"]),
             keep_privs: f.keep_privs || env_bool(&["KEEP_PRIVS"]),
             no_init: f.no_init || env_bool(&["NO_INIT", "NOSHIMINIT"]),
+            verify: f.verify,
             compat: f.compat || env_bool(&["COMPAT"]),
             no_eval: f.no_eval || env_bool(&["NO_EVAL"]),
             shell: shell.or_else(|| env_value(&["SHELL"])),
@@ -285,6 +290,10 @@ pub struct InspectArgs {
     /// List the image's SCIF apps, one per line
     #[arg(long)]
     pub list_apps: bool,
+    /// List the image's signature objects (format, link, signer fingerprint), unchecked:
+    /// `singlet verify` checks them
+    #[arg(long)]
+    pub signatures: bool,
     /// Image: SIF, sandbox directory or squashfs file
     pub image: String,
 }
@@ -294,6 +303,34 @@ pub struct InspectArgs {
 /// # Errors
 /// Image errors.
 pub fn inspect(a: &InspectArgs) -> anyhow::Result<String> {
+    if a.signatures {
+        let path = std::path::Path::new(&a.image);
+        let mut img = crate::sif::SifImage::open(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let sigs = crate::sif::integrity::describe(&mut img)?;
+        if a.json {
+            return Ok(serde_json::to_string_pretty(&sigs)? + "\n");
+        }
+        let mut out = String::new();
+        for s in &sigs {
+            let fmt = serde_json::to_value(s.format)?;
+            out.push_str(&format!(
+                "signature {}: {}, linked to {}, {}{}\n",
+                s.id,
+                fmt.as_str().unwrap_or_default(),
+                s.linked,
+                s.hash,
+                s.fingerprint
+                    .as_ref()
+                    .map(|f| format!(", key {f}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if sigs.is_empty() {
+            out.push_str("no signatures\n");
+        }
+        return Ok(out);
+    }
     if a.list_apps {
         let apps = crate::image::inspect::list_apps(&a.image)?;
         return Ok(apps.iter().map(|n| format!("{n}\n")).collect());

@@ -121,6 +121,8 @@ pub struct ExecParams {
     pub keep_privs: bool,
     /// `--no-init`.
     pub no_init: bool,
+    /// `--verify`: the SIF's signatures must verify before it runs.
+    pub verify: bool,
     /// `--compat`.
     pub compat: bool,
     /// `--no-eval`.
@@ -308,6 +310,9 @@ fn check_flags(p: &ExecParams, image: &ImageRef, host: &Host) -> Result<()> {
     };
     if let Some((path, kind)) = kind {
         host.site.check_image_kind(path, kind)?;
+        if kind == "sif" && (p.verify || host.site.require_signed_images) {
+            host.site.check_signatures(path, p.verify)?;
+        }
     }
     if !host.site.enable_overlay && (p.writable_tmpfs || !p.overlay.is_empty()) {
         return Err(Error::Flag(format!(

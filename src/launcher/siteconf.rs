@@ -63,6 +63,12 @@ pub struct SiteConfig {
     /// `mount hostfs`: bind every host filesystem (disk and network filesystems, not the
     /// root, `/proc`, `/sys`, `/dev`, `/run`, `/boot`).
     pub mount_hostfs: bool,
+    /// `require signed images`: every SIF must carry signatures that verify with the keys of
+    /// `trusted keyring` (execution control, Apptainer's ECL in one directive).
+    pub require_signed_images: bool,
+    /// `trusted keyring`: OpenPGP public keys (armored or binary, owned by root) whose
+    /// signatures `require signed images` and `--verify` accept.
+    pub trusted_keyring: Option<PathBuf>,
     /// `max loop devices`: the most loop devices attached on the host before a root run
     /// loop-mounts an ext3 image (Apptainer's default 256).
     pub max_loop_devices: u32,
@@ -95,6 +101,8 @@ impl Default for SiteConfig {
             enable_overlay: true,
             mount_hostfs: false,
             max_loop_devices: 256,
+            require_signed_images: false,
+            trusted_keyring: None,
             ignored: BTreeMap::new(),
         }
     }
@@ -228,6 +236,8 @@ impl SiteConfig {
                 "config resolv_conf" => c.config_resolv_conf = yes()?,
                 "user bind control" => c.user_bind_control = yes()?,
                 "mount hostfs" => c.mount_hostfs = yes()?,
+                "require signed images" => c.require_signed_images = yes()?,
+                "trusted keyring" => c.trusted_keyring = Some(PathBuf::from(&value)),
                 "limit container owners" => {
                     c.limit_container_owners = value
                         .split(',')
@@ -317,6 +327,68 @@ impl SiteConfig {
             }
         }
         self.check_image(image)
+    }
+
+    /// Execution control for a SIF: with `require signed images`, its signatures must verify
+    /// with the keys of `trusted keyring` alone; with `--verify` (`user`), with the caller's
+    /// keyring (`singlet key`) and the trusted keyring. Every object group must be signed and
+    /// every signature valid (`sif::integrity::verify`).
+    ///
+    /// # Errors
+    /// [`Error::Flag`] naming the image, the first failing signature and the directive or
+    /// flag.
+    pub fn check_signatures(&self, image: &Path, user: bool) -> Result<()> {
+        use crate::sif::integrity;
+        let file = self
+            .file
+            .as_deref()
+            .unwrap_or(Path::new(SYSTEM_FILE))
+            .display()
+            .to_string();
+        let why = if self.require_signed_images {
+            format!("require signed images = yes in {file}")
+        } else {
+            "--verify".to_string()
+        };
+        let refuse =
+            |what: String| Error::Flag(format!("{}: refused ({why}): {what}", image.display()));
+        let mut keys = integrity::Keys::default();
+        if let Some(k) = &self.trusted_keyring {
+            use std::os::unix::fs::MetadataExt as _;
+            let m = std::fs::symlink_metadata(k)
+                .map_err(|e| Error::io(format!("trusted keyring {}", k.display()), e))?;
+            if m.uid() != 0 || m.mode() & 0o022 != 0 || !m.is_file() {
+                return Err(refuse(format!(
+                    "the trusted keyring {} must be a regular file owned by root and writable                      by root only",
+                    k.display()
+                )));
+            }
+            let b = std::fs::read(k)
+                .map_err(|e| Error::io(format!("trusted keyring {}", k.display()), e))?;
+            keys.pgp = integrity::parse_public_keys(&b, &k.display().to_string())
+                .map_err(|e| refuse(e.to_string()))?;
+        }
+        if user && !self.require_signed_images {
+            let mine =
+                crate::image::keys::Keyrings::at(crate::image::keys::Keyrings::default_dir())
+                    .public()
+                    .map_err(|e| refuse(e.to_string()))?;
+            keys.pgp.extend(mine);
+        }
+        let mut img = crate::sif::SifImage::open(image).map_err(|e| refuse(e.to_string()))?;
+        let report = integrity::verify(&mut img, &integrity::VerifyOpts::default(), &keys)
+            .map_err(|e| refuse(e.to_string()))?;
+        if report.ok() {
+            tracing::debug!("{}: signatures verified ({why})", image.display());
+            return Ok(());
+        }
+        let first = report
+            .signatures
+            .iter()
+            .find_map(|s| s.error.as_ref().map(|e| format!("signature {}: {e}", s.id)))
+            .or_else(|| report.unsigned.first().cloned())
+            .unwrap_or_else(|| "no signatures".into());
+        Err(refuse(first))
     }
 
     /// The host filesystems `mount hostfs` binds: mount points of disk and network
@@ -424,9 +496,16 @@ impl SiteConfig {
             ("user bind control", yn(self.user_bind_control)),
             ("mount hostfs", yn(self.mount_hostfs)),
             ("enable overlay", yn(self.enable_overlay)),
+            ("require signed images", yn(self.require_signed_images)),
         ] {
             out.push_str(&format!("{k} = {v}\n"));
         }
+        out.push_str(&format!(
+            "trusted keyring = {}\n",
+            self.trusted_keyring
+                .as_ref()
+                .map_or_else(|| "NULL".to_string(), |p| p.display().to_string())
+        ));
         let limit: Vec<String> = self
             .limit_container_paths
             .iter()

@@ -701,6 +701,35 @@ fn new_check(d: &Descriptor) -> SignatureCheck {
     }
 }
 
+/// Lists the signature objects of `img` without checking them: id, link, format (from the
+/// content: clear-signed current or legacy, DSSE, unreadable), hash type and the fingerprint
+/// the descriptor names (what `inspect --signatures` shows).
+///
+/// # Errors
+/// [`Error::Sif`] reading an object.
+pub fn describe<R: Read + Seek>(img: &mut SifImage<R>) -> Result<Vec<SignatureCheck>> {
+    let sigs: Vec<Descriptor> = img
+        .descriptors()
+        .filter(|d| d.data_type() == DataType::Signature)
+        .collect();
+    let mut v = Vec::new();
+    for s in &sigs {
+        let mut c = new_check(s);
+        let data = read_signature(img, s)?;
+        c.format = match decode(&data) {
+            Decoded::Clear(_, p) if p.starts_with("SIFHASH:") => Format::PgpLegacy,
+            Decoded::Clear(..) => Format::Pgp,
+            Decoded::Dsse(..) => Format::Dsse,
+            Decoded::Unreadable(why) => {
+                c.error = Some(why);
+                Format::Unreadable
+            }
+        };
+        v.push(c);
+    }
+    Ok(v)
+}
+
 /// Verifies the signatures of `img` selected by `opts` with `keys`, as `pkg/integrity`'s
 /// verifier does: current-format signatures per object group (all groups by default, or the
 /// one of `--group-id`, or the group of `--sif-id`), each recomputing the header, descriptor

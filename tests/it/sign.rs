@@ -175,6 +175,15 @@ fn verifies_real_signed_images_with_the_right_verdict() {
     assert!(errs[0].contains("data integrity compromised"), "{errs:?}");
     assert!(errs[1].contains("signed by F1E47D55A7F3A56C"), "{errs:?}");
     assert!(errs[2].contains("neither an OpenPGP"), "{errs:?}");
+    // inspect --signatures lists them unchecked.
+    let o = s(h, &["inspect", "--signatures", bad.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "signature 3: pgp-legacy, linked to object 2, SHA-384, key \
+         8883491F4268F173C6E5DC49EDECE4F3F38D871E\nsignature 4: pgp-legacy, linked to object 2, \
+         SHA-384, key 4E28E95609D65D3C5BEA9731F1E47D55A7F3A56C\nsignature 5: unreadable, linked \
+         to object 2, SHA-384, key C7E7C8C3635DD06930669A2283B30190FEEF8162\n"
+    );
     // DSSE images of the upstream generator: without the PEM key, a clear request for it.
     let dsse = t.join("upstream/two-groups-signed-dsse.sif");
     let o = s(h, &["verify", dsse.to_str().unwrap()]);
@@ -595,4 +604,108 @@ fn keyrings_of_others_are_refused() {
             text(&o)
         );
     }
+}
+
+/// Execution control: with `require signed images = yes` and a root-owned `trusted keyring`
+/// in the site configuration, a SIF runs only when its signatures verify with those keys
+/// (an unsigned image and a tampered signed one are refused before anything is mounted); a
+/// user's `--verify` does the same with the user's keyring.
+#[test]
+fn execution_control_and_verify_flag() {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "needs root in CI");
+        return;
+    }
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let signed = t.join("reference/busybox-signed.sif");
+    let unsigned = t.join("reference/busybox.sif");
+    let tampered = copy(&signed, w, "tampered.sif");
+    flip(&tampered, 40_000);
+    let ring = w.join("trusted.asc");
+    fs::copy(t.join("reference/busybox-signed.pub.asc"), &ring).unwrap();
+    let conf = w.join("singlet.conf");
+    fs::write(
+        &conf,
+        format!(
+            "require signed images = yes\ntrusted keyring = {}\n",
+            ring.display()
+        ),
+    )
+    .unwrap();
+    let home = w.join("home");
+    fs::create_dir(&home).unwrap();
+    let run = |site: bool, args: &[&str]| {
+        let mut c = Command::new(singlet());
+        c.env("HOME", &home)
+            .env("SINGLET_CACHEDIR", w.join("cache"))
+            .env_remove("APPTAINER_KEYSDIR");
+        if site {
+            c.env("SINGLET_CONFIG_FILE", &conf);
+        }
+        c.args(args).output().unwrap()
+    };
+    let o = run(true, &["exec", signed.to_str().unwrap(), "echo", "ran"]);
+    assert!(
+        o.status.success() && text(&o).contains("ran"),
+        "{}",
+        text(&o)
+    );
+    for (img, want) in [
+        (&unsigned, "object group 1: no signature"),
+        (&tampered, "data object 3: data integrity compromised"),
+    ] {
+        let o = run(true, &["exec", img.to_str().unwrap(), "echo", "ran"]);
+        assert_eq!(o.status.code(), Some(255), "{}", text(&o));
+        let e = text(&o);
+        assert!(!e.contains("ran\n"), "{e}");
+        assert!(
+            e.contains("require signed images = yes") && e.contains(want),
+            "{e}"
+        );
+    }
+    // A trusted keyring others can write is no trust at all.
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&ring, fs::Permissions::from_mode(0o666)).unwrap();
+    let o = run(true, &["exec", signed.to_str().unwrap(), "true"]);
+    assert!(
+        !o.status.success() && text(&o).contains("owned by root"),
+        "{}",
+        text(&o)
+    );
+    // --verify with the user's keyring, no site policy.
+    let o = run(
+        false,
+        &["exec", "--verify", signed.to_str().unwrap(), "true"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("--verify"),
+        "{}",
+        text(&o)
+    );
+    let o = run(
+        false,
+        &[
+            "key",
+            "import",
+            t.join("reference/busybox-signed.pub.asc").to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(
+        false,
+        &["exec", "--verify", signed.to_str().unwrap(), "echo", "ran"],
+    );
+    assert!(
+        o.status.success() && text(&o).contains("ran"),
+        "{}",
+        text(&o)
+    );
+    let o = run(false, &["run", "--verify", unsigned.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("no signature"),
+        "{}",
+        text(&o)
+    );
 }
