@@ -229,8 +229,17 @@ _singlet() {
             singlet__subcmd__help__subcmd__key,newpair)
                 cmd="singlet__subcmd__help__subcmd__key__subcmd__newpair"
                 ;;
+            singlet__subcmd__help__subcmd__key,pull)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__pull"
+                ;;
+            singlet__subcmd__help__subcmd__key,push)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__push"
+                ;;
             singlet__subcmd__help__subcmd__key,remove)
                 cmd="singlet__subcmd__help__subcmd__key__subcmd__remove"
+                ;;
+            singlet__subcmd__help__subcmd__key,search)
+                cmd="singlet__subcmd__help__subcmd__key__subcmd__search"
                 ;;
             singlet__subcmd__help__subcmd__oci,checkpoint)
                 cmd="singlet__subcmd__help__subcmd__oci__subcmd__checkpoint"
@@ -364,8 +373,17 @@ _singlet() {
             singlet__subcmd__key,newpair)
                 cmd="singlet__subcmd__key__subcmd__newpair"
                 ;;
+            singlet__subcmd__key,pull)
+                cmd="singlet__subcmd__key__subcmd__pull"
+                ;;
+            singlet__subcmd__key,push)
+                cmd="singlet__subcmd__key__subcmd__push"
+                ;;
             singlet__subcmd__key,remove)
                 cmd="singlet__subcmd__key__subcmd__remove"
+                ;;
+            singlet__subcmd__key,search)
+                cmd="singlet__subcmd__key__subcmd__search"
                 ;;
             singlet__subcmd__key__subcmd__help,export)
                 cmd="singlet__subcmd__key__subcmd__help__subcmd__export"
@@ -382,8 +400,17 @@ _singlet() {
             singlet__subcmd__key__subcmd__help,newpair)
                 cmd="singlet__subcmd__key__subcmd__help__subcmd__newpair"
                 ;;
+            singlet__subcmd__key__subcmd__help,pull)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__pull"
+                ;;
+            singlet__subcmd__key__subcmd__help,push)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__push"
+                ;;
             singlet__subcmd__key__subcmd__help,remove)
                 cmd="singlet__subcmd__key__subcmd__help__subcmd__remove"
+                ;;
+            singlet__subcmd__key__subcmd__help,search)
+                cmd="singlet__subcmd__key__subcmd__help__subcmd__search"
                 ;;
             singlet__subcmd__oci,checkpoint)
                 cmd="singlet__subcmd__oci__subcmd__checkpoint"
@@ -1290,7 +1317,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help__subcmd__key)
-            opts="newpair list import export remove"
+            opts="newpair list import export push pull search remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1359,7 +1386,49 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__help__subcmd__key__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__help__subcmd__key__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__key__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2374,7 +2443,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__key)
-            opts="-h --help newpair list import export remove help"
+            opts="-h --help newpair list import export push pull search remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2402,7 +2471,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__key__subcmd__help)
-            opts="newpair list import export remove help"
+            opts="newpair list import export push pull search remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2485,7 +2554,49 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__key__subcmd__help__subcmd__pull)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__key__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2581,6 +2692,50 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__key__subcmd__pull)
+            opts="-u -h --url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__push)
+            opts="-u -h --url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__key__subcmd__remove)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2588,6 +2743,28 @@ _singlet() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__key__subcmd__search)
+            opts="-u -h --url --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -16,7 +16,7 @@ PKGS=(
   runc crun
   squashfs-tools squashfuse fuse3 fuse-overlayfs fuse2fs e2fsprogs
   skopeo umoci docker-registry
-  golang-go golang-github-sylabs-sif-dev openssl
+  golang-go golang-github-sylabs-sif-dev openssl gnupg
   debootstrap hyperfine python3
   podman containerd catatonit protobuf-compiler
   slirp4netns

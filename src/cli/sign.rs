@@ -148,6 +148,39 @@ pub enum KeyCommand {
         /// Output file (must not exist)
         file: PathBuf,
     },
+    /// Send a public key to a keyserver (HKP)
+    #[command(
+        after_help = "Examples:\n  singlet key push 9B549044\n  singlet key push --url hkp://127.0.0.1:11371 9B549044"
+    )]
+    Push {
+        /// Keyserver (hkp://, hkps://, http://, https://)
+        #[arg(short = 'u', long, default_value = keys::DEFAULT_KEYSERVER)]
+        url: String,
+        /// Fingerprint or key id of a key in the public keyring
+        fingerprint: String,
+    },
+    /// Fetch a public key from a keyserver into the public keyring (HKP)
+    #[command(
+        after_help = "Examples:\n  singlet key pull BCF46F30DC63419178B716A1E5E4D2499B549044\n  singlet key pull --url hkp://127.0.0.1:11371 9B549044"
+    )]
+    Pull {
+        /// Keyserver (hkp://, hkps://, http://, https://)
+        #[arg(short = 'u', long, default_value = keys::DEFAULT_KEYSERVER)]
+        url: String,
+        /// Fingerprint (40 hex digits; keyservers may refuse short ids)
+        fingerprint: String,
+    },
+    /// Search a keyserver's index (HKP)
+    #[command(
+        after_help = "Examples:\n  singlet key search jo@example.org\n  singlet key search --url hkp://127.0.0.1:11371 'Jo Doe'"
+    )]
+    Search {
+        /// Keyserver (hkp://, hkps://, http://, https://)
+        #[arg(short = 'u', long, default_value = keys::DEFAULT_KEYSERVER)]
+        url: String,
+        /// Name, email, or a fingerprint with 0x
+        query: String,
+    },
     /// Remove a public key from the keyring
     #[command(after_help = "Examples:\n  singlet key remove 9B549044")]
     Remove {
@@ -423,6 +456,66 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
             fingerprint,
             file,
         } => export(&r, secret, armor, &fingerprint, &file),
+        KeyCommand::Push { url, fingerprint } => {
+            use pgp::composed::ArmorOptions;
+            let all = r.public()?;
+            let k = all
+                .iter()
+                .find(|k| keys::matches(&keys::fingerprint(&k.primary_key), &fingerprint))
+                .ok_or_else(|| anyhow::anyhow!("no public key matches {fingerprint}"))?;
+            let armored = k.to_armored_string(ArmorOptions::default())?;
+            keys::hkp_add(&url, &armored)?;
+            if !quiet {
+                eprintln!(
+                    "public key {} sent to {url}",
+                    keys::fingerprint(&k.primary_key)
+                );
+            }
+            Ok(0)
+        }
+        KeyCommand::Pull { url, fingerprint } => {
+            let text = keys::hkp_get(&url, &fingerprint)?;
+            let got =
+                integrity::parse_public_keys(text.as_bytes(), &format!("{url} key {fingerprint}"))?;
+            let want = fingerprint.trim_start_matches("0x").to_ascii_uppercase();
+            let Some(k) = got
+                .into_iter()
+                .find(|k| keys::fingerprint(&k.primary_key).ends_with(&want))
+            else {
+                bail!("{url} answered with a key that is not {fingerprint}");
+            };
+            let fp = keys::fingerprint(&k.primary_key);
+            let mut publics = r.public()?;
+            if publics
+                .iter()
+                .any(|p| keys::fingerprint(&p.primary_key) == fp)
+            {
+                eprintln!("key {fp} is already in the keyring");
+                return Ok(0);
+            }
+            println!("{fp}  {}", keys::user_id(&k));
+            publics.push(k);
+            r.write_public(&publics)?;
+            Ok(0)
+        }
+        KeyCommand::Search { url, query } => {
+            let index = keys::hkp_index(&url, &query)?;
+            for line in index.lines() {
+                let f: Vec<&str> = line.split(':').collect();
+                match f.first() {
+                    Some(&"pub") => println!("key {}", f.get(1).unwrap_or(&"")),
+                    Some(&"uid") => {
+                        let uid = f.get(1).unwrap_or(&"");
+                        println!(
+                            "    {}",
+                            percent_encoding::percent_decode_str(uid).decode_utf8_lossy()
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            Ok(0)
+        }
         KeyCommand::Remove { fingerprint } => {
             let mut publics = r.public()?;
             let before = publics.len();

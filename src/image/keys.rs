@@ -186,3 +186,93 @@ pub fn matches(fp: &str, id: &str) -> bool {
     let id = id.trim_start_matches("0x").to_ascii_uppercase();
     id.len() >= 8 && fp.ends_with(&id)
 }
+
+/// The default keyserver (Apptainer's: keys.openpgp.org over HKPS).
+pub const DEFAULT_KEYSERVER: &str = "https://keys.openpgp.org";
+
+/// The base URL of a keyserver address: `hkp://H[:P]` is `http://H:11371` (HKP's port when
+/// none is given), `hkps://H` is `https://H`, `http(s)://…` stays.
+///
+/// # Errors
+/// [`Error::Other`] for another scheme.
+pub fn keyserver_base(url: &str) -> Result<String> {
+    let url = url.trim_end_matches('/');
+    if let Some(rest) = url.strip_prefix("hkp://") {
+        let host_port = if rest.contains(':') {
+            rest.to_string()
+        } else {
+            format!("{rest}:11371")
+        };
+        return Ok(format!("http://{host_port}"));
+    }
+    if let Some(rest) = url.strip_prefix("hkps://") {
+        return Ok(format!("https://{rest}"));
+    }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        return Ok(url.to_string());
+    }
+    Err(Error::Other(format!(
+        "--url {url:?}: a keyserver URL starts with hkp://, hkps://, http:// or https://"
+    )))
+}
+
+fn hkp_err(what: &str, url: &str, e: ureq::Error) -> Error {
+    Error::Other(format!("keyserver {url}: {what}: {e}"))
+}
+
+/// HKP `op=get` (draft-shaw-openpgp-hkp §3.1.2.1): the armored key of `fingerprint`
+/// (hex, with or without `0x`).
+///
+/// # Errors
+/// [`Error::Other`] naming the URL: unreachable, 404 (no such key), a non-key answer.
+pub fn hkp_get(url: &str, fingerprint: &str) -> Result<String> {
+    let base = keyserver_base(url)?;
+    let fp = fingerprint.trim_start_matches("0x");
+    if fp.len() < 8 || !fp.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::Other(format!(
+            "{fingerprint:?}: a fingerprint or key id is at least 8 hex digits"
+        )));
+    }
+    let u = format!("{base}/pks/lookup?op=get&options=mr&search=0x{fp}");
+    let text = ureq::get(&u)
+        .call()
+        .map_err(|e| hkp_err(&format!("get key {fp}"), &base, e))?
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| hkp_err("read the answer", &base, e))?;
+    if !text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+        return Err(Error::Other(format!(
+            "keyserver {base}: the answer for {fp} is not an armored public key"
+        )));
+    }
+    Ok(text)
+}
+
+/// HKP `op=index` with machine-readable output: the keyserver's `info`/`pub`/`uid` lines for
+/// `query` (a fingerprint with `0x`, or text to match in user ids).
+///
+/// # Errors
+/// [`Error::Other`] naming the URL (404: nothing found).
+pub fn hkp_index(url: &str, query: &str) -> Result<String> {
+    let base = keyserver_base(url)?;
+    let q = percent_encoding::utf8_percent_encode(query, percent_encoding::NON_ALPHANUMERIC);
+    let u = format!("{base}/pks/lookup?op=index&options=mr&search={q}");
+    ureq::get(&u)
+        .call()
+        .map_err(|e| hkp_err(&format!("search {query:?}"), &base, e))?
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| hkp_err("read the answer", &base, e))
+}
+
+/// HKP `op=add`: submits an armored public key (form field `keytext`).
+///
+/// # Errors
+/// [`Error::Other`] naming the URL and the server's status.
+pub fn hkp_add(url: &str, armored: &str) -> Result<()> {
+    let base = keyserver_base(url)?;
+    ureq::post(&format!("{base}/pks/add"))
+        .send_form([("keytext", armored)])
+        .map_err(|e| hkp_err("add key", &base, e))?;
+    Ok(())
+}

@@ -709,3 +709,100 @@ fn execution_control_and_verify_flag() {
         text(&o)
     );
 }
+
+/// `key push`, `key search` and `key pull` over HKP against `tests/keyserver/hkp.py` (a small
+/// keyserver on 127.0.0.1 that parses keys with GnuPG): a key made by one user reaches another
+/// user's keyring, which then verifies the first user's image.
+#[test]
+fn keys_travel_through_an_hkp_keyserver() {
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let store = w.join("store");
+    fs::create_dir(&store).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/keyserver/hkp.py");
+    let mut server = Command::new("python3")
+        .arg(&script)
+        .arg(&store)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = {
+        use std::io::BufRead as _;
+        let mut line = String::new();
+        std::io::BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim().to_string()
+    };
+    let url = format!("hkp://127.0.0.1:{port}");
+    let (alice, bob) = (w.join("alice"), w.join("bob"));
+    fs::create_dir(&alice).unwrap();
+    fs::create_dir(&bob).unwrap();
+    let o = s(
+        &alice,
+        &[
+            "key",
+            "newpair",
+            "--name",
+            "Alice",
+            "--email",
+            "alice@example.invalid",
+            "--bit-length",
+            "2048",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let fp = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let img = copy(&t.join("reference/busybox.sif"), w, "alice.sif");
+    assert!(s(&alice, &["sign", img.to_str().unwrap()]).status.success());
+    let o = s(&alice, &["key", "push", "--url", &url, &fp]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        store.join(format!("{fp}.asc")).exists(),
+        "the keyserver did not store {fp}"
+    );
+    let o = s(&bob, &["key", "search", "--url", &url, "alice@example"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("key {fp}\n    Alice <alice@example.invalid>\n")
+    );
+    assert!(!verified(&s(&bob, &["verify", img.to_str().unwrap()])));
+    let o = s(&bob, &["key", "pull", "--url", &url, &fp]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = s(&bob, &["verify", img.to_str().unwrap()]);
+    assert!(verified(&o), "{}", text(&o));
+    // Errors name the server and the key; nothing is added.
+    let o = s(
+        &bob,
+        &[
+            "key",
+            "pull",
+            "--url",
+            &url,
+            "0123456789ABCDEF0123456789ABCDEF01234567",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("404"),
+        "{}",
+        text(&o)
+    );
+    let o = s(&bob, &["key", "search", "--url", &url, "nobody-at-all"]);
+    assert!(
+        !o.status.success() && text(&o).contains(&port),
+        "{}",
+        text(&o)
+    );
+    let o = s(&bob, &["key", "pull", "--url", "ftp://127.0.0.1", &fp]);
+    assert!(
+        !o.status.success() && text(&o).contains("hkp://"),
+        "{}",
+        text(&o)
+    );
+    let o = s(&bob, &["key", "list"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    let _ = server.kill();
+    let _ = server.wait();
+}
