@@ -351,38 +351,7 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
             comment,
             password,
             bit_length,
-        } => {
-            if !(2048..=8192).contains(&bit_length) {
-                bail!("--bit-length {bit_length}: between 2048 and 8192");
-            }
-            let uid = if comment.is_empty() {
-                format!("{name} <{email}>")
-            } else {
-                format!("{name} ({comment}) <{email}>")
-            };
-            let mut p = SecretKeyParamsBuilder::default();
-            p.key_type(KeyType::Rsa(bit_length))
-                .can_certify(true)
-                .can_sign(true)
-                .primary_user_id(uid.clone())
-                .passphrase(password.clone());
-            let params = p.build().context("key parameters")?;
-            if !quiet {
-                eprintln!("Generating an RSA {bit_length}-bit OpenPGP key pair for {uid} …");
-            }
-            let sk = params
-                .generate(rand::thread_rng())
-                .map_err(|e| anyhow::anyhow!("generate key: {e}"))?;
-            let pk: SignedPublicKey = sk.to_public_key();
-            let mut secrets = r.secret()?;
-            let mut publics = r.public()?;
-            secrets.push(sk);
-            publics.push(pk.clone());
-            r.write_secret(&secrets)?;
-            r.write_public(&publics)?;
-            println!("{}", keys::fingerprint(&pk.primary_key));
-            Ok(0)
-        }
+        } => newpair(&r, &name, &email, &comment, password, bit_length, quiet),
         KeyCommand::List { secret } => {
             if secret {
                 for (i, k) in r.secret()?.iter().enumerate() {
@@ -404,58 +373,122 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
             }
             Ok(0)
         }
-        KeyCommand::Import { file } => {
-            let b = std::fs::read(&file).with_context(|| format!("read {}", file.display()))?;
-            let what = file.display().to_string();
-            let secret = integrity::parse_secret_keys(&b, &what).unwrap_or_default();
-            let public = if secret.is_empty() {
-                integrity::parse_public_keys(&b, &what)?
-            } else {
-                secret.iter().map(|k| k.to_public_key()).collect()
-            };
-            if public.is_empty() {
-                bail!("{what}: no OpenPGP key in it");
-            }
-            let mut publics = r.public()?;
-            let mut added = 0;
-            for k in public {
-                let fp = keys::fingerprint(&k.primary_key);
-                if publics
-                    .iter()
-                    .any(|p| keys::fingerprint(&p.primary_key) == fp)
-                {
-                    eprintln!("key {fp} is already in the keyring");
-                    continue;
-                }
-                println!("{fp}  {}", keys::user_id(&k));
-                publics.push(k);
-                added += 1;
-            }
-            r.write_public(&publics)?;
-            if !secret.is_empty() {
-                let mut secrets = r.secret()?;
-                for k in secret {
-                    let fp = keys::fingerprint(&k.primary_key);
-                    if !secrets
-                        .iter()
-                        .any(|s| keys::fingerprint(&s.primary_key) == fp)
-                    {
-                        secrets.push(k);
-                    }
-                }
-                r.write_secret(&secrets)?;
-            }
-            if !quiet {
-                eprintln!("{added} key(s) imported");
-            }
-            Ok(0)
-        }
+        KeyCommand::Import { file } => import(&r, &file, quiet),
         KeyCommand::Export {
             secret,
             armor,
             fingerprint,
             file,
         } => export(&r, secret, armor, &fingerprint, &file),
+        c @ (KeyCommand::Push { .. } | KeyCommand::Pull { .. } | KeyCommand::Search { .. }) => {
+            keyserver(&r, c, quiet)
+        }
+        KeyCommand::Remove { fingerprint } => {
+            let mut publics = r.public()?;
+            let before = publics.len();
+            publics.retain(|k| !keys::matches(&keys::fingerprint(&k.primary_key), &fingerprint));
+            match before - publics.len() {
+                0 => bail!("no public key matches {fingerprint}"),
+                1 => {}
+                n => bail!("{fingerprint} matches {n} keys: give the whole fingerprint"),
+            }
+            r.write_public(&publics)?;
+            Ok(0)
+        }
+    }
+}
+
+fn newpair(
+    r: &Keyrings,
+    name: &str,
+    email: &str,
+    comment: &str,
+    password: Option<String>,
+    bit_length: u32,
+    quiet: bool,
+) -> Result<i32> {
+    if !(2048..=8192).contains(&bit_length) {
+        bail!("--bit-length {bit_length}: between 2048 and 8192");
+    }
+    let uid = if comment.is_empty() {
+        format!("{name} <{email}>")
+    } else {
+        format!("{name} ({comment}) <{email}>")
+    };
+    let mut p = SecretKeyParamsBuilder::default();
+    p.key_type(KeyType::Rsa(bit_length))
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id(uid.clone())
+        .passphrase(password.clone());
+    let params = p.build().context("key parameters")?;
+    if !quiet {
+        eprintln!("Generating an RSA {bit_length}-bit OpenPGP key pair for {uid} …");
+    }
+    let sk = params
+        .generate(rand::thread_rng())
+        .map_err(|e| anyhow::anyhow!("generate key: {e}"))?;
+    let pk: SignedPublicKey = sk.to_public_key();
+    let mut secrets = r.secret()?;
+    let mut publics = r.public()?;
+    secrets.push(sk);
+    publics.push(pk.clone());
+    r.write_secret(&secrets)?;
+    r.write_public(&publics)?;
+    println!("{}", keys::fingerprint(&pk.primary_key));
+    Ok(0)
+}
+
+fn import(r: &Keyrings, file: &std::path::Path, quiet: bool) -> Result<i32> {
+    let b = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+    let what = file.display().to_string();
+    let secret = integrity::parse_secret_keys(&b, &what).unwrap_or_default();
+    let public = if secret.is_empty() {
+        integrity::parse_public_keys(&b, &what)?
+    } else {
+        secret.iter().map(|k| k.to_public_key()).collect()
+    };
+    if public.is_empty() {
+        bail!("{what}: no OpenPGP key in it");
+    }
+    let mut publics = r.public()?;
+    let mut added = 0;
+    for k in public {
+        let fp = keys::fingerprint(&k.primary_key);
+        if publics
+            .iter()
+            .any(|p| keys::fingerprint(&p.primary_key) == fp)
+        {
+            eprintln!("key {fp} is already in the keyring");
+            continue;
+        }
+        println!("{fp}  {}", keys::user_id(&k));
+        publics.push(k);
+        added += 1;
+    }
+    r.write_public(&publics)?;
+    if !secret.is_empty() {
+        let mut secrets = r.secret()?;
+        for k in secret {
+            let fp = keys::fingerprint(&k.primary_key);
+            if !secrets
+                .iter()
+                .any(|s| keys::fingerprint(&s.primary_key) == fp)
+            {
+                secrets.push(k);
+            }
+        }
+        r.write_secret(&secrets)?;
+    }
+    if !quiet {
+        eprintln!("{added} key(s) imported");
+    }
+    Ok(0)
+}
+
+/// `key push|pull|search`.
+fn keyserver(r: &Keyrings, cmd: KeyCommand, quiet: bool) -> Result<i32> {
+    match cmd {
         KeyCommand::Push { url, fingerprint } => {
             use pgp::composed::ArmorOptions;
             let all = r.public()?;
@@ -516,18 +549,7 @@ pub fn key(cmd: KeyCommand, quiet: bool) -> Result<i32> {
             }
             Ok(0)
         }
-        KeyCommand::Remove { fingerprint } => {
-            let mut publics = r.public()?;
-            let before = publics.len();
-            publics.retain(|k| !keys::matches(&keys::fingerprint(&k.primary_key), &fingerprint));
-            match before - publics.len() {
-                0 => bail!("no public key matches {fingerprint}"),
-                1 => {}
-                n => bail!("{fingerprint} matches {n} keys: give the whole fingerprint"),
-            }
-            r.write_public(&publics)?;
-            Ok(0)
-        }
+        _ => unreachable!("a keyserver verb"),
     }
 }
 
