@@ -219,6 +219,22 @@ pub fn sign(a: &SignArgs, quiet: bool) -> Result<i32> {
         secret = all.into_iter().nth(idx).ok_or_else(|| {
             anyhow::anyhow!("--keyidx {idx}: the secret keyring has fewer keys (see `singlet key list --secret`)")
         })?;
+        // A protected key is unlocked once here, so a wrong or missing passphrase is said
+        // as such (and before the image is opened for writing).
+        if secret.primary_key.secret_params().is_encrypted()
+            && !matches!(secret.primary_key.unlock(&pw, |_, _| Ok(())), Ok(Ok(())))
+        {
+            bail!(
+                "secret key {} is protected by a passphrase, and {}: give it with --passphrase \
+                 or SINGLET_KEY_PASSPHRASE",
+                keys::fingerprint(&secret.primary_key),
+                if a.passphrase.as_deref().unwrap_or("").is_empty() {
+                    "none was given"
+                } else {
+                    "the one given does not unlock it"
+                }
+            );
+        }
         Signer::Pgp(&secret, &pw)
     };
     let f = OpenOptions::new()

@@ -334,6 +334,48 @@ fn what_one_signs_the_other_verifies_and_tampering_is_caught_by_both() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let o = s(&home, &["verify", b.to_str().unwrap()]);
     assert!(verified(&o), "{}", text(&o));
+    // A passphrase-protected key: refused clearly without it or with a wrong one, the image
+    // untouched; signs with it.
+    let home2 = w.join("home2");
+    fs::create_dir(&home2).unwrap();
+    let o = s(
+        &home2,
+        &[
+            "key",
+            "newpair",
+            "--name",
+            "P",
+            "--email",
+            "p@example.invalid",
+            "--bit-length",
+            "2048",
+            "--password",
+            "s3cret",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let c = copy(&t.join("reference/busybox.sif"), w, "c.sif");
+    let before = fs::read(&c).unwrap();
+    for (args, want) in [
+        (vec!["sign"], "none was given"),
+        (vec!["sign", "--passphrase", "wrong"], "does not unlock it"),
+    ] {
+        let mut a = args.clone();
+        a.push(c.to_str().unwrap());
+        let o = s(&home2, &a);
+        assert!(
+            !o.status.success() && text(&o).contains(want),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(fs::read(&c).unwrap(), before);
+    }
+    let o = s(
+        &home2,
+        &["sign", "--passphrase", "s3cret", c.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(verified(&s(&home2, &["verify", c.to_str().unwrap()])));
     // Each tampering, on each side's signature: both refuse, naming the same thing.
     for (signed, by) in [(&a, "singlet"), (&b, "reference")] {
         for (what, at, want, theirs) in TAMPER {
