@@ -4315,7 +4315,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__verify)
-            opts="-i -g -a -l -j -h --key --keyring --sif-id --group-id --all --legacy-insecure --json --help"
+            opts="-i -g -a -l -j -u -h --key --keyring --sif-id --group-id --all --legacy-insecure --json --url --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4342,6 +4342,14 @@ _singlet() {
                     return 0
                     ;;
                 -g)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

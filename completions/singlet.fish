@@ -410,6 +410,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand verify" -l key -d 'Verif
 complete -c singlet -n "__fish_singlet_using_subcommand verify" -l keyring -d 'Also trust the OpenPGP public keys of this file, armored or binary (repeatable)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand verify" -s i -l sif-id -d 'Verify the signatures covering this data object' -r
 complete -c singlet -n "__fish_singlet_using_subcommand verify" -s g -l group-id -d 'Verify the signatures of this object group' -r
+complete -c singlet -n "__fish_singlet_using_subcommand verify" -s u -l url -d 'Fetch signers\' keys missing from the keyrings from this keyserver (HKP; used for this verification only, not imported)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand verify" -s a -l all -d 'Verify every object (with --legacy-insecure: each object\'s legacy signature)'
 complete -c singlet -n "__fish_singlet_using_subcommand verify" -s l -l legacy-insecure -d 'Check signatures of Singularity < 3.6, which do not protect the header and descriptors'
 complete -c singlet -n "__fish_singlet_using_subcommand verify" -s j -l json -d 'Print the result as JSON'

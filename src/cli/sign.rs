@@ -91,6 +91,10 @@ pub struct VerifyArgs {
     /// Print the result as JSON
     #[arg(short = 'j', long)]
     pub json: bool,
+    /// Fetch signers' keys missing from the keyrings from this keyserver (HKP; used for this
+    /// verification only, not imported)
+    #[arg(short = 'u', long, value_name = "URL")]
+    pub url: Option<String>,
     /// SIF image
     pub image: PathBuf,
 }
@@ -290,6 +294,34 @@ pub fn verify(a: &VerifyArgs) -> Result<i32> {
         keys.pem.push((f.display().to_string(), k));
     }
     let mut img = SifImage::open(&a.image).with_context(|| format!("{}", a.image.display()))?;
+    if let Some(url) = &a.url {
+        let have: Vec<String> = keys
+            .pgp
+            .iter()
+            .map(|k| keys::fingerprint(&k.primary_key))
+            .collect();
+        let mut wanted: Vec<String> = integrity::describe(&mut img)?
+            .into_iter()
+            .filter_map(|s| s.fingerprint)
+            .filter(|f| !have.contains(f))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        for fp in wanted {
+            match keys::hkp_get(url, &fp) {
+                Ok(text) => {
+                    let got =
+                        integrity::parse_public_keys(text.as_bytes(), &format!("{url} key {fp}"))?;
+                    // Only the key asked for: a keyserver cannot slip in another signer.
+                    keys.pgp.extend(
+                        got.into_iter()
+                            .filter(|k| keys::fingerprint(&k.primary_key) == fp),
+                    );
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
     let opts = VerifyOpts {
         group: a.group_id,
         object: a.sif_id,

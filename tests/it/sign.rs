@@ -811,6 +811,10 @@ fn keys_travel_through_an_hkp_keyserver() {
         format!("key {fp}\n    Alice <alice@example.invalid>\n")
     );
     assert!(!verified(&s(&bob, &["verify", img.to_str().unwrap()])));
+    // verify --url fetches the signer's key for this verification only.
+    let o = s(&bob, &["verify", "--url", &url, img.to_str().unwrap()]);
+    assert!(verified(&o), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&s(&bob, &["key", "list"]).stdout).is_empty());
     let o = s(&bob, &["key", "pull", "--url", &url, &fp]);
     assert!(o.status.success(), "{}", text(&o));
     let o = s(&bob, &["verify", img.to_str().unwrap()]);
