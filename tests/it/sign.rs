@@ -486,6 +486,88 @@ fn dsse_with_pem_keys_and_bad_input() {
         "{}",
         text(&o)
     );
+}
+
+/// PEM key pair made by openssl: (private, public).
+fn pem_pair(w: &Path, name: &str, args: &[&str]) -> (PathBuf, PathBuf) {
+    let key = w.join(format!("{name}.pem"));
+    let pubk = w.join(format!("{name}.pub.pem"));
+    let st = Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .arg("-out")
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success(), "openssl genpkey {args:?}");
+    let st = Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&pubk)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    (key, pubk)
+}
+
+#[test]
+fn bad_keys_and_input_leave_images_untouched() {
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let home = w.join("home");
+    fs::create_dir(&home).unwrap();
+    // A key of an algorithm DSSE signing here does not support (ECDSA P-384).
+    let ec384 = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"];
+    let (p384, _) = pem_pair(w, "p384", &ec384);
+    let plain384 = copy(&t.join("reference/busybox.sif"), w, "p384.sif");
+    let o = s(
+        &home,
+        &[
+            "sign",
+            "--key",
+            p384.to_str().unwrap(),
+            plain384.to_str().unwrap(),
+        ],
+    );
+    let e = text(&o);
+    assert!(
+        !o.status.success() && e.contains("p384.pem") && e.contains("supported type"),
+        "{e}"
+    );
+    // A signature covering an object that was deleted since.
+    let gone = copy(&t.join("reference/busybox.sif"), w, "gone.sif");
+    let (key, pubk) = pem_pair(w, "ed", &["-algorithm", "ed25519"]);
+    let o = s(
+        &home,
+        &[
+            "sign",
+            "--key",
+            key.to_str().unwrap(),
+            gone.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new(singlet())
+        .args(["sif", "del", "3", gone.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = s(
+        &home,
+        &[
+            "verify",
+            "--key",
+            pubk.to_str().unwrap(),
+            gone.to_str().unwrap(),
+        ],
+    );
+    let e = text(&o);
+    assert!(
+        !o.status.success() && e.contains("signed object 3 not found"),
+        "{e}"
+    );
     // Bad input: clear errors naming the file, nothing written.
     let junk = w.join("junk.pem");
     fs::write(
