@@ -54,6 +54,13 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
          (the mappings of a joined namespace are already set)",
     ),
     (
+        "config_mounts_keep_locked_flags",
+        "runc",
+        "rootless runc 1.1 fails the bind remount with EPERM when the source's locked access-time \
+         mode differs from the one asked for (crun 1.8.1 applies none of the flags, leaving the \
+         mount read-write)",
+    ),
+    (
         "cli_ps_json_lists_pids",
         "runc",
         "runc ps reads the container's cgroup; rootless on cgroup v1 there is none, while \
@@ -1006,6 +1013,27 @@ fn cli_exec_runs_in_container(env: &Env) -> TestResult {
 
 // ---- runtime-spec 1.2 process and mount fields ------------------------------------------
 
+/// A bind remount that asks for flags the source's locked ones contradict (unprivileged, the
+/// host's mounts are locked: `/dev/shm` is `relatime`, and `strictatime` cannot replace it)
+/// keeps the locked flags instead of failing with EPERM, and still applies the rest (`ro`,
+/// `nosuid`). As root the access-time mode asked for is applied.
+fn config_mounts_keep_locked_flags(env: &Env) -> TestResult {
+    let mut b = bundle_sh(env, "grep ' /lockedshm ' /proc/self/mountinfo > /out/o");
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/lockedshm", "type": "bind", "source": "/dev/shm",
+        "options": ["bind", "ro", "nosuid", "strictatime"]
+    }));
+    let o = b.run_for(env, "o")?;
+    let opts = o.split_whitespace().nth(5).unwrap_or("");
+    let has = |f: &str| opts.split(',').any(|x| x == f);
+    ensure(has("ro") && has("nosuid"), || {
+        format!("/lockedshm has {opts:?} (want ro,nosuid): {o:?}")
+    })?;
+    ensure(env.rootless || !has("relatime"), || {
+        format!("root: strictatime not applied to /lockedshm: {opts:?}")
+    })
+}
+
 /// Recursive mount attributes reach submounts (`mount_setattr(AT_RECURSIVE)`): the host's
 /// `/dev` bound with `rbind,rro,rnosuid,rnoexec` makes its submount `/dev/shm` read-only,
 /// nosuid and noexec inside.
@@ -1570,6 +1598,10 @@ const TESTS: &[Test] = &[
     ),
     ("config_memory_policy", config_memory_policy),
     ("config_default_cgroup_path", config_default_cgroup_path),
+    (
+        "config_mounts_keep_locked_flags",
+        config_mounts_keep_locked_flags,
+    ),
     ("config_seccomp_notify", config_seccomp_notify),
     ("config_net_devices", config_net_devices),
     (
