@@ -934,3 +934,84 @@ fn keys_travel_through_an_hkp_keyserver() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Keys travel between GnuPG and singlet's keyrings: a key made by `gpg` is imported and signs;
+/// the reference verifies with gpg's export of its public half; gpg reads the keyrings singlet
+/// writes (binary, as Apptainer's).
+#[test]
+fn gnupg_keys_and_keyrings_interoperate() {
+    let Some(sifref) = tool("SINGLET_SIFREF") else {
+        return;
+    };
+    let t = testdata();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let gnupg = w.join("gnupg");
+    fs::create_dir(&gnupg).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&gnupg, fs::Permissions::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let o = Command::new("gpg")
+            .env("GNUPGHOME", &gnupg)
+            .args([
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "gpg {args:?}: {}", text(&o));
+        o
+    };
+    gpg(&[
+        "--quick-gen-key",
+        "Gnu <gnu@example.invalid>",
+        "rsa2048",
+        "sign",
+        "never",
+    ]);
+    let sec = w.join("gnu.sec.asc");
+    let publ = w.join("gnu.pub.asc");
+    gpg(&[
+        "--armor",
+        "--output",
+        sec.to_str().unwrap(),
+        "--export-secret-keys",
+    ]);
+    gpg(&["--armor", "--output", publ.to_str().unwrap(), "--export"]);
+    let home = w.join("home");
+    fs::create_dir(&home).unwrap();
+    let o = s(&home, &["key", "import", sec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let img = copy(&t.join("reference/busybox.sif"), w, "g.sif");
+    let o = s(&home, &["sign", img.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let r = Command::new(&sifref)
+        .arg("verify")
+        .arg(&publ)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(
+        r.status.success(),
+        "reference: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // gpg reads both keyrings singlet wrote.
+    for ring in ["pgp-public", "pgp-secret"] {
+        let o = gpg(&[
+            "--with-colons",
+            "--show-keys",
+            home.join(".apptainer/keys").join(ring).to_str().unwrap(),
+        ]);
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Gnu <gnu@example.invalid>"),
+            "{ring}: {}",
+            text(&o)
+        );
+    }
+}
