@@ -127,7 +127,8 @@ Examples:
   singlet pull docker://busybox                       # writes busybox_latest.sif
   singlet pull --no-https deb.sif docker://127.0.0.1:5000/test/debian:12
   singlet pull --compress zstd img.sif oci-archive:image.tar
-  singlet pull --sandbox rootfs/ oci:layout-dir:latest";
+  singlet pull --sandbox rootfs/ oci:layout-dir:latest
+  singlet pull https://example.org/app.sif#sha256=<hex>  # resumable; digest checked";
 
 pub(crate) const BUILD_EXAMPLES: &str = "\
 Examples:

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ext3;
 pub mod extract;
 pub mod fuse;
+pub mod http;
 pub mod inspect;
 pub mod keys;
 pub mod layout;

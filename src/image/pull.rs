@@ -385,6 +385,25 @@ fn convert_to_sif(src: &Source, r: &ImageReference, dest: &Path, o: &PullOpts) -
 /// Reference, fetch, layer and write errors, naming the image or the output; nothing is left
 /// at the output path on failure.
 pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
+    if super::http::is_http(uri) {
+        let r = super::http::HttpRef::parse(uri)?;
+        let dest = match out {
+            Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e))?,
+            None => std::env::current_dir()
+                .map_err(|e| Error::io("current directory", e))?
+                .join(r.default_name()),
+        };
+        check_dest(&dest, o)?;
+        if o.sandbox {
+            return Err(Error::Other(format!(
+                "{uri}: --sandbox is not available for http(s) downloads; pull the file, then \
+                 singlet build --sandbox DIR FILE"
+            )));
+        }
+        info(o, &format!("Downloading {}", r.url));
+        super::http::download(&r, &dest, o.fetch.progress)?;
+        return Ok(dest);
+    }
     let r = ImageReference::parse(uri)?;
     let dest = match out {
         Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e))?,

@@ -6,6 +6,7 @@ pub(crate) mod build;
 mod common;
 mod frontend;
 mod golden;
+mod http;
 mod instance;
 mod legacy;
 mod net;
