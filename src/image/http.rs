@@ -259,7 +259,10 @@ mod tests {
     #[test]
     fn refs() {
         let r = HttpRef::parse("https://h/x/a.sif").unwrap();
-        assert_eq!((r.url.as_str(), r.sha256.as_deref()), ("https://h/x/a.sif", None));
+        assert_eq!(
+            (r.url.as_str(), r.sha256.as_deref()),
+            ("https://h/x/a.sif", None)
+        );
         assert_eq!(r.default_name(), "a.sif");
         let d = "A".repeat(64);
         let r = HttpRef::parse(&format!("http://h:8/a.sif?x=1#sha256={d}")).unwrap();
