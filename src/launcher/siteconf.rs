@@ -69,6 +69,9 @@ pub struct SiteConfig {
     /// `trusted keyring`: OpenPGP public keys (armored or binary, owned by root) whose
     /// signatures `require signed images` and `--verify` accept.
     pub trusted_keyring: Option<PathBuf>,
+    /// `trusted signers` (comma-separated fingerprints): only these keys of the trusted
+    /// keyring count; empty = all of them.
+    pub trusted_signers: Vec<String>,
     /// `max loop devices`: the most loop devices attached on the host before a root run
     /// loop-mounts an ext3 image (Apptainer's default 256).
     pub max_loop_devices: u32,
@@ -103,6 +106,7 @@ impl Default for SiteConfig {
             max_loop_devices: 256,
             require_signed_images: false,
             trusted_keyring: None,
+            trusted_signers: Vec::new(),
             ignored: BTreeMap::new(),
         }
     }
@@ -238,6 +242,23 @@ impl SiteConfig {
                 "mount hostfs" => c.mount_hostfs = yes()?,
                 "require signed images" => c.require_signed_images = yes()?,
                 "trusted keyring" => c.trusted_keyring = Some(PathBuf::from(&value)),
+                "trusted signers" => {
+                    c.trusted_signers = value
+                        .split(',')
+                        .map(|f| f.trim().trim_start_matches("0x").to_ascii_uppercase())
+                        .filter(|f| !f.is_empty() && f != "NULL")
+                        .collect();
+                    if let Some(bad) = c
+                        .trusted_signers
+                        .iter()
+                        .find(|f| f.len() != 40 || !f.chars().all(|c| c.is_ascii_hexdigit()))
+                    {
+                        return Err(Error::Flag(format!(
+                            "{}: trusted signers: {bad:?} is not a 40-digit fingerprint",
+                            at()
+                        )));
+                    }
+                }
                 "limit container owners" => {
                     c.limit_container_owners = value
                         .split(',')
@@ -367,6 +388,12 @@ impl SiteConfig {
                 .map_err(|e| Error::io(format!("trusted keyring {}", k.display()), e))?;
             keys.pgp = integrity::parse_public_keys(&b, &k.display().to_string())
                 .map_err(|e| refuse(e.to_string()))?;
+            if !self.trusted_signers.is_empty() {
+                keys.pgp.retain(|k| {
+                    let fp = crate::image::keys::fingerprint(&k.primary_key);
+                    self.trusted_signers.contains(&fp)
+                });
+            }
         }
         if user && !self.require_signed_images {
             let mine =
@@ -500,6 +527,14 @@ impl SiteConfig {
         ] {
             out.push_str(&format!("{k} = {v}\n"));
         }
+        out.push_str(&format!(
+            "trusted signers = {}\n",
+            if self.trusted_signers.is_empty() {
+                "NULL".to_string()
+            } else {
+                self.trusted_signers.join(", ")
+            }
+        ));
         out.push_str(&format!(
             "trusted keyring = {}\n",
             self.trusted_keyring

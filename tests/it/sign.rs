@@ -789,6 +789,37 @@ fn execution_control_and_verify_flag() {
             "{e}"
         );
     }
+    // `trusted signers` narrows the keyring to listed fingerprints: another one refuses.
+    let listed = |fp: &str| {
+        fs::write(
+            &conf,
+            format!(
+                "require signed images = yes\ntrusted keyring = {}\ntrusted signers = {fp}\n",
+                ring.display()
+            ),
+        )
+        .unwrap();
+    };
+    listed(&"AB".repeat(20));
+    let o = run(true, &["exec", signed.to_str().unwrap(), "true"]);
+    let e = text(&o);
+    let named = e.contains("signed by BCF46F30DC63419178B716A1E5E4D2499B549044");
+    assert!(!o.status.success() && named, "{e}");
+    listed("BCF46F30DC63419178B716A1E5E4D2499B549044");
+    let o = run(true, &["exec", signed.to_str().unwrap(), "echo", "ran"]);
+    assert!(
+        o.status.success() && text(&o).contains("ran"),
+        "{}",
+        text(&o)
+    );
+    listed("XYZ");
+    let o = run(true, &["exec", signed.to_str().unwrap(), "true"]);
+    assert!(
+        !o.status.success() && text(&o).contains("40-digit"),
+        "{}",
+        text(&o)
+    );
+    listed("BCF46F30DC63419178B716A1E5E4D2499B549044");
     // A trusted keyring others can write is no trust at all.
     use std::os::unix::fs::PermissionsExt as _;
     fs::set_permissions(&ring, fs::Permissions::from_mode(0o666)).unwrap();
