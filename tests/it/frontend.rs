@@ -1101,10 +1101,12 @@ fn site_configuration(who: Who) {
         .filter_map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             let dash = f.iter().position(|x| *x == "-")?;
-            (["ext4", "xfs", "btrfs"].contains(&f[dash + 1])
-                && f[4] != "/"
-                && !f[4].starts_with("/boot"))
-            .then(|| f[4].to_string())
+            // The trees `mount hostfs` leaves out (a netns bind mount under /run, …).
+            let skipped = ["/proc", "/sys", "/dev", "/run", "/boot", "/var/lib/docker"]
+                .iter()
+                .any(|t| Path::new(f[4]).starts_with(t));
+            (["ext4", "xfs", "btrfs"].contains(&f[dash + 1]) && f[4] != "/" && !skipped)
+                .then(|| f[4].to_string())
         })
         .collect();
     if let Some(m) = hostfs.first() {
