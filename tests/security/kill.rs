@@ -64,9 +64,11 @@ fn cgroup_left(id: &str) -> Vec<String> {
     let mut v = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
         for e in rd.flatten() {
-            let p = e.path().join("singlet").join(id);
-            if p.exists() {
-                v.push(p.display().to_string());
+            // The OCI face's default place (runc's `/<id>`), and the front end's.
+            for p in [e.path().join(id), e.path().join("singlet").join(id)] {
+                if p.exists() {
+                    v.push(p.display().to_string());
+                }
             }
         }
     }
