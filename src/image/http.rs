@@ -120,15 +120,7 @@ fn open_partial(part: &Path) -> Result<(File, u64)> {
 
 fn bar(progress: bool, total: Option<u64>, done: u64) -> Option<indicatif::ProgressBar> {
     progress.then(|| {
-        let b = indicatif::ProgressBar::new(total.unwrap_or(0));
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.set_message("downloading");
+        let b = super::oci::fetch::download_bar(total.unwrap_or(0));
         b.set_position(done);
         b
     })

@@ -168,16 +168,12 @@ pub fn read_trusted(path: &Path) -> Result<Option<Vec<u8>>> {
 
 /// Upper-case hex fingerprint of a key.
 pub fn fingerprint(k: &impl pgp::types::KeyDetails) -> String {
-    hex::encode_upper(k.fingerprint().as_bytes())
+    integrity::fingerprint_hex(k.fingerprint().as_bytes())
 }
 
 /// The primary user id of a public key.
 pub fn user_id(k: &SignedPublicKey) -> String {
-    k.details
-        .users
-        .first()
-        .map(|u| String::from_utf8_lossy(u.id.id()).into_owned())
-        .unwrap_or_default()
+    integrity::primary_user(k)
 }
 
 /// Finds the key whose fingerprint (or its suffix, at least 8 hex digits: a long or short

@@ -510,11 +510,13 @@ impl Report {
     }
 }
 
-fn fingerprint_hex(fp: &[u8]) -> String {
+/// Upper-case hex of a fingerprint's bytes (as signature descriptors and keyservers spell it).
+pub fn fingerprint_hex(fp: &[u8]) -> String {
     hex::encode_upper(fp)
 }
 
-fn primary_user(k: &SignedPublicKey) -> String {
+/// The primary user id of a public key (empty when it has none).
+pub fn primary_user(k: &SignedPublicKey) -> String {
     k.details
         .users
         .first()

@@ -220,18 +220,7 @@ impl Source {
             .block_on(self.proxy.fetch_config_raw(&self.img))
             .map_err(|e| proxy_error(&self.reference, e))?;
         let total: u64 = self.manifest.layers().iter().map(|l| l.size()).sum();
-        let bar = progress.then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b.set_message("downloading");
-            b
-        });
+        let bar = progress.then(|| download_bar(total));
         let mut layers = Vec::new();
         for l in self.manifest.layers() {
             let path = self.blob(&dir, l.digest().as_ref(), l.size(), bar.as_ref())?;
@@ -349,4 +338,18 @@ impl Source {
 pub fn parse_config(raw: &[u8]) -> Result<ImageConfiguration> {
     serde_json::from_slice(raw)
         .map_err(|e| Error::Other(format!("the image configuration is not valid JSON: {e}")))
+}
+
+/// The progress bar of a download of `total` bytes (registry blobs, http pulls).
+pub(crate) fn download_bar(total: u64) -> indicatif::ProgressBar {
+    let b = indicatif::ProgressBar::new(total);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b.set_message("downloading");
+    b
 }
