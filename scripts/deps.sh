@@ -17,7 +17,7 @@ PKGS=(
   squashfs-tools squashfuse fuse3 fuse-overlayfs fuse2fs e2fsprogs
   skopeo umoci docker-registry
   golang-go golang-github-sylabs-sif-dev openssl gnupg
-  debootstrap hyperfine python3
+  debootstrap hyperfine python3 python3-venv
   podman containerd catatonit protobuf-compiler
   slirp4netns
 )
@@ -37,6 +37,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   done
 fi
 command -v cargo >/dev/null || { echo "cargo not found (install Rust with rustup)" >&2; exit 1; }
+
+# An independent ORAS client for the oras:// tests and bench/pull.sh (the ORAS project's
+# Python SDK, from PyPI; Debian has no ORAS client).
+if ! /opt/singlet-venv/bin/python3 -c 'import oras' 2>/dev/null; then
+  python3 -m venv /opt/singlet-venv
+  /opt/singlet-venv/bin/pip install -q 'oras==0.2.43'
+fi
 
 # Test users: one with subordinate id ranges, one without.
 TEST_USER=${SINGLET_TEST_USER:-singlet-test}

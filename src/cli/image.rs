@@ -26,7 +26,7 @@ pub struct RegistryFlags {
 
 use super::action::env_value as env_any;
 
-fn prompt(label: &str, echo: bool) -> anyhow::Result<String> {
+pub(crate) fn prompt(label: &str, echo: bool) -> anyhow::Result<String> {
     let mut tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -84,6 +84,7 @@ impl RegistryFlags {
             credentials,
             authfile: self.authfile.clone(),
             progress: !quiet && std::io::stderr().is_terminal(),
+            insecure_registries: crate::launcher::siteconf::SiteConfig::load()?.insecure_registries,
         })
     }
 }
@@ -152,6 +153,19 @@ pub struct PullArgs {
     /// Write a sandbox directory instead of a SIF
     #[arg(long)]
     pub sandbox: bool,
+    /// Name of the output file (instead of an OUT argument; default NAME_TAG.sif)
+    #[arg(long, value_name = "FILE")]
+    pub name: Option<String>,
+    /// Directory to write the output in (default: the current directory) [env:
+    /// APPTAINER_PULLDIR]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Keep an OCI-SIF (SingularityCE's OCI image in a SIF) instead of converting
+    #[arg(long)]
+    pub oci: bool,
+    /// Library endpoint for library:// URIs (instead of the remote in use)
+    #[arg(long, value_name = "URL")]
+    pub library: Option<String>,
     /// Output file (default: NAME_TAG.sif in the current directory), then the URI
     #[arg(num_args = 1..=2, required = true, value_name = "[OUT] URI")]
     pub args: Vec<String>,
@@ -335,9 +349,38 @@ pub enum CacheCommand {
 /// Pull errors.
 pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
     let (out, uri) = match a.args.as_slice() {
-        [uri] => (None, uri.clone()),
-        [out, uri] => (Some(PathBuf::from(out)), uri.clone()),
+        [uri] => (a.name.as_ref().map(PathBuf::from), uri.clone()),
+        [out, uri] => {
+            if a.name.is_some() {
+                anyhow::bail!("give the output either as an argument ({out}) or with --name");
+            }
+            (Some(PathBuf::from(out)), uri.clone())
+        }
         _ => unreachable!("clap enforces 1..=2"),
+    };
+    if a.oci {
+        anyhow::bail!(
+            "--oci: OCI-SIF images (SingularityCE 4's OCI mode) are not written by singlet; \
+             pull without --oci for a SIF that every Apptainer and SingularityCE runs"
+        );
+    }
+    if a.library.is_some() || uri.starts_with("library://") {
+        anyhow::bail!(
+            "{uri}: library:// endpoints are not spoken by singlet yet; publish and pull SIFs \
+             through an OCI registry with oras://"
+        );
+    }
+    let dir = a
+        .dir
+        .clone()
+        .or_else(|| env_any(&["PULLDIR"]).map(PathBuf::from));
+    let out = match (dir, out) {
+        (Some(d), Some(o)) if o.is_relative() => Some(d.join(o)),
+        (Some(d), None) => {
+            let name = crate::image::pull::default_name(&uri, a.sandbox)?;
+            Some(d.join(name))
+        }
+        (_, o) => o,
     };
     let o = a.flags.opts(a.sandbox, quiet)?;
     let p = crate::image::pull::pull(&uri, out.as_deref(), &o)?;

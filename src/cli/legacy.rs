@@ -157,7 +157,7 @@ pub fn dispatch(cmd: LegacyCommand, quiet: bool) -> anyhow::Result<Result<i32, V
             match &a.source {
                 Some(s)
                     if crate::image::detect::detect(s)
-                        .is_ok_and(|r| matches!(r, crate::image::detect::ImageRef::Oci(_))) =>
+                        .is_ok_and(|r| matches!(r, crate::image::detect::ImageRef::Remote(_))) =>
                 {
                     let o = a.flags.opts(true, quiet)?;
                     crate::image::pull::build(&root, s, &o)?;

@@ -25,6 +25,7 @@ pub mod legacy;
 pub mod log;
 pub mod oci;
 pub mod parse;
+pub mod share;
 pub mod sif;
 pub mod sign;
 
@@ -194,6 +195,18 @@ pub enum Command {
         after_help = "Examples:\n  singlet inspect image.sif\n  singlet inspect --deffile image.sif\n  singlet inspect --json --all image.sif\n  singlet inspect --list-apps image.sif"
     )]
     Inspect(action::InspectArgs),
+    /// Upload a SIF to an OCI registry (oras://), as Apptainer does
+    #[command(after_help = share::PUSH_EXAMPLES)]
+    Push(share::PushArgs),
+    /// Log in to and out of OCI registries (credentials in the containers auth.json format)
+    #[command(
+        after_help = "Examples:\n  singlet registry login -u me docker://ghcr.io\n  singlet registry list\n  singlet registry logout docker://ghcr.io"
+    )]
+    Registry {
+        /// The registry verb.
+        #[command(subcommand)]
+        cmd: share::RegistryCommand,
+    },
     /// Add a signature to a SIF image (OpenPGP, or DSSE with a PEM key)
     #[command(after_help = sign::SIGN_EXAMPLES)]
     Sign(sign::SignArgs),
@@ -344,6 +357,8 @@ pub fn main() -> ExitCode {
             std::io::stdout().write_all(action::inspect(&a)?.as_bytes())?;
             Ok(0)
         })()),
+        Command::Push(a) => front(share::push(&a, quiet)),
+        Command::Registry { cmd } => front(share::registry(cmd, quiet)),
         Command::Sign(a) => front(sign::sign(&a, quiet)),
         Command::Verify(a) => front(sign::verify(&a)),
         Command::Key { cmd } => front(sign::key(cmd, quiet)),

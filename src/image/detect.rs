@@ -29,8 +29,10 @@ pub enum ImageRef {
     },
     /// A sandbox directory.
     Sandbox(PathBuf),
-    /// A registry or layout reference (`docker://`, `oci:`, `oci-archive:`, `docker-archive:`).
-    Oci(String),
+    /// An image fetched into the cache on use: a registry or layout reference converted to a
+    /// SIF (`docker://`, `oci:`, `oci-archive:`, `docker-archive:`), or a SIF fetched as it is
+    /// (`oras://`, `https://`, `http://`, `library://`; `shub://` is refused when fetched).
+    Remote(String),
     /// A running instance (`instance://NAME`).
     Instance(String),
 }
@@ -46,13 +48,23 @@ impl ImageRef {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            ImageRef::Oci(s) => s.rsplit('/').next().unwrap_or(s).to_string(),
+            ImageRef::Remote(s) => s.rsplit('/').next().unwrap_or(s).to_string(),
             ImageRef::Instance(n) => n.clone(),
         }
     }
 }
 
-const OCI_PREFIXES: [&str; 4] = ["docker://", "oci:", "oci-archive:", "docker-archive:"];
+const REMOTE_PREFIXES: [&str; 9] = [
+    "docker://",
+    "oci:",
+    "oci-archive:",
+    "docker-archive:",
+    "oras://",
+    "https://",
+    "http://",
+    "library://",
+    "shub://",
+];
 
 /// Classifies an image argument.
 ///
@@ -63,8 +75,8 @@ pub fn detect(arg: &str) -> Result<ImageRef> {
     if let Some(n) = arg.strip_prefix("instance://") {
         return Ok(ImageRef::Instance(n.to_string()));
     }
-    if OCI_PREFIXES.iter().any(|p| arg.starts_with(p)) {
-        return Ok(ImageRef::Oci(arg.to_string()));
+    if REMOTE_PREFIXES.iter().any(|p| arg.starts_with(p)) {
+        return Ok(ImageRef::Remote(arg.to_string()));
     }
     let path = std::path::absolute(arg).map_err(|e| Error::io(format!("image {arg}"), e))?;
     let meta = std::fs::metadata(&path).map_err(|e| {
@@ -305,7 +317,7 @@ mod tests {
         );
         assert!(matches!(
             detect("docker://alpine").unwrap(),
-            ImageRef::Oci(_)
+            ImageRef::Remote(_)
         ));
         let mut simg = b"#!/usr/bin/env run-singularity\n".to_vec();
         simg.extend_from_slice(b"hsqs");

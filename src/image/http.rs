@@ -244,6 +244,43 @@ pub fn download(r: &HttpRef, dest: &Path, progress: bool) -> Result<()> {
     })
 }
 
+/// `exec https://…`: the file in the cache, `<cache>/net/<key>.sif`, downloaded when missing.
+/// The key is the URL's `sha256` when it names one (the content), else a hash of the URL and
+/// the server's `ETag` or `Last-Modified` (a HEAD request), so a file changed on the server
+/// is fetched again; a server that sends neither is asked for the file every time.
+///
+/// # Errors
+/// As [`download`]; the cache directory's checks.
+pub fn cached(r: &HttpRef, progress: bool) -> Result<PathBuf> {
+    let dir = super::cache::trusted_dir()?.join("net");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    let (key, reuse) = match &r.sha256 {
+        Some(h) => (h.clone(), true),
+        None => {
+            let validator = ureq::head(&r.url).call().ok().and_then(|resp| {
+                let h = resp.headers();
+                h.get("etag")
+                    .or_else(|| h.get("last-modified"))
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            });
+            let reuse = validator.is_some();
+            let v = validator.unwrap_or_default();
+            (
+                hex::encode(Sha256::digest(format!("{}\n{v}", r.url).as_bytes())),
+                reuse,
+            )
+        }
+    };
+    let path = dir.join(format!("{key}.sif"));
+    if reuse && path.is_file() {
+        super::cache::mark_used(&path);
+        return Ok(path);
+    }
+    download(r, &path, progress)?;
+    Ok(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,7 +119,7 @@ fn with_image_fs<T>(image: &str, f: impl FnOnce(&dyn ImageFs) -> Result<T>) -> R
             )?;
             f(&fsq)
         }
-        ImageRef::Oci(r) => Err(Error::Other(format!(
+        ImageRef::Remote(r) => Err(Error::Other(format!(
             "{r}: inspect a pulled image (singlet pull)"
         ))),
         ImageRef::Instance(n) => Err(Error::Other(format!(

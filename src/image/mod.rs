@@ -3,6 +3,7 @@
 //! cache), OCI pulls and builds. No process-global side effects: everything here works on
 //! paths and file descriptors handed in.
 
+pub mod auth;
 pub mod cache;
 pub mod deffile;
 pub mod detect;
@@ -17,6 +18,7 @@ pub mod layout;
 pub mod lookup;
 pub mod metadata;
 pub mod oci;
+pub mod oras;
 pub mod overlay;
 pub mod pull;
 pub mod share;

@@ -385,36 +385,11 @@ fn convert_to_sif(src: &Source, r: &ImageReference, dest: &Path, o: &PullOpts) -
 /// Reference, fetch, layer and write errors, naming the image or the output; nothing is left
 /// at the output path on failure.
 pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
-    if super::http::is_http(uri) {
-        let r = super::http::HttpRef::parse(uri)?;
-        let dest = match out {
-            Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e))?,
-            None => std::env::current_dir()
-                .map_err(|e| Error::io("current directory", e))?
-                .join(r.default_name()),
-        };
-        check_dest(&dest, o)?;
-        if o.sandbox {
-            return Err(Error::Other(format!(
-                "{uri}: --sandbox is not available for http(s) downloads; pull the file, then \
-                 singlet build --sandbox DIR FILE"
-            )));
-        }
-        info(o, &format!("Downloading {}", r.url));
-        super::http::download(&r, &dest, o.fetch.progress)?;
-        return Ok(dest);
+    if is_sif_source(uri) {
+        return pull_sif(uri, out, o);
     }
     let r = ImageReference::parse(uri)?;
-    let dest = match out {
-        Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e))?,
-        None => std::env::current_dir()
-            .map_err(|e| Error::io("current directory", e))?
-            .join(if o.sandbox {
-                r.default_sif_name().trim_end_matches(".sif").to_string()
-            } else {
-                r.default_sif_name()
-            }),
-    };
+    let dest = output(uri, out, o)?;
     check_dest(&dest, o)?;
     let src = Source::open(&r, &o.fetch)?;
     let res = (|| {
@@ -442,16 +417,131 @@ pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
     res
 }
 
-/// `exec|run|shell docker://…`: the cached SIF of the image (converted on first use).
+/// `exec|run|shell docker://…` (converted on first use) or `oras://…`, `https://…`
+/// (fetched on first use): the cached SIF of the image.
 ///
 /// # Errors
 /// As [`pull`].
 pub fn implicit(uri: &str, o: &PullOpts) -> Result<PathBuf> {
+    if is_sif_source(uri) {
+        return cached_remote_sif(uri, o);
+    }
     let r = ImageReference::parse(uri)?;
     let src = Source::open(&r, &o.fetch)?;
     let res = cached_sif(&src, &r, o);
     src.close();
     res
+}
+
+/// The name a pull of `uri` writes when given none: `NAME_TAG.sif` for registries, the
+/// URL's last segment for http(s); without `.sif` for a sandbox.
+///
+/// # Errors
+/// A malformed URI, naming it.
+pub fn default_name(uri: &str, sandbox: bool) -> Result<String> {
+    no_shub(uri)?;
+    let n = if super::http::is_http(uri) {
+        super::http::HttpRef::parse(uri)?.default_name()
+    } else if uri.starts_with("oras://") {
+        super::oras::OrasRef::parse(uri)?.default_name()
+    } else {
+        ImageReference::parse(uri)?.default_sif_name()
+    };
+    Ok(if sandbox {
+        n.trim_end_matches(".sif").to_string()
+    } else {
+        n
+    })
+}
+
+/// The absolute output path of a pull: `out`, or the default name in the current directory.
+fn output(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
+    match out {
+        Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e)),
+        None => Ok(std::env::current_dir()
+            .map_err(|e| Error::io("current directory", e))?
+            .join(default_name(uri, o.sandbox)?)),
+    }
+}
+
+/// `true` for the sources whose images are SIF files fetched as they are, not converted.
+pub fn is_sif_source(uri: &str) -> bool {
+    ["oras://", "library://", "shub://"]
+        .iter()
+        .any(|p| uri.starts_with(p))
+        || super::http::is_http(uri)
+}
+
+fn no_shub(uri: &str) -> Result<()> {
+    if uri.starts_with("shub://") {
+        return Err(Error::Other(format!(
+            "{uri}: Singularity Hub is gone (read-only since 2021, then shut down); pull the \
+             image from where it is published now (oras://, docker://, https://)"
+        )));
+    }
+    if uri.starts_with("library://") {
+        return Err(Error::Other(format!(
+            "{uri}: library:// needs a library endpoint: `singlet remote add NAME URL` then \
+             `singlet remote use NAME`, or --library URL"
+        )));
+    }
+    Ok(())
+}
+
+/// The SIF of a SIF source in the cache (`<cache>/oras/<sha256>.sif`), fetched when missing.
+fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
+    no_shub(uri)?;
+    if super::http::is_http(uri) {
+        return super::http::cached(&super::http::HttpRef::parse(uri)?, o.fetch.progress);
+    }
+    let r = super::oras::OrasRef::parse(uri)?;
+    let dir = cache::trusted_dir()?.join("oras");
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    let (path, t) = super::oras::pull_into(&r, &dir, &o.fetch, o.fetch.progress && !o.quiet)?;
+    tracing::debug!(
+        "{uri}: manifest {}, SIF {} ({} bytes, {} transferred)",
+        t.manifest_digest,
+        t.layer_digest,
+        t.size,
+        t.moved
+    );
+    Ok(path)
+}
+
+/// `pull` of a SIF source: fetched (through the cache unless `--disable-cache`), then copied
+/// to `out`, or extracted into a sandbox with `--sandbox`.
+fn pull_sif(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
+    no_shub(uri)?;
+    let dest = output(uri, out, o)?;
+    check_dest(&dest, o)?;
+    info(o, &format!("Downloading {uri}"));
+    if o.sandbox {
+        let sif = cached_remote_sif(uri, o)?;
+        return build(&dest, &sif.display().to_string(), o);
+    }
+    if super::http::is_http(uri) {
+        super::http::download(&super::http::HttpRef::parse(uri)?, &dest, o.fetch.progress)?;
+        return Ok(dest);
+    }
+    if !o.disable_cache {
+        let sif = cached_remote_sif(uri, o)?;
+        place_file(&sif, &dest)?;
+        return Ok(dest);
+    }
+    // Without the cache: into a private directory beside the output, then renamed.
+    let r = super::oras::OrasRef::parse(uri)?;
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".oras-")
+        .tempdir_in(dir)
+        .map_err(|e| Error::io(format!("create a directory in {}", dir.display()), e))?;
+    let (path, _) = super::oras::pull_into(&r, tmp.path(), &o.fetch, o.fetch.progress && !o.quiet)?;
+    std::fs::rename(&path, &dest)
+        .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
+    Ok(dest)
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
@@ -482,7 +572,7 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
     use super::detect::{detect, ImageRef};
     let dest = std::path::absolute(out).map_err(|e| Error::io(out.display().to_string(), e))?;
     match detect(source)? {
-        ImageRef::Oci(u) => pull(&u, Some(&dest), o),
+        ImageRef::Remote(u) => pull(&u, Some(&dest), o),
         ImageRef::Sandbox(dir) if !o.sandbox => {
             check_dest(&dest, o)?;
             let deffile = format!("bootstrap: localimage\nfrom: {}\n", dir.display());

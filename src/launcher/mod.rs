@@ -200,7 +200,7 @@ pub fn launch(p: &ExecParams) -> Result<i32> {
 fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Result<i32> {
     let p = p.normalized();
     let image = match detect(&p.image)? {
-        ImageRef::Oci(uri) => {
+        ImageRef::Remote(uri) => {
             // Converted once into the cache, keyed by manifest digest (docs/reference/apptainer.md §7.2).
             let sif = crate::image::pull::implicit(
                 &uri,
@@ -465,7 +465,7 @@ fn provision_image(
         ImageRef::Ext3 { path, offset } => {
             provision_ext3(path, *offset, p, session, max_loop, held)
         }
-        ImageRef::Oci(_) | ImageRef::Instance(_) => unreachable!("resolved by launch_inner"),
+        ImageRef::Remote(_) | ImageRef::Instance(_) => unreachable!("resolved by launch_inner"),
     }
 }
 

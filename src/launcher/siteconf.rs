@@ -72,12 +72,24 @@ pub struct SiteConfig {
     /// `trusted signers` (comma-separated fingerprints): only these keys of the trusted
     /// keyring count; empty = all of them.
     pub trusted_signers: Vec<String>,
+    /// `insecure registries` (comma-separated `host[:port]`): registries spoken to over
+    /// plain HTTP without `--no-https` (Podman's `insecure = true` in registries.conf).
+    pub insecure_registries: Vec<String>,
     /// `max loop devices`: the most loop devices attached on the host before a root run
     /// loop-mounts an ext3 image (Apptainer's default 256).
     pub max_loop_devices: u32,
     /// Directives read but without effect here (`allow setuid`, `max loop devices` …), with
     /// their values, so `singlet config` shows what was ignored.
     pub ignored: BTreeMap<String, String>,
+}
+
+/// The items of a comma-separated directive value: trimmed, without empty ones and
+/// Apptainer's `NULL` placeholder.
+fn comma_list(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != "NULL")
 }
 
 impl Default for SiteConfig {
@@ -107,6 +119,7 @@ impl Default for SiteConfig {
             require_signed_images: false,
             trusted_keyring: None,
             trusted_signers: Vec::new(),
+            insecure_registries: Vec::new(),
             ignored: BTreeMap::new(),
         }
     }
@@ -243,10 +256,8 @@ impl SiteConfig {
                 "require signed images" => c.require_signed_images = yes()?,
                 "trusted keyring" => c.trusted_keyring = Some(PathBuf::from(&value)),
                 "trusted signers" => {
-                    c.trusted_signers = value
-                        .split(',')
-                        .map(|f| f.trim().trim_start_matches("0x").to_ascii_uppercase())
-                        .filter(|f| !f.is_empty() && f != "NULL")
+                    c.trusted_signers = comma_list(&value)
+                        .map(|f| f.trim_start_matches("0x").to_ascii_uppercase())
                         .collect();
                     if let Some(bad) = c
                         .trusted_signers
@@ -260,12 +271,7 @@ impl SiteConfig {
                     }
                 }
                 "limit container owners" => {
-                    c.limit_container_owners = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty() && *p != "NULL")
-                        .map(str::to_string)
-                        .collect();
+                    c.limit_container_owners = comma_list(&value).map(str::to_string).collect();
                 }
                 "allow container sif"
                 | "allow container squashfs"
@@ -287,11 +293,15 @@ impl SiteConfig {
                     })?;
                 }
                 "limit container paths" => {
-                    c.limit_container_paths = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|p| !p.is_empty() && *p != "NULL")
-                        .map(PathBuf::from)
+                    c.limit_container_paths = comma_list(&value).map(PathBuf::from).collect();
+                }
+                "insecure registries" => {
+                    c.insecure_registries = comma_list(&value)
+                        .map(|r| {
+                            let r = r.strip_prefix("docker://").unwrap_or(r);
+                            r.strip_prefix("oras://").unwrap_or(r).trim_end_matches('/')
+                        })
+                        .map(str::to_string)
                         .collect();
                 }
                 k if NO_EFFECT.contains(&k) => {
@@ -533,6 +543,14 @@ impl SiteConfig {
                 "NULL".to_string()
             } else {
                 self.trusted_signers.join(", ")
+            }
+        ));
+        out.push_str(&format!(
+            "insecure registries = {}\n",
+            if self.insecure_registries.is_empty() {
+                "NULL".to_string()
+            } else {
+                self.insecure_registries.join(", ")
             }
         ));
         out.push_str(&format!(

@@ -5,6 +5,9 @@ misbehaves:
   /cut-once/N/FILE   the first request sends only N bytes of the body (Content-Length says
                      the whole), then closes; later requests are served normally
   /status/CODE/FILE  answers CODE
+  /v2/...            answers 500 (a registry that is broken, for the oras:// tests)
+HEAD answers with the file's length and an ETag of its size and modification time (what
+`exec https://…` keys its cache entry by).
 Every request's Range header (or "-") is appended to DIR/.ranges.
 
 Usage: range.py DIR
@@ -23,8 +26,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_HEAD(self):
+        f = os.path.join(ROOT, *self.path.split("?")[0].strip("/").split("/"))
+        if not os.path.isfile(f):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        st = os.stat(f)
+        self.send_response(200)
+        self.send_header("Content-Length", str(st.st_size))
+        self.send_header("ETag", f'"{st.st_size}-{st.st_mtime_ns}"')
+        self.end_headers()
+
     def do_GET(self):
         path = self.path.split("?")[0]
+        if path.startswith("/v2/"):
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         with open(os.path.join(ROOT, ".ranges"), "a") as fh:
             fh.write((self.headers.get("Range") or "-") + "\n")
         parts = path.strip("/").split("/")

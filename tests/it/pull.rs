@@ -17,6 +17,11 @@ use sha2::{Digest, Sha256};
 use crate::common::*;
 use crate::need;
 
+/// `oci:<fixture layout>`: the OCI layout of tests/fixtures/oci-images.sh.
+pub(crate) fn fixtures_layout() -> String {
+    format!("oci:{}", fixtures().join("layout").display())
+}
+
 fn layout(tag: &str) -> String {
     format!("oci:{}:{tag}", fixtures().join("layout").display())
 }
@@ -29,7 +34,7 @@ pub(crate) struct Registry {
 /// Starts a docker-registry on a free loopback port, `extra` appended to its config (with
 /// `{dir}` replaced by its directory). It is started from a thread that never ends, with a
 /// parent-death signal, so it stops with the test process. Returns the address and directory.
-fn start_registry(extra: &str) -> (String, PathBuf) {
+pub(crate) fn start_registry(extra: &str) -> (String, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("singlet-registry-")
         .tempdir()
@@ -703,7 +708,7 @@ fn interrupted_pull() {
 
 /// A registry that wants a user name and password (htpasswd, bcrypt) for every request, with
 /// the busybox fixture pushed as `private/busybox:latest`.
-fn auth_registry() -> &'static String {
+pub(crate) fn auth_registry() -> &'static String {
     static R: OnceLock<String> = OnceLock::new();
     R.get_or_init(|| {
         let auth = tempfile::Builder::new()

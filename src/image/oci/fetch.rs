@@ -46,6 +46,16 @@ pub struct FetchOpts {
     pub authfile: Option<PathBuf>,
     /// Show a progress bar (stderr is a terminal and not quiet).
     pub progress: bool,
+    /// Registries spoken to over plain HTTP without `--no-https` (the site configuration's
+    /// `insecure registries`), `host[:port]`.
+    pub insecure_registries: Vec<String>,
+}
+
+impl FetchOpts {
+    /// Plain HTTP for `registry`: `--no-https`, or the registry is listed as insecure.
+    pub fn plain_http(&self, registry: &str) -> bool {
+        self.no_https || self.insecure_registries.iter().any(|r| r == registry)
+    }
 }
 
 /// One layer blob in the cache, verified.
@@ -137,6 +147,14 @@ impl Source {
             .map_err(|e| Error::io("start the async runtime", e))?;
         let auth = match (&o.credentials, r.transport) {
             (Some(c), Transport::Docker) => Some(auth_file(r, c)?),
+            // Logins skopeo would not find (Apptainer's ~/.apptainer/docker-config.json).
+            (None, Transport::Docker) => {
+                match crate::image::auth::lookup(o.authfile.as_deref(), &r.registry, &r.repository)?
+                {
+                    Some(c) => Some(auth_file(r, &c)?),
+                    None => None,
+                }
+            }
             _ => None,
         };
         let mut cmd = std::process::Command::new("skopeo");
@@ -152,7 +170,7 @@ impl Source {
         }
         let mut cfg = ImageProxyConfig::default();
         cfg.skopeo_cmd = Some(cmd);
-        cfg.insecure_skip_tls_verification = o.no_https.then_some(true);
+        cfg.insecure_skip_tls_verification = o.plain_http(&r.registry).then_some(true);
         // Pulling converts the image; signature policy is the registry's business here (as
         // Apptainer's docker:// pulls, which do not consult policy.json).
         cfg.insecure_policy = Some(true);

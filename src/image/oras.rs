@@ -1,0 +1,633 @@
+//! `oras://REGISTRY/REPO[:TAG|@DIGEST]`: a SIF stored in an OCI registry as an artifact, the
+//! way Apptainer and SingularityCE push it (docs/reference/registries.md §1): an OCI image
+//! manifest whose config is the empty JSON `{}` with media type
+//! `application/vnd.sylabs.sif.config.v1+json`, and one layer, the SIF file itself, with
+//! media type `application/vnd.sylabs.sif.layer.v1.sif` and the file name as its
+//! `org.opencontainers.image.title`. Pulls also take the layer type Singularity < 3.7 wrote
+//! (`appliciation/vnd.sylabs.sif.layer.tar`, sic).
+//!
+//! The registry is spoken to with `oci-client` (the ORAS project's Rust distribution client,
+//! with reqwest and rustls on the ring provider that `ureq` already brings). This module owns
+//! a current-thread tokio runtime per operation and exposes blocking calls.
+//!
+//! Pulls go to the cache, `<cache>/oras/<layer sha256>.sif` (or, with `--disable-cache`, a
+//! partial file beside the output): the blob is hashed as it arrives and kept only when the
+//! hash is the manifest's digest and the file is a SIF; an interrupted transfer leaves
+//! `.<hex>.part`, which the next pull of the same blob resumes with a ranged request. Pushes
+//! skip blobs the registry already has (a second push of the same SIF sends only the
+//! manifest).
+
+use std::io::{Read as _, Seek as _, Write as _};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt as _;
+use oci_client::client::{BlobResponse, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::{OciDescriptor, OciImageManifest};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use sha2::{Digest as _, Sha256};
+
+use super::error::{Error, Result};
+use super::oci::fetch::FetchOpts;
+use super::oci::reference::ImageReference;
+
+/// Media type of the config of a SIF artifact (Apptainer's `SifConfigMediaTypeV1`).
+pub const SIF_CONFIG_MEDIA_TYPE: &str = "application/vnd.sylabs.sif.config.v1+json";
+/// Media type of the SIF layer (Apptainer's `SifLayerMediaTypeV1`).
+pub const SIF_LAYER_MEDIA_TYPE: &str = "application/vnd.sylabs.sif.layer.v1.sif";
+/// The layer media type of Singularity < 3.7, typo included; accepted on pull.
+pub const SIF_LAYER_MEDIA_TYPE_PROTO: &str = "appliciation/vnd.sylabs.sif.layer.tar";
+/// The OCI image manifest media type.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The config blob: the empty JSON object.
+pub const EMPTY_CONFIG: &[u8] = b"{}";
+
+/// A parsed `oras://` reference (the grammar of `docker://`: Docker Hub and `latest` by
+/// default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrasRef {
+    /// As given.
+    pub uri: String,
+    /// Registry host[:port].
+    pub registry: String,
+    /// Repository.
+    pub repository: String,
+    /// Tag (`latest` when neither tag nor digest is given).
+    pub tag: Option<String>,
+    /// `sha256:<hex>` manifest digest.
+    pub digest: Option<String>,
+}
+
+impl OrasRef {
+    /// Parses `oras://…`.
+    ///
+    /// # Errors
+    /// [`Error::Other`] naming the URI: another scheme, an empty or invalid repository, a
+    /// malformed tag or digest.
+    pub fn parse(uri: &str) -> Result<OrasRef> {
+        let rest = uri
+            .strip_prefix("oras://")
+            .ok_or_else(|| Error::Other(format!("{uri:?}: not an oras:// URI")))?;
+        let r = ImageReference::parse(&format!("docker://{rest}")).map_err(|e| {
+            Error::Other(
+                e.to_string()
+                    .replace(&format!("\"docker://{rest}\""), &format!("{uri:?}")),
+            )
+        })?;
+        Ok(OrasRef {
+            uri: uri.to_string(),
+            registry: r.registry,
+            repository: r.repository,
+            tag: r.tag,
+            digest: r.digest,
+        })
+    }
+
+    /// The name a pull without an output writes: `REPO-LAST_TAG.sif` (as for `docker://`).
+    pub fn default_name(&self) -> String {
+        let base = self.repository.rsplit('/').next().unwrap_or("image");
+        match &self.tag {
+            Some(t) => format!("{base}_{t}.sif"),
+            None => format!("{base}.sif"),
+        }
+    }
+
+    fn reference(&self) -> Reference {
+        match (&self.tag, &self.digest) {
+            (Some(t), Some(d)) => Reference::with_tag_and_digest(
+                self.registry.clone(),
+                self.repository.clone(),
+                t.clone(),
+                d.clone(),
+            ),
+            (None, Some(d)) => {
+                Reference::with_digest(self.registry.clone(), self.repository.clone(), d.clone())
+            }
+            (t, None) => Reference::with_tag(
+                self.registry.clone(),
+                self.repository.clone(),
+                t.clone().unwrap_or_else(|| "latest".into()),
+            ),
+        }
+    }
+}
+
+/// What a pull or push reports.
+#[derive(Debug, Clone)]
+pub struct Transferred {
+    /// The manifest digest, `sha256:<hex>`.
+    pub manifest_digest: String,
+    /// The SIF layer digest, `sha256:<hex>`.
+    pub layer_digest: String,
+    /// The SIF's size, bytes.
+    pub size: u64,
+    /// Bytes actually sent or received (0 when the blob was already there).
+    pub moved: u64,
+}
+
+fn hint(msg: &str) -> &'static str {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("unauthorized") || m.contains("authentication") || m.contains("denied") {
+        " (credentials: singlet registry login, --docker-login, or \
+         APPTAINER_DOCKER_USERNAME/APPTAINER_DOCKER_PASSWORD)"
+    } else if m.contains("connection refused") || m.contains("dns error") {
+        " (is the registry up? for a plain-HTTP registry use --no-https)"
+    } else if m.contains("invalid http version")
+        || m.contains("record overflow")
+        || m.contains("invalidcontenttype")
+        || m.contains("corrupt message")
+    {
+        " (the registry speaks plain HTTP: use --no-https, or list it under `insecure \
+         registries` in the site configuration)"
+    } else if m.contains("manifest unknown") || m.contains("not found") {
+        " (no such image or tag)"
+    } else {
+        ""
+    }
+}
+
+fn reg_err(r: &OrasRef, what: &str, e: &OciDistributionError) -> Error {
+    use std::error::Error as _;
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !msg.contains(&t) {
+            msg.push_str(": ");
+            msg.push_str(&t);
+        }
+        src = s.source();
+    }
+    Error::Other(format!("{}: {what}: {msg}{}", r.uri, hint(&msg)))
+}
+
+/// A connection to one registry for one reference.
+struct Session {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    auth: RegistryAuth,
+    reference: Reference,
+}
+
+fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Session> {
+    // reqwest is built without a default crypto provider; ring is the one ureq uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start the registry client", e))?;
+    let plain = fetch.plain_http(&r.registry);
+    let client = Client::new(ClientConfig {
+        protocol: if plain {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        use_monolithic_push: true,
+        ..Default::default()
+    });
+    let creds = match &fetch.credentials {
+        Some(c) => Some(c.clone()),
+        None => super::auth::lookup(fetch.authfile.as_deref(), &r.registry, &r.repository)?,
+    };
+    let auth = match creds {
+        Some(c) => RegistryAuth::Basic(c.username, c.password),
+        None => RegistryAuth::Anonymous,
+    };
+    let reference = r.reference();
+    rt.block_on(client.auth(&reference, &auth, op))
+        .map_err(|e| reg_err(r, "authentication", &e))?;
+    Ok(Session {
+        rt,
+        client,
+        auth,
+        reference,
+    })
+}
+
+/// Fetches and checks the manifest of `r`: an OCI (or Docker schema 2) image manifest of one
+/// SIF layer.
+fn sif_manifest(s: &Session, r: &OrasRef) -> Result<(OciImageManifest, String)> {
+    let (raw, digest) =
+        s.rt.block_on(s.client.pull_manifest_raw(
+            &s.reference,
+            &s.auth,
+            &[OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST],
+        ))
+        .map_err(|e| reg_err(r, "fetch the manifest", &e))?;
+    let v: serde_json::Value = serde_json::from_slice(&raw)
+        .map_err(|e| Error::Other(format!("{}: the manifest is not JSON ({e})", r.uri)))?;
+    let mt = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+    if mt == OCI_INDEX || mt == DOCKER_LIST || v.get("manifests").is_some() {
+        return Err(Error::Other(format!(
+            "{}: an image index (a multi-platform container image), not a SIF pushed with \
+             oras://; container images are pulled with docker://",
+            r.uri
+        )));
+    }
+    if !mt.is_empty() && mt != OCI_MANIFEST && mt != DOCKER_MANIFEST {
+        return Err(Error::Other(format!(
+            "{}: manifest media type {mt:?}, not an image manifest",
+            r.uri
+        )));
+    }
+    let m: OciImageManifest = serde_json::from_value(v)
+        .map_err(|e| Error::Other(format!("{}: not an image manifest ({e})", r.uri)))?;
+    match m.layers.as_slice() {
+        [l] if l.media_type == SIF_LAYER_MEDIA_TYPE
+            || l.media_type == SIF_LAYER_MEDIA_TYPE_PROTO => {}
+        [l] => {
+            return Err(Error::Other(format!(
+                "{}: the layer's media type is {:?}, not a SIF ({SIF_LAYER_MEDIA_TYPE}); \
+                 container images are pulled with docker://",
+                r.uri, l.media_type
+            )))
+        }
+        ls => {
+            return Err(Error::Other(format!(
+                "{}: {} layers; a SIF artifact has exactly one (container images are pulled \
+                 with docker://)",
+                r.uri,
+                ls.len()
+            )))
+        }
+    }
+    let l = &m.layers[0];
+    let hex = l.digest.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || l.size < 0 {
+        return Err(Error::Other(format!(
+            "{}: the SIF layer's digest {:?} is not sha256:<64 hex digits>",
+            r.uri, l.digest
+        )));
+    }
+    Ok((m, digest))
+}
+
+/// The progress bar of a transfer when `progress`.
+fn bar(progress: bool, total: u64, done: u64, msg: &'static str) -> Option<indicatif::ProgressBar> {
+    progress.then(|| {
+        let b = super::oci::fetch::download_bar(total);
+        b.set_message(msg);
+        b.set_position(done);
+        b
+    })
+}
+
+/// Opens (creating 0600, never through a symlink) the partial file `part`, reused only when
+/// it is a regular file of ours; returns it and the SHA-256 state of what it holds.
+fn open_partial(part: &Path) -> Result<(std::fs::File, u64, Sha256)> {
+    if let Ok(m) = std::fs::symlink_metadata(part) {
+        if !m.is_file() || m.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(Error::Other(format!(
+                "{}: a partial download that is not a regular file of yours; remove it",
+                part.display()
+            )));
+        }
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(part)
+        .map_err(|e| Error::io(format!("open {}", part.display()), e))?;
+    let mut h = Sha256::new();
+    let have = std::io::copy(&mut f, &mut h)
+        .map_err(|e| Error::io(format!("read {}", part.display()), e))?;
+    Ok((f, have, h))
+}
+
+/// Downloads the SIF layer `l` into `dir/<hex>.sif` (atomically; resuming `.<hex>.part`).
+fn fetch_blob(
+    s: &Session,
+    r: &OrasRef,
+    l: &OciDescriptor,
+    dir: &Path,
+    progress: bool,
+) -> Result<(PathBuf, u64)> {
+    let hex = &l.digest["sha256:".len()..];
+    let dest = dir.join(format!("{hex}.sif"));
+    let part = dir.join(format!(".{hex}.part"));
+    let (mut f, mut have, mut h) = open_partial(&part)?;
+    let size = l.size as u64;
+    if have > size {
+        f.set_len(0)
+            .map_err(|e| Error::io(format!("truncate {}", part.display()), e))?;
+        (have, h) = (0, Sha256::new());
+    }
+    let start = have;
+    if have < size {
+        let b = bar(progress, size, have, "downloading");
+        let res: Result<()> = s.rt.block_on(async {
+            let resp = s
+                .client
+                .pull_blob_stream_partial(&s.reference, l, have, None)
+                .await
+                .map_err(|e| reg_err(r, "fetch the SIF blob", &e))?;
+            let mut stream = match resp {
+                BlobResponse::Partial(st) => st,
+                BlobResponse::Full(st) => {
+                    if have > 0 {
+                        // The registry sent everything again: start over.
+                        f.set_len(0)
+                            .map_err(|e| Error::io(format!("truncate {}", part.display()), e))?;
+                        (have, h) = (0, Sha256::new());
+                    }
+                    st
+                }
+            };
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| {
+                    Error::Other(format!(
+                        "{}: the transfer stopped after {have} of {size} bytes ({e}); run the \
+                         same pull again to resume it",
+                        r.uri
+                    ))
+                })?;
+                if have + chunk.len() as u64 > size {
+                    return Err(Error::Other(format!(
+                        "{}: the registry sent more than the {size} bytes of the manifest",
+                        r.uri
+                    )));
+                }
+                f.write_all(&chunk)
+                    .map_err(|e| Error::io(format!("write {}", part.display()), e))?;
+                h.update(&chunk);
+                have += chunk.len() as u64;
+                if let Some(b) = &b {
+                    b.set_position(have);
+                }
+            }
+            Ok(())
+        });
+        if let Some(b) = b {
+            b.finish_and_clear();
+        }
+        res?;
+    }
+    if have < size {
+        return Err(Error::Other(format!(
+            "{}: the transfer stopped after {have} of {size} bytes; run the same pull again to \
+             resume it",
+            r.uri
+        )));
+    }
+    let found = format!("sha256:{}", hex::encode(h.finalize()));
+    if found != l.digest {
+        drop(f);
+        let _ = std::fs::remove_file(&part);
+        return Err(Error::Other(format!(
+            "{}: the SIF received has digest {found}, the manifest says {}; nothing was kept",
+            r.uri, l.digest
+        )));
+    }
+    f.rewind()
+        .map_err(|e| Error::io(format!("read {}", part.display()), e))?;
+    let mut head = [0u8; 41];
+    let is_sif = f.read_exact(&mut head).is_ok() && &head[32..41] == b"SIF_MAGIC";
+    drop(f);
+    if !is_sif {
+        let _ = std::fs::remove_file(&part);
+        return Err(Error::Other(format!(
+            "{}: the blob is not a SIF file; nothing was kept",
+            r.uri
+        )));
+    }
+    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io(format!("chmod {}", part.display()), e))?;
+    std::fs::rename(&part, &dest).map_err(|e| {
+        Error::io(
+            format!("rename {} to {}", part.display(), dest.display()),
+            e,
+        )
+    })?;
+    Ok((dest, have - start))
+}
+
+/// Pulls the SIF of `r` into `dir` (the cache's `oras/`, or a private directory), named
+/// `<layer hex>.sif`; an existing file of that name is reused without a transfer.
+///
+/// # Errors
+/// [`Error::Other`] naming the URI: registry errors (with a hint for credentials, a
+/// plain-HTTP registry, a missing tag), a manifest that is not one SIF layer, a digest
+/// mismatch, a blob that is not a SIF; [`Error::Io`] for local files.
+pub fn pull_into(
+    r: &OrasRef,
+    dir: &Path,
+    fetch: &FetchOpts,
+    progress: bool,
+) -> Result<(PathBuf, Transferred)> {
+    let s = session(r, fetch, RegistryOperation::Pull)?;
+    let (m, manifest_digest) = sif_manifest(&s, r)?;
+    let l = &m.layers[0];
+    let hex = &l.digest["sha256:".len()..];
+    let have = dir.join(format!("{hex}.sif"));
+    let (path, moved) = if have.is_file() {
+        super::cache::mark_used(&have);
+        (have, 0)
+    } else {
+        fetch_blob(&s, r, l, dir, progress)?
+    };
+    Ok((
+        path,
+        Transferred {
+            manifest_digest,
+            layer_digest: l.digest.clone(),
+            size: l.size as u64,
+            moved,
+        },
+    ))
+}
+
+/// The manifest singlet pushes for a SIF of `size` bytes and digest `layer_digest`, named
+/// `title`, created at `created` (RFC 3339; none for a SIF without a creation time): the same
+/// fields and media types as Apptainer's (docs/reference/registries.md §1).
+pub fn manifest_for(layer_digest: &str, size: u64, title: &str, created: Option<&str>) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": SIF_CONFIG_MEDIA_TYPE,
+            "digest": format!("sha256:{}", hex::encode(Sha256::digest(EMPTY_CONFIG))),
+            "size": EMPTY_CONFIG.len(),
+            "data": base64::engine::general_purpose::STANDARD.encode(EMPTY_CONFIG),
+        },
+        "layers": [{
+            "mediaType": SIF_LAYER_MEDIA_TYPE,
+            "digest": layer_digest,
+            "size": size,
+            "annotations": {"org.opencontainers.image.title": title},
+        }],
+    });
+    if let Some(c) = created {
+        m["annotations"] = serde_json::json!({ "org.opencontainers.image.created": c });
+    }
+    serde_json::to_vec(&m).expect("serializes")
+}
+
+/// Pushes the SIF `path` to `r`.
+///
+/// # Errors
+/// [`Error::Other`] naming the file or URI: not a SIF, registry errors (with hints);
+/// [`Error::Io`] reading the file.
+pub fn push(path: &Path, r: &OrasRef, fetch: &FetchOpts, progress: bool) -> Result<Transferred> {
+    if r.digest.is_some() {
+        return Err(Error::Other(format!(
+            "{}: push to a tag, not to a digest (the digest is the registry's answer)",
+            r.uri
+        )));
+    }
+    let img = crate::sif::SifImage::open(path)
+        .map_err(|e| Error::Other(format!("{}: not a SIF image ({e})", path.display())))?;
+    let created = Some(img.header().created_at)
+        .filter(|t| *t > 0)
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+    drop(img);
+    let mut file =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io(format!("stat {}", path.display()), e))?
+        .len();
+    let layer_digest = format!(
+        "sha256:{}",
+        super::cache::sha256_of(&mut file, &path.display().to_string())?
+    );
+    let title = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image.sif".into());
+    let s = session(r, fetch, RegistryOperation::Push)?;
+    let exists = |d: &str| {
+        s.rt.block_on(s.client.blob_exists(&s.reference, d))
+            .map_err(|e| reg_err(r, "ask for a blob", &e))
+    };
+    let mut moved = 0;
+    if exists(&layer_digest)? {
+        tracing::info!("{}: the registry has this SIF already", r.uri);
+    } else {
+        let b = bar(progress, size, 0, "uploading");
+        let bb = b.clone();
+        let path_s = path.display().to_string();
+        let res = s.rt.block_on(async {
+            let f = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| Error::io(format!("open {path_s}"), e))?;
+            let mut sent = 0u64;
+            let stream = tokio_util::io::ReaderStream::with_capacity(f, 1 << 20).map(move |c| {
+                if let (Ok(c), Some(b)) = (&c, &bb) {
+                    sent += c.len() as u64;
+                    b.set_position(sent);
+                }
+                c.map_err(OciDistributionError::from)
+            });
+            s.client
+                .push_blob_stream(&s.reference, stream, &layer_digest, Some(size))
+                .await
+                .map_err(|e| reg_err(r, "upload the SIF", &e))
+        });
+        if let Some(b) = b {
+            b.finish_and_clear();
+        }
+        res?;
+        moved = size;
+    }
+    let config_digest = format!("sha256:{}", hex::encode(Sha256::digest(EMPTY_CONFIG)));
+    if !exists(&config_digest)? {
+        s.rt.block_on(
+            s.client
+                .push_blob(&s.reference, EMPTY_CONFIG, &config_digest),
+        )
+        .map_err(|e| reg_err(r, "upload the config", &e))?;
+    }
+    let manifest = manifest_for(&layer_digest, size, &title, created.as_deref());
+    let manifest_digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
+    let ct = http::HeaderValue::from_static(OCI_MANIFEST);
+    s.rt.block_on(s.client.push_manifest_raw(&s.reference, manifest, ct))
+        .map_err(|e| reg_err(r, "upload the manifest", &e))?;
+    Ok(Transferred {
+        manifest_digest,
+        layer_digest,
+        size,
+        moved,
+    })
+}
+
+/// Checks a registry login: the credentials in `fetch` are accepted for `registry` (a HEAD
+/// of a blob that does not exist answers 404, not 401).
+///
+/// # Errors
+/// [`Error::Other`] with the registry's refusal.
+pub fn check_login(registry: &str, fetch: &FetchOpts) -> Result<()> {
+    let r = OrasRef::parse(&format!("oras://{registry}/singlet/login-check:latest"))?;
+    let s = session(&r, fetch, RegistryOperation::Pull)?;
+    let zero = format!("sha256:{}", "0".repeat(64));
+    s.rt.block_on(s.client.blob_exists(&s.reference, &zero))
+        .map(|_| ())
+        .map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("401") || msg.to_ascii_lowercase().contains("unauthorized") {
+                Error::Other(format!(
+                    "{registry}: the registry refused these credentials; nothing was stored"
+                ))
+            } else {
+                reg_err(&r, "log in", &e)
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs() {
+        let r = OrasRef::parse("oras://127.0.0.1:5000/test/app:v1").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "test/app", Some("v1"))
+        );
+        assert_eq!(r.default_name(), "app_v1.sif");
+        let r = OrasRef::parse("oras://ghcr.io/o/app").unwrap();
+        assert_eq!(r.tag.as_deref(), Some("latest"));
+        for bad in [
+            "oras://",
+            "oras://h:5000/",
+            "oras://h/A",
+            "oras://h/a:b:c",
+            "docker://x",
+        ] {
+            let e = OrasRef::parse(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn manifest_matches_apptainer() {
+        let m = manifest_for("sha256:ab", 10, "x.sif", Some("2023-12-19T16:02:14Z"));
+        let v: serde_json::Value = serde_json::from_slice(&m).unwrap();
+        assert_eq!(
+            v["config"]["digest"],
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        assert_eq!(v["config"]["mediaType"], SIF_CONFIG_MEDIA_TYPE);
+        assert_eq!(v["config"]["data"], "e30=");
+        assert_eq!(v["layers"][0]["mediaType"], SIF_LAYER_MEDIA_TYPE);
+        assert_eq!(
+            v["layers"][0]["annotations"]["org.opencontainers.image.title"],
+            "x.sif"
+        );
+        assert_eq!(
+            v["annotations"]["org.opencontainers.image.created"],
+            "2023-12-19T16:02:14Z"
+        );
+    }
+}

@@ -1,0 +1,448 @@
+//! `push oras://` and `pull oras://` against Debian's `docker-registry` on 127.0.0.1 (with and
+//! without htpasswd credentials), checked against an independent client, the ORAS project's
+//! Python SDK (`tests/oras/client.py`, pushing the way Apptainer does): byte-identical SIFs
+//! both ways, Apptainer's media types, blob reuse on a second push, `registry login` in the
+//! containers auth.json format, and clear errors (exit 255, the URI named, no output) for bad
+//! URIs, container images, an index, a registry answering 500, a truncated or corrupted blob.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+use crate::need;
+use crate::pull::{auth_registry, fixtures_layout, registry, start_registry};
+use crate::sif::testdata;
+
+const SIF_CONFIG: &str = "application/vnd.sylabs.sif.config.v1+json";
+const SIF_LAYER: &str = "application/vnd.sylabs.sif.layer.v1.sif";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// The Python ORAS client, `tests/oras/client.py` under scripts/deps.sh's venv.
+fn oras_py(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let py = Path::new("/opt/singlet-venv/bin/python3");
+    if !py.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the ORAS Python client is missing: run scripts/deps.sh"
+        );
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oras/client.py");
+    let mut c = Command::new(py);
+    c.arg(script).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().expect("run the ORAS Python client");
+    assert!(
+        o.status.success(),
+        "oras-py {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// The manifest of `repo:tag`, fetched with the OCI media type.
+fn manifest(addr: &str, repo: &str, tag: &str, auth: Option<(&str, &str)>) -> serde_json::Value {
+    let mut req = ureq::get(&format!("http://{addr}/v2/{repo}/manifests/{tag}"))
+        .header("Accept", OCI_MANIFEST);
+    if let Some((u, p)) = auth {
+        use base64::Engine as _;
+        let t = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+        req = req.header("Authorization", &format!("Basic {t}"));
+    }
+    let body = req.call().unwrap().into_body().read_to_string().unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Blob files in a registry's storage.
+fn blob_count(data: &Path) -> usize {
+    let root = data.join("docker/registry/v2/blobs/sha256");
+    let mut n = 0;
+    for d in fs::read_dir(root).into_iter().flatten().flatten() {
+        n += fs::read_dir(d.path()).map(|r| r.count()).unwrap_or(0);
+    }
+    n
+}
+
+fn blob_file(data: &Path, digest: &str) -> PathBuf {
+    let hex = digest.trim_start_matches("sha256:");
+    data.join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ))
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", err(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(o)))
+}
+
+/// Push, pull and reuse as `who`; then the ORAS Python client both ways.
+fn roundtrip(who: Who) {
+    let (addr, dir) = start_registry("");
+    let data = dir.join("data");
+    let s = Scratch::new(who);
+    let img = s.path().join("app.sif");
+    fs::copy(testdata().join("reference/busybox.sif"), &img).unwrap();
+    s.own(&img);
+    let want = fs::read(&img).unwrap();
+    let uri = format!("oras://{addr}/test/app:v1");
+    let img_s = img.display().to_string();
+    let push = |extra: &[&str]| {
+        let mut a = vec!["push", "--no-https", "--json"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[&img_s, &uri]);
+        json(&singlet_in(&s, &[], &a))
+    };
+    let first = push(&[]);
+    assert_eq!(first["uploaded"], want.len() as u64, "{first}");
+    // Apptainer's manifest: the empty config, one SIF layer titled with the file name.
+    let m = manifest(&addr, "test/app", "v1", None);
+    assert_eq!(m["mediaType"], OCI_MANIFEST, "{m}");
+    assert_eq!(m["config"]["mediaType"], SIF_CONFIG, "{m}");
+    assert_eq!(m["config"]["size"], 2, "{m}");
+    assert_eq!(m["layers"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["layers"][0]["mediaType"], SIF_LAYER, "{m}");
+    assert_eq!(m["layers"][0]["digest"], first["layer"], "{m}");
+    assert_eq!(
+        m["layers"][0]["annotations"]["org.opencontainers.image.title"],
+        "app.sif"
+    );
+    // A second push sends no blob: the registry keeps the same blobs.
+    let blobs = blob_count(&data);
+    assert_eq!(blobs, 3, "the SIF, the config and the manifest");
+    let second = push(&[]);
+    assert_eq!(second["uploaded"], 0, "{second}");
+    assert_eq!(second["manifest"], first["manifest"]);
+    assert_eq!(blob_count(&data), blobs);
+
+    // Pull through the cache, then without it into --dir; both byte-identical.
+    let o = singlet_in(&s, &[], &["pull", "--no-https", "back.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(fs::read(s.path().join("back.sif")).unwrap(), want);
+    fs::create_dir(s.path().join("d")).unwrap();
+    s.own(&s.path().join("d"));
+    let o = singlet_in(
+        &s,
+        &[],
+        &["pull", "--no-https", "--disable-cache", "--dir", "d", &uri],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(fs::read(s.path().join("d/app_v1.sif")).unwrap(), want);
+    assert_eq!(
+        fs::read_dir(s.path().join("d")).unwrap().count(),
+        1,
+        "nothing but the output"
+    );
+    // exec oras:// runs the cached SIF.
+    let o = singlet_in(&s, &[], &["exec", "--no-https", &uri, "echo", "from-oras"]);
+    assert_eq!(out(&o), "from-oras\n", "{}", err(&o));
+
+    // The Python ORAS client pulls what singlet pushed, and singlet what it pushed, with the
+    // current layer type and with Singularity < 3.7's.
+    let pyout = tempfile::tempdir().unwrap();
+    let o = oras_py(
+        &[
+            "pull",
+            &format!("{addr}/test/app:v1"),
+            &pyout.path().display().to_string(),
+        ],
+        &[],
+    );
+    assert!(out(&o).contains("app.sif"), "{}", out(&o));
+    assert_eq!(fs::read(pyout.path().join("app.sif")).unwrap(), want);
+    let other = testdata().join("reference/busybox-zstd.sif");
+    let other_bytes = fs::read(&other).unwrap();
+    for (tag, media) in [
+        ("py", SIF_LAYER),
+        ("proto", "appliciation/vnd.sylabs.sif.layer.tar"),
+    ] {
+        oras_py(
+            &[
+                "push",
+                &format!("{addr}/test/app:{tag}"),
+                &other.display().to_string(),
+                media,
+            ],
+            &[],
+        );
+        let dest = format!("{tag}.sif");
+        let o = singlet_in(
+            &s,
+            &[],
+            &[
+                "pull",
+                "--no-https",
+                &dest,
+                &format!("oras://{addr}/test/app:{tag}"),
+            ],
+        );
+        assert!(o.status.success(), "{tag}: {}", err(&o));
+        assert_eq!(
+            fs::read(s.path().join(&dest)).unwrap(),
+            other_bytes,
+            "{tag}"
+        );
+    }
+}
+
+#[test]
+fn oras_push_pull_roundtrip_root() {
+    need!(Who::Root);
+    roundtrip(Who::Root);
+}
+
+#[test]
+fn oras_push_pull_roundtrip_unprivileged() {
+    need!(Who::User);
+    roundtrip(Who::User);
+}
+
+/// `registry login|list|logout` against a registry with htpasswd credentials: a wrong
+/// password is refused and stores nothing; a stored login serves oras:// and docker://.
+#[test]
+fn oras_registry_login() {
+    need!(Who::Root);
+    let addr = auth_registry();
+    let s = Scratch::new(Who::Root);
+    let home = s.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let home_s = home.display().to_string();
+    let env = [("HOME", home_s.as_str()), ("XDG_RUNTIME_DIR", "")];
+    let img = s.path().join("p.sif");
+    fs::copy(testdata().join("reference/busybox.sif"), &img).unwrap();
+    let uri = format!("oras://{addr}/private/sif:1");
+    let img_s = img.display().to_string();
+    let authfile = home.join(".config/containers/auth.json");
+
+    let o = singlet_in(&s, &env, &["push", "--no-https", &img_s, &uri]);
+    assert_eq!(o.status.code(), Some(255), "{}", err(&o));
+    assert!(
+        err(&o).contains(&uri) && err(&o).contains("registry login"),
+        "{}",
+        err(&o)
+    );
+
+    let login = |pw: &str| {
+        let mut c = singlet_cmd(
+            &s,
+            &singlet(),
+            &env,
+            &[
+                "registry",
+                "login",
+                "--no-https",
+                "-u",
+                "alice",
+                "--password-stdin",
+                &format!("docker://{addr}"),
+            ],
+        );
+        use std::io::Write as _;
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = login("wrong");
+    assert_eq!(o.status.code(), Some(255), "{}", err(&o));
+    assert!(err(&o).contains("refused"), "{}", err(&o));
+    assert!(!authfile.exists(), "nothing stored for a refused login");
+    let o = login("s3cret");
+    assert!(o.status.success(), "{}", err(&o));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        fs::metadata(&authfile).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&fs::read(&authfile).unwrap()).unwrap();
+    assert!(doc["auths"][addr.as_str()]["auth"].is_string(), "{doc}");
+
+    let o = singlet_in(&s, &env, &["push", "--no-https", &img_s, &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    let m = manifest(addr, "private/sif", "1", Some(("alice", "s3cret")));
+    assert_eq!(m["layers"][0]["mediaType"], SIF_LAYER);
+    let o = singlet_in(&s, &env, &["pull", "--no-https", "back.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        fs::read(s.path().join("back.sif")).unwrap(),
+        fs::read(&img).unwrap()
+    );
+    // docker:// pulls read the same login.
+    let o = singlet_in(
+        &s,
+        &env,
+        &[
+            "pull",
+            "--no-https",
+            "--disable-cache",
+            "bb.sif",
+            &format!("docker://{addr}/private/busybox:latest"),
+        ],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let l = json(&singlet_in(&s, &env, &["registry", "list", "--json"]));
+    assert_eq!(l[0]["registry"], addr.as_str(), "{l}");
+    assert_eq!(l[0]["username"], "alice", "{l}");
+    assert!(!l.to_string().contains("s3cret"));
+
+    let o = singlet_in(
+        &s,
+        &env,
+        &["registry", "logout", &format!("docker://{addr}")],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let o = singlet_in(
+        &s,
+        &env,
+        &["pull", "--no-https", "--force", "back.sif", &uri],
+    );
+    assert_eq!(o.status.code(), Some(255), "{}", err(&o));
+}
+
+/// Each bad input: exit 255, the URI named, no output file.
+fn refused(s: &Scratch, args: &[&str], uri: &str, why: &str) {
+    let o = singlet_in(s, &[], args);
+    assert_eq!(o.status.code(), Some(255), "{args:?}: {}", err(&o));
+    assert!(
+        err(&o).contains(uri),
+        "{args:?} should name {uri}: {}",
+        err(&o)
+    );
+    assert!(
+        err(&o).contains(why),
+        "{args:?} should say {why:?}: {}",
+        err(&o)
+    );
+    assert!(
+        !s.path().join("out.sif").exists(),
+        "{args:?} left an output"
+    );
+}
+
+#[test]
+fn oras_bad_input() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    for (uri, why) in [
+        ("oras://", "invalid"),
+        ("oras://127.0.0.1:5000/UPPER", "invalid repository"),
+        ("oras://127.0.0.1:5000/a:b:c", "invalid"),
+        ("shub://vsoch/hello-world", "Singularity Hub"),
+    ] {
+        refused(&s, &["pull", "out.sif", uri], uri, why);
+    }
+    // A container image, and an image index, are not SIF artifacts.
+    let reg = registry();
+    let docker_img = format!("oras://{}/test/busybox:latest", reg.addr);
+    refused(
+        &s,
+        &["pull", "--no-https", "out.sif", &docker_img],
+        &docker_img,
+        "docker://",
+    );
+    let st = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("{}:multiarch", fixtures_layout()))
+        .arg(format!("docker://{}/test/index:latest", reg.addr))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let index = format!("oras://{}/test/index:latest", reg.addr);
+    refused(
+        &s,
+        &["pull", "--no-https", "out.sif", &index],
+        &index,
+        "index",
+    );
+    // A registry that answers 500.
+    let served = tempfile::tempdir().unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/httpserver/range.py");
+    let mut srv = Command::new("python3")
+        .arg(script)
+        .arg(served.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    use std::io::BufRead as _;
+    std::io::BufReader::new(srv.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let broken = format!("oras://127.0.0.1:{}/test/app:v1", port.trim());
+    refused(
+        &s,
+        &["pull", "--no-https", "out.sif", &broken],
+        &broken,
+        "500",
+    );
+    let _ = srv.kill();
+    let _ = srv.wait();
+    // Pushing a file that is not a SIF names the file.
+    fs::write(s.path().join("notes.txt"), "hello\n").unwrap();
+    let o = singlet_in(&s, &[], &["push", "--no-https", "notes.txt", &docker_img]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(
+        err(&o).contains("notes.txt") && err(&o).contains("not a SIF"),
+        "{}",
+        err(&o)
+    );
+
+    // A truncated blob, then a corrupted one: refused, nothing at the output, and the
+    // corrupted one leaves no partial in the cache either.
+    let (addr, dir) = start_registry("");
+    let data = dir.join("data");
+    let img = s.path().join("app.sif");
+    fs::copy(testdata().join("reference/busybox.sif"), &img).unwrap();
+    let uri = format!("oras://{addr}/test/app:v1");
+    let pushed = json(&singlet_in(
+        &s,
+        &[],
+        &[
+            "push",
+            "--no-https",
+            "--json",
+            &img.display().to_string(),
+            &uri,
+        ],
+    ));
+    let blob = blob_file(&data, pushed["layer"].as_str().unwrap());
+    let good = fs::read(&blob).unwrap();
+    fs::write(&blob, &good[..good.len() / 2]).unwrap();
+    refused(
+        &s,
+        &["pull", "--no-https", "out.sif", &uri],
+        &uri,
+        "stopped after",
+    );
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0xff;
+    fs::write(&blob, &bad).unwrap();
+    // The partial of the truncated transfer is resumed, then the whole fails its digest.
+    refused(&s, &["pull", "--no-https", "out.sif", &uri], &uri, "digest");
+    let cache = s.path().join("cache/oras");
+    let left: Vec<_> = fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+    refused(
+        &s,
+        &["pull", "--no-https", "--disable-cache", "out.sif", &uri],
+        &uri,
+        "digest",
+    );
+    let names: Vec<_> = fs::read_dir(s.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".oras"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
