@@ -3,9 +3,12 @@
 # pipeline Apptainer runs with the same tools (skopeo copy → umoci unpack → mksquashfs
 # -comp gzip), interleaved in one run; then the same with zstd. Each run starts from an empty
 # cache. Afterwards both outputs are unpacked and their file lists compared.
-# Usage: bench/pull.sh [RUNS]
+# Then SIF transfers: `pull oras://` of the Debian SIF pushed to the same registry, against the
+# ORAS project's Python client (tests/oras/client.py) and a plain curl of the blob (the floor).
+# Usage: bench/pull.sh [RUNS] [all|docker|oras]
 source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
+WHAT=${2:-all}
 FIX=/var/tmp/singlet-fixtures/bench-oci
 bash "$REPO/tests/fixtures/oci-images.sh" "$FIX"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -25,6 +28,7 @@ REG=$!
 trap 'kill $REG 2>/dev/null; rm -rf "$W"' EXIT
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 IMG=docker://127.0.0.1:$PORT/test/debian:latest
+if [ "$WHAT" != oras ]; then
 skopeo copy -q --dest-tls-verify=false "oci:$FIX/layout:debian" "$IMG"
 export SINGLET_CACHEDIR=$W/cache
 APPTAINER_WAY="rm -rf $W/a && mkdir -p $W/a && skopeo copy -q --src-tls-verify=false $IMG oci:$W/a/layout:img && umoci unpack --image $W/a/layout:img $W/a/bundle >/dev/null && mksquashfs $W/a/bundle/rootfs $W/a/out.sqfs -noappend -quiet -no-progress"
@@ -49,3 +53,26 @@ unsquashfs -q -n -d "$W/theirs" "$W/a/out.sqfs" >/dev/null
 echo "paths: singlet $(wc -l < "$W/ours.txt"), apptainer pipeline $(wc -l < "$W/theirs.txt"); only in one of them (outside /.singularity.d): $(diff "$W/ours.txt" "$W/theirs.txt" | grep -c '^[<>]')"
 diff "$W/ours.txt" "$W/theirs.txt" | grep '^[<>]' | head -10
 echo "sizes: singlet SIF $(stat -c %s "$W/s.sif") bytes, mksquashfs gzip-9 $(stat -c %s "$W/a/out.sqfs") bytes"
+fi
+
+if [ "$WHAT" != docker ]; then
+  D="$TESTDATA/reference/debian.sif"
+  ORAS=oras://127.0.0.1:$PORT/test/debian-sif:latest
+  "$W/singlet" -q push --no-https "$D" "$ORAS"
+  DIGEST=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    "http://127.0.0.1:$PORT/v2/test/debian-sif/manifests/latest" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+  BLOB="http://127.0.0.1:$PORT/v2/test/debian-sif/blobs/$DIGEST"
+  PY=/opt/singlet-venv/bin/python3
+  SIZE=$(stat -c %s "$D")
+  echo "# SIF transfer: debian.sif ($SIZE bytes) from the local registry ($RUNS runs each, interleaved)"
+  $INTERLEAVE --runs "$RUNS" --warmup 1 --title "pull oras:// (empty cache each run)" \
+    --setup "rm -rf $W/cache $W/o.sif $W/py $W/c.sif && mkdir -p $W/py" \
+    "singlet pull oras://=$W/singlet -q pull --no-https $W/o.sif $ORAS" \
+    "singlet pull --disable-cache=$W/singlet -q pull --disable-cache --no-https $W/o.sif $ORAS" \
+    "oras-py pull=$PY $REPO/tests/oras/client.py pull 127.0.0.1:$PORT/test/debian-sif:latest $W/py" \
+    "curl blob=curl -s -o $W/c.sif $BLOB"
+  cmp "$W/o.sif" "$D" && cmp "$W/c.sif" "$D" && echo "outputs identical to debian.sif"
+  $INTERLEAVE --runs "$RUNS" --warmup 1 --title "push oras:// of the same SIF (the blob already there)" \
+    "singlet push=$W/singlet -q push --no-https $D $ORAS"
+fi

@@ -129,7 +129,9 @@ Examples:
   singlet pull --no-https deb.sif docker://127.0.0.1:5000/test/debian:12
   singlet pull --compress zstd img.sif oci-archive:image.tar
   singlet pull --sandbox rootfs/ oci:layout-dir:latest
-  singlet pull https://example.org/app.sif#sha256=<hex>  # resumable; digest checked";
+  singlet pull https://example.org/app.sif#sha256=<hex>  # resumable; digest checked
+  singlet pull oras://ghcr.io/me/app:1.0              # a SIF pushed with `push oras://`
+  singlet pull --dir ~/images --name app.sif oras://127.0.0.1:5000/me/app:1.0";
 
 pub(crate) const BUILD_EXAMPLES: &str = "\
 Examples:
@@ -246,7 +248,7 @@ impl BuildArgs {
 }
 
 /// The cache's entry types (`--type`), and `all`.
-const CACHE_TYPES: [&str; 5] = ["blob", "oci-sif", "rootfs", "ext3", "all"];
+const CACHE_TYPES: [&str; 7] = ["blob", "oci-sif", "rootfs", "ext3", "oras", "net", "all"];
 
 /// `overlay` verbs.
 #[derive(Debug, Subcommand)]
@@ -513,8 +515,13 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
                 "NAME".into(),
                 "SIZE".into(),
                 "MODIFIED".into(),
+                "SOURCE (DOWNLOADED, SECONDS)".into(),
             ]];
             for e in &es {
+                let source = match (&e.source, e.transferred, e.seconds) {
+                    (Some(s), Some(t), Some(secs)) => format!("{s} ({}, {secs:.1})", human(t)),
+                    _ => "-".into(),
+                };
                 rows.push(vec![
                     e.kind.clone(),
                     e.name.clone(),
@@ -522,6 +529,7 @@ pub fn cache(cmd: CacheCommand) -> anyhow::Result<i32> {
                     chrono::DateTime::from_timestamp(e.mtime, 0)
                         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                         .unwrap_or_default(),
+                    source,
                 ]);
             }
             out.write_all(super::tabwrite(&rows, 0, 2).as_bytes())?;

@@ -451,6 +451,45 @@ pub struct Entry {
     pub mtime: i64,
     /// Path.
     pub path: PathBuf,
+    /// Where the entry came from (`oras://…`, `https://…`, `docker://…`), when recorded.
+    pub source: Option<String>,
+    /// Bytes transferred to make it (0: nothing was downloaded, e.g. every blob was cached).
+    pub transferred: Option<u64>,
+    /// Seconds the download (and conversion) took.
+    pub seconds: Option<f64>,
+}
+
+/// What made an entry, kept beside it as `.<name>.source` (JSON).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SourceRecord {
+    source: String,
+    transferred: u64,
+    seconds: f64,
+}
+
+fn source_path(entry: &Path) -> PathBuf {
+    let name = entry
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    entry.with_file_name(format!(".{name}.source"))
+}
+
+/// Records where the entry `entry` came from and what fetching it cost, for `cache list`
+/// (failures are ignored: the record is informative).
+pub fn record_source(entry: &Path, source: &str, transferred: u64, seconds: f64) {
+    let r = SourceRecord {
+        source: source.to_string(),
+        transferred,
+        seconds,
+    };
+    let b = serde_json::to_vec(&r).expect("serializes");
+    let _ = crate::sys::fs::atomic_write(&source_path(entry), &b, 0o600);
+}
+
+fn read_source(entry: &Path) -> Option<SourceRecord> {
+    let b = std::fs::read(source_path(entry)).ok()?;
+    serde_json::from_slice(&b).ok()
 }
 
 fn du(p: &Path) -> u64 {
@@ -527,6 +566,8 @@ pub fn entries() -> Vec<Entry> {
         ("blob", "blob/sha256"),
         ("oci-sif", "oci-sif"),
         ("ext3", "ext3"),
+        ("oras", "oras"),
+        ("net", "net"),
     ] {
         let Ok(rd) = std::fs::read_dir(cache.join(sub)) else {
             continue;
@@ -537,12 +578,16 @@ pub fn entries() -> Vec<Entry> {
                 continue;
             }
             let m = e.metadata().ok();
+            let rec = read_source(&e.path());
             out.push(Entry {
                 kind: kind.into(),
                 name,
                 size: du(&e.path()),
                 mtime: m.map(|m| m.mtime()).unwrap_or(0),
                 path: e.path(),
+                source: rec.as_ref().map(|r| r.source.clone()),
+                transferred: rec.as_ref().map(|r| r.transferred),
+                seconds: rec.map(|r| r.seconds),
             });
         }
     }
@@ -569,6 +614,7 @@ pub fn mark_used(entry: &Path) {
 /// [`Error::Io`].
 pub fn remove(e: &Entry) -> Result<()> {
     let cache = dir();
+    let _ = std::fs::remove_file(source_path(&e.path));
     if e.path.is_dir() {
         extract::remove_tree(&e.path, &cache)
     } else if e.path.starts_with(&cache) {

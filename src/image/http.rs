@@ -277,7 +277,10 @@ pub fn cached(r: &HttpRef, progress: bool) -> Result<PathBuf> {
         super::cache::mark_used(&path);
         return Ok(path);
     }
+    let start = std::time::Instant::now();
     download(r, &path, progress)?;
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    super::cache::record_source(&path, &r.url, size, start.elapsed().as_secs_f64());
     Ok(path)
 }
 

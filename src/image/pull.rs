@@ -357,7 +357,14 @@ fn cached_sif(src: &Source, r: &ImageReference, o: &PullOpts) -> Result<PathBuf>
         cache::mark_used(&path);
         return Ok(path);
     }
+    let start = std::time::Instant::now();
     convert_to_sif(src, r, &path, o)?;
+    cache::record_source(
+        &path,
+        &r.skopeo(),
+        src.transferred(),
+        start.elapsed().as_secs_f64(),
+    );
     Ok(path)
 }
 
@@ -497,7 +504,11 @@ fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
     let r = super::oras::OrasRef::parse(uri)?;
     let dir = cache::trusted_dir()?.join("oras");
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    let start = std::time::Instant::now();
     let (path, t) = super::oras::pull_into(&r, &dir, &o.fetch, o.fetch.progress && !o.quiet)?;
+    if t.moved > 0 {
+        cache::record_source(&path, uri, t.moved, start.elapsed().as_secs_f64());
+    }
     tracing::debug!(
         "{uri}: manifest {}, SIF {} ({} bytes, {} transferred)",
         t.manifest_digest,

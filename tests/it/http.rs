@@ -156,3 +156,46 @@ fn pull_over_http_resumes_and_checks_digests() {
         assert_eq!(entries(w), before, "{uri} left something");
     }
 }
+
+/// `exec https://…` runs the file from the cache: fetched once while the server's ETag stays,
+/// again when the file changes; `--sandbox` pulls of a URL extract it.
+#[test]
+fn exec_over_http_uses_the_cache() {
+    let served = tempfile::tempdir().unwrap();
+    let src = testdata().join("reference/busybox.sif");
+    fs::copy(&src, served.path().join("busybox.sif")).unwrap();
+    let srv = Server::start(served.path());
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let url = srv.url("busybox.sif");
+    let exec = || {
+        Command::new(singlet())
+            .args(["exec", &url, "echo", "over-http"])
+            .current_dir(w)
+            .env("SINGLET_CACHEDIR", w.join(".cache"))
+            .output()
+            .unwrap()
+    };
+    let gets = || srv.ranges().len();
+    let o = exec();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "over-http\n",
+        "{}",
+        text(&o)
+    );
+    assert_eq!(gets(), 1);
+    let o = exec();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(gets(), 1, "the second run is served by the cache");
+    // A changed file (new ETag) is fetched again.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    fs::copy(&src, served.path().join("busybox.sif")).unwrap();
+    let o = exec();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(gets(), 2, "a changed file is fetched again");
+    // --sandbox of a URL.
+    let o = pull(w, &["--sandbox", "tree", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(w.join("tree/bin/busybox").exists());
+}

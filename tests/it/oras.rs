@@ -121,6 +121,14 @@ fn roundtrip(who: Who) {
     let o = singlet_in(&s, &[], &["pull", "--no-https", "back.sif", &uri]);
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(fs::read(s.path().join("back.sif")).unwrap(), want);
+    // `cache list` says where the entry came from and what it cost.
+    let l = json(&singlet_in(
+        &s,
+        &[],
+        &["cache", "list", "--json", "--type", "oras"],
+    ));
+    assert_eq!(l[0]["source"], uri.as_str(), "{l}");
+    assert_eq!(l[0]["transferred"], want.len() as u64, "{l}");
     fs::create_dir(s.path().join("d")).unwrap();
     s.own(&s.path().join("d"));
     let o = singlet_in(
@@ -191,6 +199,30 @@ fn roundtrip(who: Who) {
 fn oras_push_pull_roundtrip_root() {
     need!(Who::Root);
     roundtrip(Who::Root);
+}
+
+/// `Bootstrap: oras` builds on a SIF from a registry.
+#[test]
+fn oras_bootstrap_agent() {
+    need!(Who::Root);
+    let (addr, _) = start_registry("");
+    let s = Scratch::new(Who::Root);
+    let uri = format!("oras://{addr}/test/base:1");
+    let base = testdata()
+        .join("reference/busybox.sif")
+        .display()
+        .to_string();
+    let o = singlet_in(&s, &[], &["push", "--no-https", &base, &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    fs::write(
+        s.path().join("app.def"),
+        format!("Bootstrap: oras\nFrom: {addr}/test/base:1\n%post\n  echo built > /built\n"),
+    )
+    .unwrap();
+    let o = singlet_in(&s, &[], &["build", "--no-https", "app.sif", "app.def"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = singlet_in(&s, &[], &["exec", "app.sif", "cat", "/built"]);
+    assert_eq!(out(&o), "built\n", "{}", err(&o));
 }
 
 #[test]

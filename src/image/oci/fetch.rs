@@ -82,6 +82,7 @@ pub struct Source {
     /// The manifest (converted to OCI by skopeo when needed).
     pub manifest: ImageManifest,
     _auth: Option<tempfile::NamedTempFile>,
+    transferred: std::cell::Cell<u64>,
 }
 
 /// The host architecture in OCI terms.
@@ -217,6 +218,7 @@ impl Source {
             manifest_digest: digest,
             manifest,
             _auth: auth,
+            transferred: std::cell::Cell::new(0),
         })
     }
 
@@ -253,6 +255,11 @@ impl Source {
             b.finish_and_clear();
         }
         Ok((config_raw, layers))
+    }
+
+    /// Bytes of blobs downloaded so far (blobs found in the cache count nothing).
+    pub fn transferred(&self) -> u64 {
+        self.transferred.get()
     }
 
     fn blob(
@@ -327,6 +334,7 @@ impl Source {
             d.map_err(|e| proxy_error(&self.reference, e))?;
             Ok::<_, Error>(c)
         })?;
+        self.transferred.set(self.transferred.get() + got.1);
         if got.0 != hex || got.1 != size {
             return Err(Error::Other(format!(
                 "{}: blob {digest} failed verification: got sha256:{} ({} bytes, manifest says \

@@ -2,7 +2,7 @@
 //! the identity the build runs as.
 //!
 //! Agents: `docker` (with `Registry:` and `Namespace:`), `oci`, `oci-archive`,
-//! `docker-archive`, `localimage` through [`crate::image::pull::build`]; `scratch` (the
+//! `docker-archive`, `localimage`, `oras` through [`crate::image::pull::build`]; `scratch` (the
 //! `/.singularity.d` layout only); `busybox` (a static busybox, the host's busybox-static
 //! unless `MirrorURL` names a file, with its applets linked); `debootstrap` (Debian's
 //! `debootstrap --variant=minbase`, `OSVersion`, `MirrorURL`, `Include`). Every agent writes
@@ -46,7 +46,6 @@ pub(super) enum Base {
 const UNSUPPORTED: &[(&str, &str)] = &[
     ("library", "pull the image first (`singlet pull` from a registry, or a local SIF) and use `Bootstrap: localimage`"),
     ("shub", "Singularity Hub is retired; use `Bootstrap: docker` or `Bootstrap: localimage`"),
-    ("oras", "pull the SIF first and use `Bootstrap: localimage`"),
     ("docker-daemon", "save the image with `docker save -o img.tar IMAGE` and use `Bootstrap: docker-archive` with `From: img.tar`"),
     ("yum", "use `Bootstrap: docker` with a Red Hat family image (`From: rockylinux:9`) and install with dnf in %post"),
     ("zypper", "use `Bootstrap: docker` with an openSUSE image (`From: opensuse/leap`) and install with zypper in %post"),
@@ -91,6 +90,12 @@ pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
             Base::Image(format!("{b}:{}", need("From")?))
         }
         "localimage" => Base::Image(need("From")?),
+        // A SIF in an OCI registry (docs/reference/registries.md §1); `From:` with or without
+        // the scheme, as Apptainer takes it.
+        "oras" => {
+            let f = need("From")?;
+            Base::Image(format!("oras://{}", f.strip_prefix("oras://").unwrap_or(&f)))
+        }
         "scratch" => Base::Scratch,
         "busybox" => Base::Busybox(match d.get("mirrorurl").filter(|m| !m.is_empty()) {
             None => None,
@@ -126,7 +131,7 @@ pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
                     }
                     None => format!(
                         "{def}: unknown Bootstrap: {other} (singlet builds from docker, oci, \
-                     oci-archive, docker-archive, localimage, scratch, busybox and debootstrap)"
+                     oci-archive, docker-archive, localimage, oras, scratch, busybox and debootstrap)"
                     ),
                 },
             ))
