@@ -119,6 +119,7 @@ impl ConvertFlags {
                 || env_any(&["DISABLE_CACHE"]).is_some_and(|v| v != "0" && v != "false"),
             sandbox,
             quiet,
+            library: None,
         })
     }
 }
@@ -131,7 +132,8 @@ Examples:
   singlet pull --sandbox rootfs/ oci:layout-dir:latest
   singlet pull https://example.org/app.sif#sha256=<hex>  # resumable; digest checked
   singlet pull oras://ghcr.io/me/app:1.0              # a SIF pushed with `push oras://`
-  singlet pull --dir ~/images --name app.sif oras://127.0.0.1:5000/me/app:1.0";
+  singlet pull --dir ~/images --name app.sif oras://127.0.0.1:5000/me/app:1.0
+  singlet pull library://alice/tools/app:1.0          # the library endpoint in use (remote)";
 
 pub(crate) const BUILD_EXAMPLES: &str = "\
 Examples:
@@ -248,7 +250,9 @@ impl BuildArgs {
 }
 
 /// The cache's entry types (`--type`), and `all`.
-const CACHE_TYPES: [&str; 7] = ["blob", "oci-sif", "rootfs", "ext3", "oras", "net", "all"];
+const CACHE_TYPES: [&str; 8] = [
+    "blob", "oci-sif", "rootfs", "ext3", "oras", "library", "net", "all",
+];
 
 /// `overlay` verbs.
 #[derive(Debug, Subcommand)]
@@ -366,12 +370,6 @@ pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
              pull without --oci for a SIF that every Apptainer and SingularityCE runs"
         );
     }
-    if a.library.is_some() || uri.starts_with("library://") {
-        anyhow::bail!(
-            "{uri}: library:// endpoints are not spoken by singlet yet; publish and pull SIFs \
-             through an OCI registry with oras://"
-        );
-    }
     let dir = a
         .dir
         .clone()
@@ -384,7 +382,8 @@ pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
         }
         (_, o) => o,
     };
-    let o = a.flags.opts(a.sandbox, quiet)?;
+    let mut o = a.flags.opts(a.sandbox, quiet)?;
+    o.library = a.library.clone();
     let p = crate::image::pull::pull(&uri, out.as_deref(), &o)?;
     if !quiet {
         eprintln!("{:<8} Wrote {}", "INFO:", p.display());

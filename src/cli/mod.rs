@@ -195,7 +195,7 @@ pub enum Command {
         after_help = "Examples:\n  singlet inspect image.sif\n  singlet inspect --deffile image.sif\n  singlet inspect --json --all image.sif\n  singlet inspect --list-apps image.sif"
     )]
     Inspect(action::InspectArgs),
-    /// Upload a SIF to an OCI registry (oras://), as Apptainer does
+    /// Upload a SIF to an OCI registry (oras://) or a library endpoint (library://)
     #[command(after_help = share::PUSH_EXAMPLES)]
     Push(share::PushArgs),
     /// Log in to and out of OCI registries (credentials in the containers auth.json format)
@@ -206,6 +206,20 @@ pub enum Command {
         /// The registry verb.
         #[command(subcommand)]
         cmd: share::RegistryCommand,
+    },
+    /// Search a library endpoint for users, collections and containers
+    #[command(
+        after_help = "Examples:\n  singlet search alpine\n  singlet search --arch arm64 --json tensorflow"
+    )]
+    Search(share::SearchArgs),
+    /// Manage library endpoints for library:// (add, use, list, remove, login, logout, status)
+    #[command(
+        after_help = "Examples:\n  singlet remote add mylib https://library.example.org\n  singlet remote login mylib\n  singlet remote status"
+    )]
+    Remote {
+        /// The remote verb.
+        #[command(subcommand)]
+        cmd: share::RemoteCommand,
     },
     /// Add a signature to a SIF image (OpenPGP, or DSSE with a PEM key)
     #[command(after_help = sign::SIGN_EXAMPLES)]
@@ -359,6 +373,8 @@ pub fn main() -> ExitCode {
         })()),
         Command::Push(a) => front(share::push(&a, quiet)),
         Command::Registry { cmd } => front(share::registry(cmd, quiet)),
+        Command::Search(a) => front(share::search(&a)),
+        Command::Remote { cmd } => front(share::remote(cmd, quiet)),
         Command::Sign(a) => front(sign::sign(&a, quiet)),
         Command::Verify(a) => front(sign::verify(&a)),
         Command::Key { cmd } => front(sign::key(cmd, quiet)),

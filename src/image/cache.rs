@@ -567,6 +567,7 @@ pub fn entries() -> Vec<Entry> {
         ("oci-sif", "oci-sif"),
         ("ext3", "ext3"),
         ("oras", "oras"),
+        ("library", "library"),
         ("net", "net"),
     ] {
         let Ok(rd) = std::fs::read_dir(cache.join(sub)) else {

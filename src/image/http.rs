@@ -135,9 +135,20 @@ fn bar(progress: bool, total: Option<u64>, done: u64) -> Option<indicatif::Progr
 /// transfer says that the same pull resumes), a digest mismatch (expected and found) or a
 /// file that is not an image; [`Error::Io`] for local files.
 pub fn download(r: &HttpRef, dest: &Path, progress: bool) -> Result<()> {
+    download_auth(r, dest, progress, None)
+}
+
+/// [`download`] with `Authorization: Bearer <bearer>` (a library endpoint's token).
+///
+/// # Errors
+/// As [`download`].
+pub fn download_auth(r: &HttpRef, dest: &Path, progress: bool, bearer: Option<&str>) -> Result<()> {
     let part = partial_path(dest, &r.url);
     let (mut f, have) = open_partial(&part)?;
     let mut req = ureq::get(&r.url);
+    if let Some(t) = bearer {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
     if have > 0 {
         req = req.header("Range", &format!("bytes={have}-"));
     }

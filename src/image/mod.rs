@@ -15,6 +15,7 @@ pub mod http;
 pub mod inspect;
 pub mod keys;
 pub mod layout;
+pub mod library;
 pub mod lookup;
 pub mod metadata;
 pub mod oci;

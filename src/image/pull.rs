@@ -41,6 +41,8 @@ pub struct PullOpts {
     pub sandbox: bool,
     /// No progress messages.
     pub quiet: bool,
+    /// `--library URL`: the library endpoint of `library://` (else the remote in use).
+    pub library: Option<String>,
 }
 
 fn info(o: &PullOpts, msg: &str) {
@@ -451,6 +453,8 @@ pub fn default_name(uri: &str, sandbox: bool) -> Result<String> {
         super::http::HttpRef::parse(uri)?.default_name()
     } else if uri.starts_with("oras://") {
         super::oras::OrasRef::parse(uri)?.default_name()
+    } else if uri.starts_with("library://") {
+        super::library::LibraryRef::parse(uri)?.default_name()
     } else {
         ImageReference::parse(uri)?.default_sif_name()
     };
@@ -483,32 +487,32 @@ fn no_shub(uri: &str) -> Result<()> {
     if uri.starts_with("shub://") {
         return Err(Error::Other(format!(
             "{uri}: Singularity Hub is gone (read-only since 2021, then shut down); pull the \
-             image from where it is published now (oras://, docker://, https://)"
-        )));
-    }
-    if uri.starts_with("library://") {
-        return Err(Error::Other(format!(
-            "{uri}: library:// needs a library endpoint: `singlet remote add NAME URL` then \
-             `singlet remote use NAME`, or --library URL"
+             image from where it is published now (oras://, docker://, https://, library://)"
         )));
     }
     Ok(())
 }
 
-/// The SIF of a SIF source in the cache (`<cache>/oras/<sha256>.sif`), fetched when missing.
-fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
-    no_shub(uri)?;
-    if super::http::is_http(uri) {
-        return super::http::cached(&super::http::HttpRef::parse(uri)?, o.fetch.progress);
+/// Fetches the `oras://` or `library://` SIF `uri` into `dir` as `<sha256>.sif` (reused when
+/// there); returns it and the bytes downloaded.
+fn fetch_sif_into(uri: &str, dir: &Path, o: &PullOpts) -> Result<(PathBuf, u64)> {
+    let progress = o.fetch.progress && !o.quiet;
+    if uri.starts_with("library://") {
+        let r = super::library::LibraryRef::parse(uri)?;
+        if let Some(have) = super::library::cached_by_digest(&r, dir) {
+            return Ok((have, 0));
+        }
+        let host = r.host.as_ref().map(|h| format!("https://{h}"));
+        let ep = super::library::endpoint(o.library.as_deref().or(host.as_deref()))?;
+        let arch = o
+            .fetch
+            .arch
+            .clone()
+            .unwrap_or_else(|| fetch::host_arch().to_string());
+        return super::library::pull_into(&ep, &r, &arch, dir, progress);
     }
     let r = super::oras::OrasRef::parse(uri)?;
-    let dir = cache::trusted_dir()?.join("oras");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
-    let start = std::time::Instant::now();
-    let (path, t) = super::oras::pull_into(&r, &dir, &o.fetch, o.fetch.progress && !o.quiet)?;
-    if t.moved > 0 {
-        cache::record_source(&path, uri, t.moved, start.elapsed().as_secs_f64());
-    }
+    let (path, t) = super::oras::pull_into(&r, dir, &o.fetch, progress)?;
     tracing::debug!(
         "{uri}: manifest {}, SIF {} ({} bytes, {} transferred)",
         t.manifest_digest,
@@ -516,6 +520,28 @@ fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
         t.size,
         t.moved
     );
+    Ok((path, t.moved))
+}
+
+/// The SIF of a SIF source in the cache (`<cache>/oras/`, `library/`, `net/`), fetched when
+/// missing.
+fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
+    no_shub(uri)?;
+    if super::http::is_http(uri) {
+        return super::http::cached(&super::http::HttpRef::parse(uri)?, o.fetch.progress);
+    }
+    let sub = if uri.starts_with("library://") {
+        "library"
+    } else {
+        "oras"
+    };
+    let dir = cache::trusted_dir()?.join(sub);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    let start = std::time::Instant::now();
+    let (path, moved) = fetch_sif_into(uri, &dir, o)?;
+    if moved > 0 {
+        cache::record_source(&path, uri, moved, start.elapsed().as_secs_f64());
+    }
     Ok(path)
 }
 
@@ -540,16 +566,15 @@ fn pull_sif(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
         return Ok(dest);
     }
     // Without the cache: into a private directory beside the output, then renamed.
-    let r = super::oras::OrasRef::parse(uri)?;
     let dir = dest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
-        .prefix(".oras-")
+        .prefix(".pull-")
         .tempdir_in(dir)
         .map_err(|e| Error::io(format!("create a directory in {}", dir.display()), e))?;
-    let (path, _) = super::oras::pull_into(&r, tmp.path(), &o.fetch, o.fetch.progress && !o.quiet)?;
+    let (path, _) = fetch_sif_into(uri, tmp.path(), o)?;
     std::fs::rename(&path, &dest)
         .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
     Ok(dest)

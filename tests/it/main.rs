@@ -9,6 +9,7 @@ mod golden;
 mod http;
 mod instance;
 mod legacy;
+mod library;
 mod net;
 mod oras;
 pub(crate) mod pull;

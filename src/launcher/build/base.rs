@@ -2,7 +2,7 @@
 //! the identity the build runs as.
 //!
 //! Agents: `docker` (with `Registry:` and `Namespace:`), `oci`, `oci-archive`,
-//! `docker-archive`, `localimage`, `oras` through [`crate::image::pull::build`]; `scratch` (the
+//! `docker-archive`, `localimage`, `oras`, `library` through [`crate::image::pull::build`]; `scratch` (the
 //! `/.singularity.d` layout only); `busybox` (a static busybox, the host's busybox-static
 //! unless `MirrorURL` names a file, with its applets linked); `debootstrap` (Debian's
 //! `debootstrap --variant=minbase`, `OSVersion`, `MirrorURL`, `Include`). Every agent writes
@@ -44,7 +44,6 @@ pub(super) enum Base {
 
 /// The agents Apptainer has that singlet does not (yet), with what to use instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("library", "pull the image first (`singlet pull` from a registry, or a local SIF) and use `Bootstrap: localimage`"),
     ("shub", "Singularity Hub is retired; use `Bootstrap: docker` or `Bootstrap: localimage`"),
     ("docker-daemon", "save the image with `docker save -o img.tar IMAGE` and use `Bootstrap: docker-archive` with `From: img.tar`"),
     ("yum", "use `Bootstrap: docker` with a Red Hat family image (`From: rockylinux:9`) and install with dnf in %post"),
@@ -92,6 +91,28 @@ pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
         "localimage" => Base::Image(need("From")?),
         // A SIF in an OCI registry (docs/reference/registries.md §1); `From:` with or without
         // the scheme, as Apptainer takes it.
+        // A SIF from the library endpoint in use (`singlet remote use`), or the host of a
+        // `Library:` header.
+        "library" => {
+            let f = need("From")?;
+            let f = f.strip_prefix("library://").unwrap_or(&f).trim_start_matches('/');
+            match d.get("library").filter(|l| !l.is_empty()) {
+                None => Base::Image(format!("library://{f}")),
+                Some(l) if f.split('/').count() == 3 => {
+                    let host = l
+                        .trim_end_matches('/')
+                        .trim_start_matches("https://")
+                        .trim_start_matches("http://");
+                    Base::Image(format!("library://{host}/{f}"))
+                }
+                Some(_) => {
+                    return Err(Error::Flag(format!(
+                        "{def}: Bootstrap: library with a `Library:` header needs `From: \
+                         ENTITY/COLLECTION/CONTAINER[:TAG]`"
+                    )))
+                }
+            }
+        }
         "oras" => {
             let f = need("From")?;
             Base::Image(format!("oras://{}", f.strip_prefix("oras://").unwrap_or(&f)))
@@ -131,7 +152,8 @@ pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
                     }
                     None => format!(
                         "{def}: unknown Bootstrap: {other} (singlet builds from docker, oci, \
-                     oci-archive, docker-archive, localimage, oras, scratch, busybox and debootstrap)"
+                     oci-archive, docker-archive, localimage, oras, library, scratch, busybox and \
+                     debootstrap)"
                     ),
                 },
             ))
