@@ -76,11 +76,23 @@ _singlet() {
             singlet,pull)
                 cmd="singlet__subcmd__pull"
                 ;;
+            singlet,push)
+                cmd="singlet__subcmd__push"
+                ;;
+            singlet,registry)
+                cmd="singlet__subcmd__registry"
+                ;;
+            singlet,remote)
+                cmd="singlet__subcmd__remote"
+                ;;
             singlet,run)
                 cmd="singlet__subcmd__run"
                 ;;
             singlet,run-help)
                 cmd="singlet__subcmd__run__subcmd__help"
+                ;;
+            singlet,search)
+                cmd="singlet__subcmd__search"
                 ;;
             singlet,shell)
                 cmd="singlet__subcmd__shell"
@@ -175,11 +187,23 @@ _singlet() {
             singlet__subcmd__help,pull)
                 cmd="singlet__subcmd__help__subcmd__pull"
                 ;;
+            singlet__subcmd__help,push)
+                cmd="singlet__subcmd__help__subcmd__push"
+                ;;
+            singlet__subcmd__help,registry)
+                cmd="singlet__subcmd__help__subcmd__registry"
+                ;;
+            singlet__subcmd__help,remote)
+                cmd="singlet__subcmd__help__subcmd__remote"
+                ;;
             singlet__subcmd__help,run)
                 cmd="singlet__subcmd__help__subcmd__run"
                 ;;
             singlet__subcmd__help,run-help)
                 cmd="singlet__subcmd__help__subcmd__run__subcmd__help"
+                ;;
+            singlet__subcmd__help,search)
+                cmd="singlet__subcmd__help__subcmd__search"
                 ;;
             singlet__subcmd__help,shell)
                 cmd="singlet__subcmd__help__subcmd__shell"
@@ -294,6 +318,36 @@ _singlet() {
                 ;;
             singlet__subcmd__help__subcmd__overlay,create)
                 cmd="singlet__subcmd__help__subcmd__overlay__subcmd__create"
+                ;;
+            singlet__subcmd__help__subcmd__registry,list)
+                cmd="singlet__subcmd__help__subcmd__registry__subcmd__list"
+                ;;
+            singlet__subcmd__help__subcmd__registry,login)
+                cmd="singlet__subcmd__help__subcmd__registry__subcmd__login"
+                ;;
+            singlet__subcmd__help__subcmd__registry,logout)
+                cmd="singlet__subcmd__help__subcmd__registry__subcmd__logout"
+                ;;
+            singlet__subcmd__help__subcmd__remote,add)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__add"
+                ;;
+            singlet__subcmd__help__subcmd__remote,list)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__list"
+                ;;
+            singlet__subcmd__help__subcmd__remote,login)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__login"
+                ;;
+            singlet__subcmd__help__subcmd__remote,logout)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__logout"
+                ;;
+            singlet__subcmd__help__subcmd__remote,remove)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__remove"
+                ;;
+            singlet__subcmd__help__subcmd__remote,status)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__status"
+                ;;
+            singlet__subcmd__help__subcmd__remote,use)
+                cmd="singlet__subcmd__help__subcmd__remote__subcmd__use"
                 ;;
             singlet__subcmd__help__subcmd__sif,add)
                 cmd="singlet__subcmd__help__subcmd__sif__subcmd__add"
@@ -532,6 +586,78 @@ _singlet() {
             singlet__subcmd__overlay__subcmd__help,help)
                 cmd="singlet__subcmd__overlay__subcmd__help__subcmd__help"
                 ;;
+            singlet__subcmd__registry,help)
+                cmd="singlet__subcmd__registry__subcmd__help"
+                ;;
+            singlet__subcmd__registry,list)
+                cmd="singlet__subcmd__registry__subcmd__list"
+                ;;
+            singlet__subcmd__registry,login)
+                cmd="singlet__subcmd__registry__subcmd__login"
+                ;;
+            singlet__subcmd__registry,logout)
+                cmd="singlet__subcmd__registry__subcmd__logout"
+                ;;
+            singlet__subcmd__registry__subcmd__help,help)
+                cmd="singlet__subcmd__registry__subcmd__help__subcmd__help"
+                ;;
+            singlet__subcmd__registry__subcmd__help,list)
+                cmd="singlet__subcmd__registry__subcmd__help__subcmd__list"
+                ;;
+            singlet__subcmd__registry__subcmd__help,login)
+                cmd="singlet__subcmd__registry__subcmd__help__subcmd__login"
+                ;;
+            singlet__subcmd__registry__subcmd__help,logout)
+                cmd="singlet__subcmd__registry__subcmd__help__subcmd__logout"
+                ;;
+            singlet__subcmd__remote,add)
+                cmd="singlet__subcmd__remote__subcmd__add"
+                ;;
+            singlet__subcmd__remote,help)
+                cmd="singlet__subcmd__remote__subcmd__help"
+                ;;
+            singlet__subcmd__remote,list)
+                cmd="singlet__subcmd__remote__subcmd__list"
+                ;;
+            singlet__subcmd__remote,login)
+                cmd="singlet__subcmd__remote__subcmd__login"
+                ;;
+            singlet__subcmd__remote,logout)
+                cmd="singlet__subcmd__remote__subcmd__logout"
+                ;;
+            singlet__subcmd__remote,remove)
+                cmd="singlet__subcmd__remote__subcmd__remove"
+                ;;
+            singlet__subcmd__remote,status)
+                cmd="singlet__subcmd__remote__subcmd__status"
+                ;;
+            singlet__subcmd__remote,use)
+                cmd="singlet__subcmd__remote__subcmd__use"
+                ;;
+            singlet__subcmd__remote__subcmd__help,add)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__add"
+                ;;
+            singlet__subcmd__remote__subcmd__help,help)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__help"
+                ;;
+            singlet__subcmd__remote__subcmd__help,list)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__list"
+                ;;
+            singlet__subcmd__remote__subcmd__help,login)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__login"
+                ;;
+            singlet__subcmd__remote__subcmd__help,logout)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__logout"
+                ;;
+            singlet__subcmd__remote__subcmd__help,remove)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__remove"
+                ;;
+            singlet__subcmd__remote__subcmd__help,status)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__status"
+                ;;
+            singlet__subcmd__remote__subcmd__help,use)
+                cmd="singlet__subcmd__remote__subcmd__help__subcmd__use"
+                ;;
             singlet__subcmd__sif,add)
                 cmd="singlet__subcmd__sif__subcmd__add"
                 ;;
@@ -599,7 +725,7 @@ _singlet() {
 
     case "${cmd}" in
         singlet)
-            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
+            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect push registry search remote sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -706,11 +832,11 @@ _singlet() {
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 oras library net all" -- "${cur}"))
                     return 0
                     ;;
                 -T)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 oras library net all" -- "${cur}"))
                     return 0
                     ;;
                 --days)
@@ -796,11 +922,11 @@ _singlet() {
             fi
             case "${prev}" in
                 --type)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 oras library net all" -- "${cur}"))
                     return 0
                     ;;
                 -T)
-                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 all" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "blob oci-sif rootfs ext3 oras library net all" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -981,7 +1107,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help)
-            opts="exec run shell test pull build cache overlay instance run-help inspect sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
+            opts="exec run shell test pull build cache overlay instance run-help inspect push registry search remote sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1736,6 +1862,188 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__registry)
+            opts="login logout list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__registry__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__registry__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__registry__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote)
+            opts="add use list remove login logout status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__remote__subcmd__use)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1751,6 +2059,20 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help__subcmd__run__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__search)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3585,7 +3907,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__pull)
-            opts="-F -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --help"
+            opts="-F -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --name --dir --oci --library --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3603,6 +3925,444 @@ _singlet() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --library)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__push)
+            opts="-U -D -h --no-https --docker-login --authfile --json --allow-unsigned --description --library --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --description)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --library)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry)
+            opts="-h --help login logout list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__help)
+            opts="login logout list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__list)
+            opts="-h --authfile --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__login)
+            opts="-u -p -h --username --password --password-stdin --no-https --authfile --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --username)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --password)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__registry__subcmd__logout)
+            opts="-a -h --authfile --all --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --authfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote)
+            opts="-h --help add use list remove login logout status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__add)
+            opts="-h --no-login --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help)
+            opts="add use list remove login logout status help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__login)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__logout)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__help__subcmd__use)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__list)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__login)
+            opts="-h --tokenfile --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tokenfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__logout)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__remove)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__status)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__remote__subcmd__use)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -3716,6 +4476,28 @@ _singlet() {
             fi
             case "${prev}" in
                 --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__search)
+            opts="-h --library --arch --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --library)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --arch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
