@@ -28,9 +28,9 @@ REG=$!
 trap 'kill $REG 2>/dev/null; rm -rf "$W"' EXIT
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 IMG=docker://127.0.0.1:$PORT/test/debian:latest
+export SINGLET_CACHEDIR=$W/cache
 if [ "$WHAT" != oras ]; then
 skopeo copy -q --dest-tls-verify=false "oci:$FIX/layout:debian" "$IMG"
-export SINGLET_CACHEDIR=$W/cache
 APPTAINER_WAY="rm -rf $W/a && mkdir -p $W/a && skopeo copy -q --src-tls-verify=false $IMG oci:$W/a/layout:img && umoci unpack --image $W/a/layout:img $W/a/bundle >/dev/null && mksquashfs $W/a/bundle/rootfs $W/a/out.sqfs -noappend -quiet -no-progress"
 echo "cores: $(nproc); image: Debian bookworm minbase ($(du -sh "$FIX/layout" | cut -f1) layout)"
 $INTERLEAVE --runs "$RUNS" --warmup 1 --title "pull + convert to SIF, gzip (empty cache each run)" \
@@ -72,7 +72,12 @@ if [ "$WHAT" != docker ]; then
     "singlet pull --disable-cache=$W/singlet -q pull --disable-cache --no-https $W/o.sif $ORAS" \
     "oras-py pull=$PY $REPO/tests/oras/client.py pull 127.0.0.1:$PORT/test/debian-sif:latest $W/py" \
     "curl blob=curl -s -o $W/c.sif $BLOB"
-  cmp "$W/o.sif" "$D" && cmp "$W/c.sif" "$D" && echo "outputs identical to debian.sif"
+  rm -rf "$W/cache" && mkdir -p "$W/py"
+  "$W/singlet" -q pull --force --no-https "$W/o.sif" "$ORAS"
+  "$PY" "$REPO/tests/oras/client.py" pull "127.0.0.1:$PORT/test/debian-sif:latest" "$W/py" >/dev/null
+  curl -s -o "$W/c.sif" "$BLOB"
+  cmp "$W/o.sif" "$D" && cmp "$W/py/debian.sif" "$D" && cmp "$W/c.sif" "$D" \
+    && echo "all three outputs identical to debian.sif"
   $INTERLEAVE --runs "$RUNS" --warmup 1 --title "push oras:// of the same SIF (the blob already there)" \
     "singlet push=$W/singlet -q push --no-https $D $ORAS"
 fi

@@ -494,13 +494,18 @@ fn no_shub(uri: &str) -> Result<()> {
 }
 
 /// Fetches the `oras://` or `library://` SIF `uri` into `dir` as `<sha256>.sif` (reused when
-/// there); returns it and the bytes downloaded.
-fn fetch_sif_into(uri: &str, dir: &Path, o: &PullOpts) -> Result<(PathBuf, u64)> {
+/// there); returns it, the bytes downloaded and whether `tee` received the whole file too.
+fn fetch_sif_into(
+    uri: &str,
+    dir: &Path,
+    tee: Option<&std::fs::File>,
+    o: &PullOpts,
+) -> Result<(PathBuf, u64, bool)> {
     let progress = o.fetch.progress && !o.quiet;
     if uri.starts_with("library://") {
         let r = super::library::LibraryRef::parse(uri)?;
         if let Some(have) = super::library::cached_by_digest(&r, dir) {
-            return Ok((have, 0));
+            return Ok((have, 0, false));
         }
         let host = r.host.as_ref().map(|h| format!("https://{h}"));
         let ep = super::library::endpoint(o.library.as_deref().or(host.as_deref()))?;
@@ -509,10 +514,11 @@ fn fetch_sif_into(uri: &str, dir: &Path, o: &PullOpts) -> Result<(PathBuf, u64)>
             .arch
             .clone()
             .unwrap_or_else(|| fetch::host_arch().to_string());
-        return super::library::pull_into(&ep, &r, &arch, dir, progress);
+        let (p, n) = super::library::pull_into(&ep, &r, &arch, dir, progress)?;
+        return Ok((p, n, false));
     }
     let r = super::oras::OrasRef::parse(uri)?;
-    let (path, t) = super::oras::pull_into(&r, dir, &o.fetch, progress)?;
+    let (path, t) = super::oras::pull_into(&r, dir, &o.fetch, tee, progress)?;
     tracing::debug!(
         "{uri}: manifest {}, SIF {} ({} bytes, {} transferred)",
         t.manifest_digest,
@@ -520,15 +526,25 @@ fn fetch_sif_into(uri: &str, dir: &Path, o: &PullOpts) -> Result<(PathBuf, u64)>
         t.size,
         t.moved
     );
-    Ok((path, t.moved))
+    Ok((path, t.moved, t.teed))
 }
 
 /// The SIF of a SIF source in the cache (`<cache>/oras/`, `library/`, `net/`), fetched when
 /// missing.
 fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
+    cached_remote_sif_tee(uri, None, o).map(|(p, _)| p)
+}
+
+/// [`cached_remote_sif`], a fresh download also written to `tee` (`true` when it was).
+fn cached_remote_sif_tee(
+    uri: &str,
+    tee: Option<&std::fs::File>,
+    o: &PullOpts,
+) -> Result<(PathBuf, bool)> {
     no_shub(uri)?;
     if super::http::is_http(uri) {
-        return super::http::cached(&super::http::HttpRef::parse(uri)?, o.fetch.progress);
+        return super::http::cached(&super::http::HttpRef::parse(uri)?, o.fetch.progress)
+            .map(|p| (p, false));
     }
     let sub = if uri.starts_with("library://") {
         "library"
@@ -538,11 +554,11 @@ fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
     let dir = cache::trusted_dir()?.join(sub);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
     let start = std::time::Instant::now();
-    let (path, moved) = fetch_sif_into(uri, &dir, o)?;
+    let (path, moved, teed) = fetch_sif_into(uri, &dir, tee, o)?;
     if moved > 0 {
         cache::record_source(&path, uri, moved, start.elapsed().as_secs_f64());
     }
-    Ok(path)
+    Ok((path, teed))
 }
 
 /// `pull` of a SIF source: fetched (through the cache unless `--disable-cache`), then copied
@@ -560,21 +576,36 @@ fn pull_sif(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
         super::http::download(&super::http::HttpRef::parse(uri)?, &dest, o.fetch.progress)?;
         return Ok(dest);
     }
-    if !o.disable_cache {
-        let sif = cached_remote_sif(uri, o)?;
-        place_file(&sif, &dest)?;
-        return Ok(dest);
-    }
-    // Without the cache: into a private directory beside the output, then renamed.
     let dir = dest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    if !o.disable_cache {
+        // A fresh download is written to the cache and to the output at once; a cached SIF
+        // is copied.
+        let tmp = tempfile::Builder::new()
+            .prefix(".sif-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(format!("create a temporary file in {}", dir.display()), e))?;
+        let (sif, teed) = cached_remote_sif_tee(uri, Some(tmp.as_file()), o)?;
+        if !teed {
+            drop(tmp);
+            place_file(&sif, &dest)?;
+            return Ok(dest);
+        }
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io(format!("chmod {}", tmp.path().display()), e))?;
+        tmp.persist(&dest)
+            .map_err(|e| Error::io(format!("create {}", dest.display()), e.error))?;
+        return Ok(dest);
+    }
+    // Without the cache: into a private directory beside the output, then renamed.
     let tmp = tempfile::Builder::new()
         .prefix(".pull-")
         .tempdir_in(dir)
         .map_err(|e| Error::io(format!("create a directory in {}", dir.display()), e))?;
-    let (path, _) = fetch_sif_into(uri, tmp.path(), o)?;
+    let (path, _, _) = fetch_sif_into(uri, tmp.path(), None, o)?;
     std::fs::rename(&path, &dest)
         .map_err(|e| Error::io(format!("create {}", dest.display()), e))?;
     Ok(dest)

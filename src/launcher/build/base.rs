@@ -95,7 +95,10 @@ pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
         // `Library:` header.
         "library" => {
             let f = need("From")?;
-            let f = f.strip_prefix("library://").unwrap_or(&f).trim_start_matches('/');
+            let f = f
+                .strip_prefix("library://")
+                .unwrap_or(&f)
+                .trim_start_matches('/');
             match d.get("library").filter(|l| !l.is_empty()) {
                 None => Base::Image(format!("library://{f}")),
                 Some(l) if f.split('/').count() == 3 => {
@@ -115,7 +118,10 @@ pub(super) fn base_of(d: &DefFile, def: &str) -> Result<Base> {
         }
         "oras" => {
             let f = need("From")?;
-            Base::Image(format!("oras://{}", f.strip_prefix("oras://").unwrap_or(&f)))
+            Base::Image(format!(
+                "oras://{}",
+                f.strip_prefix("oras://").unwrap_or(&f)
+            ))
         }
         "scratch" => Base::Scratch,
         "busybox" => Base::Busybox(match d.get("mirrorurl").filter(|m| !m.is_empty()) {
