@@ -391,17 +391,20 @@ pub enum RemoteCommand {
         uri: String,
     },
     /// Use this remote for library:// from now on
+    #[command(after_help = "Examples:\n  singlet remote use mylib")]
     Use {
         /// Name of the remote
         name: String,
     },
     /// List the remotes (the one in use is marked)
+    #[command(after_help = "Examples:\n  singlet remote list\n  singlet remote list --json")]
     List {
         /// Print JSON (tokens are never shown)
         #[arg(long)]
         json: bool,
     },
     /// Remove a remote
+    #[command(after_help = "Examples:\n  singlet remote remove mylib")]
     Remove {
         /// Name of the remote
         name: String,
@@ -418,11 +421,13 @@ pub enum RemoteCommand {
         name: Option<String>,
     },
     /// Forget the token of a remote
+    #[command(after_help = "Examples:\n  singlet remote logout\n  singlet remote logout mylib")]
     Logout {
         /// Name of the remote (default: the one in use)
         name: Option<String>,
     },
     /// Show a remote's library API, its version, and whether the token is accepted
+    #[command(after_help = "Examples:\n  singlet remote status\n  singlet remote status mylib")]
     Status {
         /// Name of the remote (default: the one in use)
         name: Option<String>,
