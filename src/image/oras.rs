@@ -174,6 +174,8 @@ struct Session {
     client: Client,
     auth: RegistryAuth,
     reference: Reference,
+    /// The registry gave a bearer token for the credentials (a token service checked them).
+    token: bool,
 }
 
 fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Session> {
@@ -205,13 +207,16 @@ fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Sess
         None => RegistryAuth::Anonymous,
     };
     let reference = r.reference();
-    rt.block_on(client.auth(&reference, &auth, op))
-        .map_err(|e| reg_err(r, "authentication", &e))?;
+    let token = rt
+        .block_on(client.auth(&reference, &auth, op))
+        .map_err(|e| reg_err(r, "authentication", &e))?
+        .is_some();
     Ok(Session {
         rt,
         client,
         auth,
         reference,
+        token,
     })
 }
 
@@ -628,23 +633,34 @@ pub fn push(path: &Path, r: &OrasRef, fetch: &FetchOpts, progress: bool) -> Resu
     })
 }
 
-/// Checks a registry login: the credentials in `fetch` are accepted for `registry` (a HEAD
-/// of a blob that does not exist answers 404, not 401).
+/// Checks a registry login: a registry with a token service accepted the credentials when it
+/// issued a token; a registry with basic authentication answers a HEAD of a blob that does
+/// not exist with 404, not 401.
 ///
 /// # Errors
 /// [`Error::Other`] with the registry's refusal.
 pub fn check_login(registry: &str, fetch: &FetchOpts) -> Result<()> {
+    let refused = || {
+        Error::Other(format!(
+            "{registry}: the registry refused these credentials; nothing was stored"
+        ))
+    };
     let r = OrasRef::parse(&format!("oras://{registry}/singlet/login-check:latest"))?;
-    let s = session(&r, fetch, RegistryOperation::Pull)?;
+    let s = match session(&r, fetch, RegistryOperation::Pull) {
+        Ok(s) => s,
+        Err(e) if e.to_string().contains("Authentication failure") => return Err(refused()),
+        Err(e) => return Err(e),
+    };
+    if s.token {
+        return Ok(());
+    }
     let zero = format!("sha256:{}", "0".repeat(64));
     s.rt.block_on(s.client.blob_exists(&s.reference, &zero))
         .map(|_| ())
         .map_err(|e| {
             let msg = e.to_string();
             if msg.contains("401") || msg.to_ascii_lowercase().contains("unauthorized") {
-                Error::Other(format!(
-                    "{registry}: the registry refused these credentials; nothing was stored"
-                ))
+                refused()
             } else {
                 reg_err(&r, "log in", &e)
             }
