@@ -209,7 +209,7 @@ fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Sess
     let reference = r.reference();
     let token = rt
         .block_on(client.auth(&reference, &auth, op))
-        .map_err(|e| reg_err(r, "authentication", &e))?
+        .map_err(|e| reg_err(r, "contact the registry", &e))?
         .is_some();
     Ok(Session {
         rt,

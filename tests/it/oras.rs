@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use crate::common::*;
 use crate::need;
-use crate::pull::{auth_registry, fixtures_layout, registry, start_registry};
+use crate::pull::{auth_registry, fixtures_layout, registry, start_registry, start_registry_with};
 use crate::sif::testdata;
 
 const SIF_CONFIG: &str = "application/vnd.sylabs.sif.config.v1+json";
@@ -477,4 +477,107 @@ fn oras_bad_input() {
         .filter(|n| n.starts_with(".oras"))
         .collect();
     assert!(names.is_empty(), "{names:?}");
+}
+
+/// A registry with TLS: a certificate from a CA the host does not trust is refused (exit 255,
+/// nothing written); trusted through `SSL_CERT_FILE`, push and pull work; a plain-HTTP registry
+/// spoken to with TLS gets the `--no-https` hint.
+#[test]
+fn oras_tls_registry() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let d = s.path();
+    let ssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=singlet test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    ssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+    ]);
+    fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "srv.pem",
+    ]);
+    let (addr, _) = start_registry_with(
+        "",
+        &format!(
+            "  tls:\n    certificate: {}\n    key: {}\n",
+            d.join("srv.pem").display(),
+            d.join("srv.key").display()
+        ),
+    );
+    let img = testdata()
+        .join("reference/busybox.sif")
+        .display()
+        .to_string();
+    let uri = format!("oras://{addr}/test/tls:1");
+    refused(&s, &["push", &img, &uri], &uri, "certificate");
+    let ca = d.join("ca.pem").display().to_string();
+    let trusted = [("SSL_CERT_FILE", ca.as_str())];
+    let o = singlet_in(&s, &trusted, &["push", &img, &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = singlet_in(&s, &trusted, &["pull", "tls.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        fs::read(d.join("tls.sif")).unwrap(),
+        fs::read(&img).unwrap()
+    );
+    // TLS to a plain-HTTP registry: the hint names --no-https.
+    let (plain, _) = start_registry("");
+    let puri = format!("oras://{plain}/test/x:1");
+    refused(&s, &["pull", "out.sif", &puri], &puri, "--no-https");
 }

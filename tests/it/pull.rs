@@ -35,6 +35,11 @@ pub(crate) struct Registry {
 /// `{dir}` replaced by its directory). It is started from a thread that never ends, with a
 /// parent-death signal, so it stops with the test process. Returns the address and directory.
 pub(crate) fn start_registry(extra: &str) -> (String, PathBuf) {
+    start_registry_with(extra, "")
+}
+
+/// [`start_registry`] with `http_extra` (indented lines) added to the `http:` section (TLS).
+pub(crate) fn start_registry_with(extra: &str, http_extra: &str) -> (String, PathBuf) {
     let dir = tempfile::Builder::new()
         .prefix("singlet-registry-")
         .tempdir()
@@ -49,7 +54,7 @@ pub(crate) fn start_registry(extra: &str) -> (String, PathBuf) {
     fs::write(
         dir.join("config.yml"),
         format!(
-            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\nlog:\n  level: error\n{}",
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{http_extra}log:\n  level: error\n{}",
             dir.join("data").display(),
             extra.replace("{dir}", &dir.display().to_string())
         ),
