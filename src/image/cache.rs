@@ -484,7 +484,9 @@ pub fn record_source(entry: &Path, source: &str, transferred: u64, seconds: f64)
         seconds,
     };
     let b = serde_json::to_vec(&r).expect("serializes");
-    let _ = crate::sys::fs::atomic_write(&source_path(entry), &b, 0o600);
+    // Not fsynced: losing the record in a crash loses a line of `cache list`, and an fsync
+    // here waits for the journal that holds the SIF just written.
+    let _ = crate::sys::fs::write_replace(&source_path(entry), &b, 0o600, false);
 }
 
 fn read_source(entry: &Path) -> Option<SourceRecord> {
