@@ -31,6 +31,9 @@ _singlet() {
             singlet,create)
                 cmd="singlet__subcmd__create"
                 ;;
+            singlet,delete)
+                cmd="singlet__subcmd__delete"
+                ;;
             singlet,exec)
                 cmd="singlet__subcmd__exec"
                 ;;
@@ -141,6 +144,9 @@ _singlet() {
                 ;;
             singlet__subcmd__help,create)
                 cmd="singlet__subcmd__help__subcmd__create"
+                ;;
+            singlet__subcmd__help,delete)
+                cmd="singlet__subcmd__help__subcmd__delete"
                 ;;
             singlet__subcmd__help,exec)
                 cmd="singlet__subcmd__help__subcmd__exec"
@@ -725,7 +731,7 @@ _singlet() {
 
     case "${cmd}" in
         singlet)
-            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect push registry search remote sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
+            opts="-d -q -s -v -h -V --debug --quiet --silent --verbose --help --version exec run shell test pull build cache overlay instance run-help inspect push registry delete search remote sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -972,6 +978,32 @@ _singlet() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        singlet__subcmd__delete)
+            opts="-A -F -h --arch --force --library --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --arch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -A)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --library)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         singlet__subcmd__exec)
             opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1107,7 +1139,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help)
-            opts="exec run shell test pull build cache overlay instance run-help inspect push registry search remote sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
+            opts="exec run shell test pull build cache overlay instance run-help inspect push registry delete search remote sign verify key oci sif config create import bootstrap expand image.export instance.start instance.list instance.stop generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1205,6 +1237,20 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        singlet__subcmd__help__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

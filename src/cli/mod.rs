@@ -207,6 +207,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: share::RegistryCommand,
     },
+    /// Delete an image from a library endpoint
+    #[command(
+        after_help = "Examples:\n  singlet delete library://alice/tools/app:1.0\n  singlet delete --force --arch arm64 library://alice/tools/app:1.0"
+    )]
+    Delete(share::DeleteArgs),
     /// Search a library endpoint for users, collections and containers
     #[command(
         after_help = "Examples:\n  singlet search alpine\n  singlet search --arch arm64 --json tensorflow"
@@ -374,6 +379,7 @@ pub fn main() -> ExitCode {
         Command::Push(a) => front(share::push(&a, quiet)),
         Command::Registry { cmd } => front(share::registry(cmd, quiet)),
         Command::Search(a) => front(share::search(&a)),
+        Command::Delete(a) => front(share::delete(&a, quiet)),
         Command::Remote { cmd } => front(share::remote(cmd, quiet)),
         Command::Sign(a) => front(sign::sign(&a, quiet)),
         Command::Verify(a) => front(sign::verify(&a)),

@@ -622,3 +622,50 @@ pub fn remote(cmd: RemoteCommand, quiet: bool) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `delete` arguments.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Architecture of the image to delete (default: this host's)
+    #[arg(short = 'A', long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Do not ask for confirmation (needed when not on a terminal)
+    #[arg(short = 'F', long)]
+    pub force: bool,
+    /// The library endpoint (instead of the remote in use)
+    #[arg(long, value_name = "URL")]
+    pub library: Option<String>,
+    /// The image: library://ENTITY/COLLECTION/CONTAINER:TAG
+    pub uri: String,
+}
+
+/// `delete`: removes an image from a library endpoint.
+///
+/// # Errors
+/// A bad URI, no confirmation, the library's errors.
+pub fn delete(a: &DeleteArgs, quiet: bool) -> Result<i32> {
+    if !a.uri.starts_with("library://") {
+        bail!("{}: delete takes a library:// image", a.uri);
+    }
+    let r = library::LibraryRef::parse(&a.uri)?;
+    if !a.force {
+        if !std::io::stdin().is_terminal() {
+            bail!("{}: not on a terminal to confirm; give --force", a.uri);
+        }
+        let answer = super::image::prompt(&format!("Delete {} [N/y]? ", a.uri), true)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("{}: not deleted", a.uri);
+        }
+    }
+    let host = r.host.as_ref().map(|h| format!("https://{h}"));
+    let ep = library::endpoint(a.library.as_deref().or(host.as_deref()))?;
+    let arch = a
+        .arch
+        .clone()
+        .unwrap_or_else(|| crate::image::oci::fetch::host_arch().to_string());
+    library::delete(&ep, &r, &arch)?;
+    if !quiet {
+        eprintln!("{:<8} Deleted {} ({arch})", "INFO:", a.uri);
+    }
+    Ok(0)
+}

@@ -624,6 +624,50 @@ pub fn search(ep: &Endpoint, query: &str, arch: Option<&str>) -> Result<Value> {
     call(ep, &format!("search {query:?}"), "GET", &path, None)
 }
 
+/// `DELETE /v1/images/REF?arch=`: removes one image (and the tags pointing at it).
+///
+/// # Errors
+/// No token, not found, the library's refusal.
+pub fn delete(ep: &Endpoint, r: &LibraryRef, arch: &str) -> Result<()> {
+    if ep.token.is_none() {
+        return Err(Error::Other(format!(
+            "{}: deleting needs a token: `singlet remote login` first",
+            r.uri
+        )));
+    }
+    let url = format!(
+        "{}/v1/images/{}?arch={arch}",
+        ep.api,
+        encode_ref(&r.path, &r.tags[0])
+    );
+    let mut resp = agent()
+        .delete(&url)
+        .header(
+            "Authorization",
+            &format!("Bearer {}", ep.token.as_deref().unwrap_or("")),
+        )
+        .call()
+        .map_err(|e| Error::Other(format!("{}: library {}: {e}", r.uri, ep.api)))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let t = resp.body_mut().read_to_string().unwrap_or_default();
+    let msg = serde_json::from_str::<Value>(&t)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    Err(Error::Other(match status {
+        404 => format!("{}: not found in the library {} ({msg})", r.uri, ep.api),
+        401 | 403 => format!(
+            "{}: the library refused the request ({status} {msg}); log in with `singlet remote \
+             login`",
+            r.uri
+        ),
+        _ => format!("{}: library {}: {msg} (HTTP {status})", r.uri, ep.api),
+    }))
+}
+
 /// `GET /version` of the library API.
 ///
 /// # Errors

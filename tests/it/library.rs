@@ -213,6 +213,17 @@ fn library_flow(who: Who) {
     );
     assert!(o.status.success(), "{}", err(&o));
 
+    // delete: needs --force off a terminal; then the tag is gone.
+    refused(
+        &r("", &["delete", "library://alice/tools/app:v2"]),
+        "--force",
+    );
+    let o = r("", &["delete", "--force", "library://alice/tools/app:v2"]);
+    assert!(o.status.success(), "{}", err(&o));
+    refused(
+        &r("", &["pull", "gone.sif", "library://alice/tools/app:v2"]),
+        "not found",
+    );
     // A token the library no longer accepts: the push is refused, naming the fix.
     let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&cfg).unwrap()).unwrap();
     doc["remotes"]["lab"]["token"] = "expired".into();

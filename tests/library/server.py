@@ -15,6 +15,7 @@ stdout). It follows the Sylabs container library API as scs-library-client speak
   GET  /v1/imagefile/REF?arch=A                  the file (Range: bytes=N- honoured)
   POST /v1/tags/<container id>                   {"Tag", "ImageID", "Arch"}
   GET  /v1/search?value=Q                        {"data": {"entity", "collection", "container", "image"}}
+  DELETE /v1/images/REF?arch=A                   the image and the tags pointing at it
 
 Short references complete as the Sylabs library does: N is library/default/N, C/N is
 library/C/N. Requests that create or upload need `Authorization: Bearer TOKEN`; reads are
@@ -214,6 +215,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.error(404, "no such endpoint")
 
 
+def do_DELETE(self):
+    self.record()
+    u = urllib.parse.urlparse(self.path)
+    arch = (urllib.parse.parse_qs(u.query).get("arch") or ["amd64"])[0]
+    if not self.authorized():
+        return self.error(401, "a valid token is needed")
+    with LOCK:
+        if not u.path.startswith("/v1/images/"):
+            return self.error(404, "no such endpoint")
+        img = self.image_for(u.path[len("/v1/images/"):], arch)
+        if img is None:
+            return self.error(404, "image not found")
+        del IMAGES[img["id"]]
+        for k in CONTAINERS.values():
+            for tags in list(k["archTags"].values()) + [k["imageTags"]]:
+                for t in [t for t, i in tags.items() if i == img["id"]]:
+                    del tags[t]
+        return self.send_json(200, {"data": img})
+
+
+Handler.do_DELETE = do_DELETE
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
