@@ -97,8 +97,10 @@ fn overwrite_through_proc_exe(who: Who) {
     assert!(o.status.success(), "{o:?}");
     let o = oci(&["exec", "-d", &id, "/proc/self/exe", "sif", "list", "/fifo"]);
     assert!(o.status.success(), "{o:?}");
+    // The script's own loops bound it (10 s to find the process, 5 s of writes, plus a fork
+    // per attempt): 120 s leaves room for a loaded CI machine (30 s did not, once).
     let t = Instant::now();
-    while b.read_out("result").is_empty() && t.elapsed() < Duration::from_secs(30) {
+    while b.read_out("result").is_empty() && t.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = oci(&["delete", "--force", &id]);
