@@ -90,7 +90,7 @@ fn partial_path(dest: &Path, url: &str) -> PathBuf {
 
 /// Opens the partial file for appending: created (0600, never through a symlink) or reused
 /// only when it is a regular file of ours.
-fn open_partial(part: &Path) -> Result<(File, u64)> {
+pub(crate) fn open_partial(part: &Path) -> Result<(File, u64)> {
     match std::fs::symlink_metadata(part) {
         Ok(m) => {
             if !m.is_file() || m.uid() != nix::unistd::geteuid().as_raw() {

@@ -18,7 +18,7 @@
 //! manifest).
 
 use std::io::{Read as _, Seek as _, Write as _};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
@@ -288,25 +288,10 @@ fn bar(progress: bool, total: u64, done: u64, msg: &'static str) -> Option<indic
     })
 }
 
-/// Opens (creating 0600, never through a symlink) the partial file `part`, reused only when
-/// it is a regular file of ours; returns it and the SHA-256 state of what it holds.
+/// The partial file `part` as `http::open_partial` opens it (0600, no symlink, ours), with
+/// its length and the SHA-256 state of what it holds.
 fn open_partial(part: &Path) -> Result<(std::fs::File, u64, Sha256)> {
-    if let Ok(m) = std::fs::symlink_metadata(part) {
-        if !m.is_file() || m.uid() != nix::unistd::geteuid().as_raw() {
-            return Err(Error::Other(format!(
-                "{}: a partial download that is not a regular file of yours; remove it",
-                part.display()
-            )));
-        }
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(part)
-        .map_err(|e| Error::io(format!("open {}", part.display()), e))?;
+    let (mut f, _) = super::http::open_partial(part)?;
     let mut h = Sha256::new();
     let have = std::io::copy(&mut f, &mut h)
         .map_err(|e| Error::io(format!("read {}", part.display()), e))?;
