@@ -89,6 +89,16 @@ impl RegistryFlags {
     }
 }
 
+/// `fetch` with the site configuration's `insecure registries` (read only by the verbs that
+/// talk to registries; `exec` of a registry image reads it in the launcher).
+///
+/// # Errors
+/// A site configuration that does not parse.
+pub(crate) fn site_registries(mut fetch: FetchOpts) -> anyhow::Result<FetchOpts> {
+    fetch.insecure_registries = crate::launcher::siteconf::SiteConfig::load()?.insecure_registries;
+    Ok(fetch)
+}
+
 /// Flags of `pull` and `build`.
 #[derive(Debug, Args, Clone)]
 pub struct ConvertFlags {
@@ -112,7 +122,7 @@ pub struct ConvertFlags {
 impl ConvertFlags {
     pub(crate) fn opts(&self, sandbox: bool, quiet: bool) -> anyhow::Result<PullOpts> {
         Ok(PullOpts {
-            fetch: self.registry.fetch_opts(self.arch.clone(), quiet)?,
+            fetch: site_registries(self.registry.fetch_opts(self.arch.clone(), quiet)?)?,
             compress: self.compress,
             force: self.force,
             disable_cache: self.disable_cache

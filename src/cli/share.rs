@@ -108,7 +108,7 @@ pub fn push(a: &PushArgs, quiet: bool) -> Result<i32> {
         );
     }
     let r = OrasRef::parse(&a.uri)?;
-    let fetch = a.registry.fetch_opts(None, quiet)?;
+    let fetch = super::image::site_registries(a.registry.fetch_opts(None, quiet)?)?;
     let t = oras::push(&a.image, &r, &fetch, fetch.progress)?;
     if a.json {
         println!(
@@ -241,6 +241,7 @@ pub fn registry(cmd: RegistryCommand, quiet: bool) -> Result<i32> {
                 ..Default::default()
             }
             .fetch_opts(None, true)?;
+            let fetch = super::image::site_registries(fetch)?;
             let fetch = crate::image::oci::fetch::FetchOpts {
                 credentials: Some(creds.clone()),
                 ..fetch

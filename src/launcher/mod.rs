@@ -202,10 +202,12 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let image = match detect(&p.image)? {
         ImageRef::Remote(uri) => {
             // Converted once into the cache, keyed by manifest digest (docs/reference/apptainer.md §7.2).
+            let mut fetch = p.fetch.clone();
+            fetch.insecure_registries = siteconf::SiteConfig::load()?.insecure_registries;
             let sif = crate::image::pull::implicit(
                 &uri,
                 &crate::image::pull::PullOpts {
-                    fetch: p.fetch.clone(),
+                    fetch,
                     ..Default::default()
                 },
             )?;

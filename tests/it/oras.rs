@@ -581,3 +581,39 @@ fn oras_tls_registry() {
     let puri = format!("oras://{plain}/test/x:1");
     refused(&s, &["pull", "out.sif", &puri], &puri, "--no-https");
 }
+
+/// `insecure registries` in the site configuration: plain HTTP without `--no-https`, for
+/// `push`, `pull` and `exec`; `singlet config` shows the list.
+#[test]
+fn oras_insecure_registries_site_config() {
+    need!(Who::Root);
+    let (addr, _) = start_registry("");
+    let s = Scratch::new(Who::Root);
+    let conf = s.path().join("site.conf");
+    fs::write(
+        &conf,
+        format!("insecure registries = docker://{addr}, other:5000\n"),
+    )
+    .unwrap();
+    let conf_s = conf.display().to_string();
+    let env = [("SINGLET_CONFIG_FILE", conf_s.as_str())];
+    let img = testdata()
+        .join("reference/busybox.sif")
+        .display()
+        .to_string();
+    let uri = format!("oras://{addr}/test/site:1");
+    // Without the directive, TLS is tried and refused with the hint.
+    refused(&s, &["push", &img, &uri], &uri, "--no-https");
+    let o = singlet_in(&s, &env, &["push", &img, &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = singlet_in(&s, &env, &["pull", "site.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    let o = singlet_in(&s, &env, &["exec", &uri, "echo", "site-ok"]);
+    assert_eq!(out(&o), "site-ok\n", "{}", err(&o));
+    let o = singlet_in(&s, &env, &["config"]);
+    assert!(
+        out(&o).contains(&format!("insecure registries = {addr}, other:5000")),
+        "{}",
+        out(&o)
+    );
+}
