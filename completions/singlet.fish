@@ -78,6 +78,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l memory -d 'Memo
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l device -d 'A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l cdi-dirs -d 'CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-home -d 'Do not mount the home directory'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
@@ -98,6 +100,10 @@ complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-eval -d 'Do 
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l nv -d 'Bind the host\'s NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia* with --contain [env: APPTAINER_NV]'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l nvccli -d 'Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l rocm -d 'Bind the host\'s ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]'
+complete -c singlet -n "__fish_singlet_using_subcommand exec" -l gpu-strict -d 'With --nv or --rocm: fail when the host has no such driver instead of warning [env: APPTAINER_GPU_STRICT]'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand exec" -s h -l help -d 'Print help'
@@ -117,6 +123,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l memory -d 'Memor
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l device -d 'A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l cdi-dirs -d 'CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-home -d 'Do not mount the home directory'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
@@ -137,6 +145,10 @@ complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-eval -d 'Do n
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l nv -d 'Bind the host\'s NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia* with --contain [env: APPTAINER_NV]'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l nvccli -d 'Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l rocm -d 'Bind the host\'s ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]'
+complete -c singlet -n "__fish_singlet_using_subcommand run" -l gpu-strict -d 'With --nv or --rocm: fail when the host has no such driver instead of warning [env: APPTAINER_GPU_STRICT]'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand run" -s h -l help -d 'Print help'
@@ -156,6 +168,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l memory -d 'Mem
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l device -d 'A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l cdi-dirs -d 'CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s s -l shell -d 'Shell to run (also $SINGULARITY_SHELL)' -r
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-home -d 'Do not mount the home directory'
@@ -177,6 +191,10 @@ complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-eval -d 'Do
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l nv -d 'Bind the host\'s NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia* with --contain [env: APPTAINER_NV]'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l nvccli -d 'Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l rocm -d 'Bind the host\'s ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]'
+complete -c singlet -n "__fish_singlet_using_subcommand shell" -l gpu-strict -d 'With --nv or --rocm: fail when the host has no such driver instead of warning [env: APPTAINER_GPU_STRICT]'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand shell" -s h -l help -d 'Print help'
@@ -196,6 +214,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l memory -d 'Memo
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l device -d 'A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l cdi-dirs -d 'CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-home -d 'Do not mount the home directory'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s c -l contain -d 'Use minimal /dev and empty /tmp, /var/tmp and home; no host cwd'
@@ -216,6 +236,10 @@ complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-eval -d 'Do 
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l nv -d 'Bind the host\'s NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia* with --contain [env: APPTAINER_NV]'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l nvccli -d 'Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l rocm -d 'Bind the host\'s ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]'
+complete -c singlet -n "__fish_singlet_using_subcommand test" -l gpu-strict -d 'With --nv or --rocm: fail when the host has no such driver instead of warning [env: APPTAINER_GPU_STRICT]'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand test" -s h -l help -d 'Print help'
@@ -318,6 +342,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l device -d 'A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l cdi-dirs -d 'CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-home -d 'Do not mount the home directory'
@@ -339,6 +365,10 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l nv -d 'Bind the host\'s NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia* with --contain [env: APPTAINER_NV]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l nvccli -d 'Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l rocm -d 'Bind the host\'s ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l gpu-strict -d 'With --nv or --rocm: fail when the host has no such driver instead of warning [env: APPTAINER_GPU_STRICT]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
@@ -358,6 +388,8 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l cpus -d 'CPU limit as a number of CPUs, e.g. 1.5 (root; cgroups) [env: APPTAINER_CPUS]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pids-limit -d 'Limit on the number of processes (root; cgroups) [env: APPTAINER_PIDS_LIMIT]' -r
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l app -d 'Run a SCIF app of the image: its runscript (run), test (test) or startscript (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l device -d 'A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi (repeatable)' -r
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l cdi-dirs -d 'CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l authfile -d 'containers auth.json with registry credentials' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l pid-file -d 'Write the instance\'s init pid to this file' -r -F
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-home -d 'Do not mount the home directory'
@@ -379,6 +411,10 @@ complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_see
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l unsquash -d 'Extract the image instead of mounting it with squashfuse'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l oci-semantics -d 'Run images converted from OCI with OCI rules: WORKDIR as the working directory, USER (with --fakeroot or as root), exact ENTRYPOINT/CMD arguments without shell evaluation'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s n -l net -d 'A network namespace: with --network slirp (default) user-mode networking through slirp4netns, with --network none loopback only [env: APPTAINER_NET]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l nv -d 'Bind the host\'s NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia* with --contain [env: APPTAINER_NV]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l nvccli -d 'Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES, NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l rocm -d 'Bind the host\'s ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]'
+complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l gpu-strict -d 'With --nv or --rocm: fail when the host has no such driver instead of warning [env: APPTAINER_GPU_STRICT]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand instance; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'

@@ -126,6 +126,29 @@ pub struct ActionFlags {
     /// (instances), with its environment (/scif/apps/NAME) [env: APPTAINER_APP]
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// Bind the host's NVIDIA driver: the libraries of nvliblist.conf from the ldconfig cache
+    /// into /.singularity.d/libs, nvidia-smi and the other programs at /usr/bin, /dev/nvidia*
+    /// with --contain [env: APPTAINER_NV]
+    #[arg(long)]
+    pub nv: bool,
+    /// Set up the NVIDIA GPUs with nvidia-container-cli (NVIDIA_VISIBLE_DEVICES,
+    /// NVIDIA_DRIVER_CAPABILITIES …); implies --nv and --writable-tmpfs [env: APPTAINER_NVCCLI]
+    #[arg(long)]
+    pub nvccli: bool,
+    /// Bind the host's ROCm driver (rocmliblist.conf, /dev/kfd, /dev/dri) [env: APPTAINER_ROCM]
+    #[arg(long)]
+    pub rocm: bool,
+    /// A CDI device, vendor.com/class=name, from the CDI specs in /etc/cdi and /var/run/cdi
+    /// (repeatable)
+    #[arg(long = "device", value_name = "NAME")]
+    pub device: Vec<String>,
+    /// CDI spec directories instead of /etc/cdi,/var/run/cdi (comma-separated)
+    #[arg(long = "cdi-dirs", value_name = "DIRS", value_delimiter = ',')]
+    pub cdi_dirs: Vec<PathBuf>,
+    /// With --nv or --rocm: fail when the host has no such driver instead of warning
+    /// [env: APPTAINER_GPU_STRICT]
+    #[arg(long)]
+    pub gpu_strict: bool,
     /// Registry flags (for docker:// and other OCI sources, converted into the cache).
     #[command(flatten)]
     pub registry: super::image::RegistryFlags,
@@ -247,6 +270,14 @@ impl ActionFlags {
             pids_limit: f
                 .pids_limit
                 .or_else(|| env_value(&["PIDS_LIMIT"]).and_then(|v| v.parse().ok())),
+            gpu: launcher::gpu::GpuRequest {
+                nv: f.nv || f.nvccli || env_bool(&["NV", "NVCCLI"]),
+                nvccli: f.nvccli || env_bool(&["NVCCLI"]),
+                rocm: f.rocm || env_bool(&["ROCM"]),
+                devices: f.device.clone(),
+                cdi_dirs: f.cdi_dirs.clone(),
+                strict: f.gpu_strict || env_bool(&["GPU_STRICT"]),
+            },
             network,
             fetch: f.registry.fetch_opts(None, false).unwrap_or_default(),
             build: false,

@@ -79,7 +79,9 @@ Examples:
   singlet exec image.sif python3 script.py
   singlet exec -B /data:/mnt:ro --pwd /mnt image.sif ls
   singlet exec --fakeroot --writable-tmpfs image.sif apt-get install -y vim
-  singlet exec --containall --env FOO=bar sandbox/ env";
+  singlet exec --containall --env FOO=bar sandbox/ env
+  singlet exec --nv cuda.sif nvidia-smi
+  singlet exec --device nvidia.com/gpu=0 cuda.sif ./train";
 
 const RUN_EXAMPLES: &str = "\
 Examples:

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! ExecParams ─► image::detect (OCI sources converted into the cache) ─► host facts (host.rs)
+//!   ─► gpu.rs: GpuPlan (--nv/--rocm libraries, programs, devices; CDI edits)
 //!   ─► id mode (same user / fakeroot / root) ─► the launcher's namespaces and session
 //!   (runtime::sandbox) ─► rootfs: squashfuse mount or cache extraction (image::)
 //!   ─► mounts.rs: MountPlan (kernel filesystems, home, /tmp, binds, cwd, /etc files)
@@ -18,6 +19,7 @@ pub mod binds;
 pub mod build;
 pub mod env;
 pub mod error;
+pub mod gpu;
 pub mod host;
 pub mod instance;
 pub mod mounts;
@@ -141,6 +143,8 @@ pub struct ExecParams {
     pub cpus: Option<f64>,
     /// `--pids-limit N`.
     pub pids_limit: Option<i64>,
+    /// `--nv`, `--nvccli`, `--rocm`, `--device`, `--cdi-dirs`, `--gpu-strict`.
+    pub gpu: gpu::GpuRequest,
     /// `-n/--net`, `--network`, `--network-args`, parsed ([`net::parse`]).
     pub network: net::Network,
     /// How to fetch `docker://` and other OCI sources (converted into the cache first).
@@ -220,8 +224,9 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let mut host = Host::gather();
     host.site = siteconf::SiteConfig::load()?;
     check_flags(&p, &image, &host)?;
-    let overlays = resolve_overlays(&p, &image)?;
     let mut p = p;
+    let gpu = gpu_stage(&mut p, &host)?;
+    let overlays = resolve_overlays(&p, &image)?;
     if matches!(image, ImageRef::Sif(_)) {
         // The SIF's overlay partition is the writable layer (resolve_overlays).
         p.writable = false;
@@ -243,6 +248,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let rootfs = provision_image(&image, &p, &session, host.site.max_loop_devices, &mut held)?;
     let run = Run {
         p: &p,
+        gpu: &gpu,
         image: &image,
         overlays: &overlays,
         host: &host,
@@ -257,6 +263,47 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     drop(held);
     drop(session);
     code
+}
+
+/// Whether the container's `/dev` is the host's (bound whole): no `--contain`, `mount dev =
+/// yes`, not `--no-mount dev`.
+fn dev_is_host(p: &ExecParams, site: &siteconf::SiteConfig) -> bool {
+    !p.contain && !p.no_mount("dev") && site.mount_dev == "yes"
+}
+
+/// The GPU stage ([`gpu::plan`]) with the site's `always use nv|rocm` and `use
+/// nvidia-container-cli`; its variables go before the user's `--env` (which wins), and
+/// `--nvccli` turns on `--writable-tmpfs` when nothing else makes the root writable.
+///
+/// # Errors
+/// [`gpu::plan`]'s.
+fn gpu_stage(p: &mut ExecParams, host: &Host) -> Result<gpu::GpuPlan> {
+    let site = &host.site;
+    let mut req = p.gpu.clone();
+    req.nv |= site.always_use_nv;
+    req.rocm |= site.always_use_rocm;
+    if req.nv && site.use_nvidia_container_cli {
+        req.nvccli = true;
+    }
+    let mut plan = gpu::plan(&req, site, !dev_is_host(p, site), &host.env)?;
+    let binds_libs = !(plan.libs.is_empty() && plan.files.is_empty());
+    if !site.user_bind_control && binds_libs {
+        tracing::warn!(
+            "Ignoring libraries bind request: user bind control disabled by system administrator"
+        );
+        plan.libs.clear();
+        plan.files.clear();
+    }
+    if plan.needs_writable && !p.writable && !p.writable_tmpfs && p.overlay.iter().all(|o| o.ro) {
+        tracing::info!("Setting --writable-tmpfs (required by nvidia-container-cli)");
+        p.writable_tmpfs = true;
+    }
+    if !plan.env.is_empty() {
+        let mut env = std::mem::take(&mut plan.env);
+        env.append(&mut p.env);
+        p.env = env;
+    }
+    Ok(plan)
 }
 
 /// `max loop devices`: refuses another loop device when the host has that many attached.
@@ -586,6 +633,7 @@ pub(crate) fn provision(
 /// One run, between the launcher's namespace set-up and the runtime: the stages' inputs.
 struct Run<'a> {
     p: &'a ExecParams,
+    gpu: &'a gpu::GpuPlan,
     image: &'a ImageRef,
     overlays: &'a [view::Layer],
     host: &'a Host,
@@ -615,6 +663,14 @@ impl Run<'_> {
         let fakeroot = matches!(self.mode, IdMode::Fakeroot { .. });
         let network = &p.network;
         let mut mounts = mounts::plan(p, self.host, fakeroot, network, self.session)?;
+        let libs_dir = match self.gpu.libs.is_empty() {
+            true => None,
+            false => Some(self.session.subdir("libs")?),
+        };
+        mounts.mounts.extend(
+            self.gpu
+                .mounts(libs_dir.as_deref(), dev_is_host(p, &self.host.site))?,
+        );
         let process = process::plan(
             p,
             &img,
@@ -659,6 +715,26 @@ impl Run<'_> {
                 resources,
             },
         );
+        let mut config = config;
+        if self.gpu.nvccli.is_some() || !self.gpu.cdi.is_empty() {
+            self.gpu
+                .add_hooks(&mut config, &self.session.subdir("gpu")?, &root)?;
+            let gids = self.gpu.additional_gids();
+            if !gids.is_empty() {
+                if self.host.uid == 0 && !fakeroot {
+                    if let Some(process) = config.process_mut() {
+                        let mut user = process.user().clone();
+                        user.set_additional_gids(Some(gids));
+                        process.set_user(user);
+                    }
+                } else {
+                    tracing::warn!(
+                        "--device: the additional groups {gids:?} of the CDI devices are ignored \
+                         (only root can add groups to a container's process here)"
+                    );
+                }
+            }
+        }
         let bundle = self.session.subdir("bundle")?;
         let text = serde_json::to_string(&config).expect("serializes");
         write(&bundle.join("config.json"), &text)?;

@@ -40,7 +40,8 @@ pub struct MountPlan {
     pub home: PathBuf,
 }
 
-fn entry(dst: &Path, typ: &str, src: &Path, opts: &[&str], dir: bool) -> PlannedMount {
+/// A mount entry with these options; `dir` tells the view whether to make a directory.
+pub(crate) fn entry(dst: &Path, typ: &str, src: &Path, opts: &[&str], dir: bool) -> PlannedMount {
     PlannedMount {
         mount: MountBuilder::default()
             .destination(dst)

@@ -75,6 +75,17 @@ pub struct SiteConfig {
     /// `insecure registries` (comma-separated `host[:port]`): registries spoken to over
     /// plain HTTP without `--no-https` (Podman's `insecure = true` in registries.conf).
     pub insecure_registries: Vec<String>,
+    /// `always use nv`: every run as if `--nv` were given.
+    pub always_use_nv: bool,
+    /// `always use rocm`: every run as if `--rocm` were given.
+    pub always_use_rocm: bool,
+    /// `use nvidia-container-cli`: `--nv` means `--nvccli`.
+    pub use_nvidia_container_cli: bool,
+    /// `ldconfig path`: the ldconfig whose cache `--nv`/`--rocm` read (default
+    /// `/sbin/ldconfig`).
+    pub ldconfig_path: Option<PathBuf>,
+    /// `nvidia-container-cli path` (default: found on `PATH`).
+    pub nvidia_container_cli_path: Option<PathBuf>,
     /// `max loop devices`: the most loop devices attached on the host before a root run
     /// loop-mounts an ext3 image (Apptainer's default 256).
     pub max_loop_devices: u32,
@@ -120,13 +131,17 @@ impl Default for SiteConfig {
             trusted_keyring: None,
             trusted_signers: Vec::new(),
             insecure_registries: Vec::new(),
+            always_use_nv: false,
+            always_use_rocm: false,
+            use_nvidia_container_cli: false,
+            ldconfig_path: None,
+            nvidia_container_cli_path: None,
             ignored: BTreeMap::new(),
         }
     }
 }
 
-/// Directives Apptainer has that have no effect in singlet (no setuid, no CNI, no GPU
-/// support yet): accepted so a site can share one file between both.
+/// Directives Apptainer has that have no effect in singlet (no setuid, no CNI): accepted so a site can share one file between both.
 const NO_EFFECT: &[&str] = &[
     "allow setuid",
     "allow pid ns",
@@ -140,9 +155,6 @@ const NO_EFFECT: &[&str] = &[
     "memory fs type",
     "root default capabilities",
     "allow container encrypted",
-    "always use nv",
-    "always use rocm",
-    "use nvidia-container-cli",
     "systemd cgroups",
     "mksquashfs procs",
     "mksquashfs mem",
@@ -291,6 +303,23 @@ impl SiteConfig {
                             at()
                         ))
                     })?;
+                }
+                "always use nv" => c.always_use_nv = yes()?,
+                "always use rocm" => c.always_use_rocm = yes()?,
+                "use nvidia-container-cli" => c.use_nvidia_container_cli = yes()?,
+                "ldconfig path" | "nvidia-container-cli path" => {
+                    let p = PathBuf::from(&value);
+                    if !p.is_absolute() {
+                        return Err(Error::Flag(format!(
+                            "{}: {key} = {value:?}: expected an absolute path",
+                            at()
+                        )));
+                    }
+                    if key == "ldconfig path" {
+                        c.ldconfig_path = Some(p);
+                    } else {
+                        c.nvidia_container_cli_path = Some(p);
+                    }
                 }
                 "limit container paths" => {
                     c.limit_container_paths = comma_list(&value).map(PathBuf::from).collect();

@@ -13,9 +13,11 @@
 //! security   capabilities, no_new_privs, seccomp, rlimits, oom_score_adj, LSM labels
 //! cgroups    libcgroups managers where writable; skipped with one warning where not
 //! hooks      the six hooks with state on stdin and timeouts
+//! cdi        CDI devices (`cdi.k8s.io/*` annotations, the front end's --device)
 //! console    pty, --console-socket, foreground proxy
 //! ```
 
+pub mod cdi;
 pub mod cgroups;
 pub mod console;
 pub mod container;

@@ -6,6 +6,7 @@ pub(crate) mod build;
 mod common;
 mod frontend;
 mod golden;
+mod gpu;
 mod http;
 mod instance;
 mod legacy;

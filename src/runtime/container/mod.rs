@@ -44,7 +44,8 @@ pub struct Bundle {
 ///
 /// Checks: the file exists and parses (the serde message gives line and column); `ociVersion`
 /// is a runtime-spec 1.x version (a warning above 1.3); `root.path` is set and is a directory;
-/// `process.args` is not empty; namespaces are not listed twice and joined paths exist; mount
+/// `process.args` is not empty; CDI devices named by `cdi.k8s.io/*` annotations are applied
+/// ([`crate::runtime::cdi`]); namespaces are not listed twice and joined paths exist; mount
 /// destinations are absolute; `rootfsPropagation` is known.
 ///
 /// # Errors
@@ -70,8 +71,22 @@ pub fn load_bundle(path: &Path) -> Result<Bundle> {
     }
     let mut raw = Vec::new();
     std::io::Read::read_to_end(&mut f, &mut raw).map_err(cannot)?;
-    let spec: Spec = serde_json::from_slice(&raw)
+    let mut spec: Spec = serde_json::from_slice(&raw)
         .map_err(|e| Error::config(&config_path, format!("invalid config: {e}")))?;
+    // CDI devices requested by annotation (docs/reference/gpu.md §3); idempotent, so devices an
+    // engine already injected stay as they are.
+    let wanted = crate::runtime::cdi::annotated(spec.annotations().as_ref());
+    if !wanted.is_empty() {
+        let registry =
+            crate::runtime::cdi::Registry::load(&crate::runtime::cdi::dirs_or_default(&[]));
+        let cdi_err = |e: crate::runtime::cdi::CdiError| {
+            Error::config(&config_path, format!("annotations: {e}"))
+        };
+        let edits = registry.resolve(&wanted).map_err(cdi_err)?;
+        crate::runtime::cdi::apply(&mut spec, &edits).map_err(cdi_err)?;
+        tracing::debug!("CDI devices applied: {}", wanted.join(", "));
+        raw = serde_json::to_vec(&spec).expect("serializes");
+    }
     validate_version(spec.version(), &config_path)?;
     let root = spec
         .root()
