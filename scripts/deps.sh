@@ -20,6 +20,7 @@ PKGS=(
   debootstrap hyperfine python3 python3-venv
   podman containerd catatonit protobuf-compiler
   slirp4netns
+  slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -18,3 +18,4 @@ mod recipes;
 mod runtime;
 mod sif;
 mod sign;
+mod slurm;
