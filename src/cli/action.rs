@@ -149,6 +149,11 @@ pub struct ActionFlags {
     /// [env: APPTAINER_GPU_STRICT]
     #[arg(long)]
     pub gpu_strict: bool,
+    /// As a rank of an MPI or Slurm job, do not join the job's shared user namespace (ranks
+    /// of a node then cannot use cross-memory attach between them) [env:
+    /// APPTAINER_PRIVATE_USERNS]
+    #[arg(long)]
+    pub private_userns: bool,
     /// Registry flags (for docker:// and other OCI sources, converted into the cache).
     #[command(flatten)]
     pub registry: super::image::RegistryFlags,
@@ -270,6 +275,7 @@ impl ActionFlags {
             pids_limit: f
                 .pids_limit
                 .or_else(|| env_value(&["PIDS_LIMIT"]).and_then(|v| v.parse().ok())),
+            private_userns: f.private_userns || env_bool(&["PRIVATE_USERNS"]),
             gpu: launcher::gpu::GpuRequest {
                 nv: f.nv || f.nvccli || env_bool(&["NV", "NVCCLI"]),
                 nvccli: f.nvccli || env_bool(&["NVCCLI"]),

@@ -8,7 +8,8 @@
 //!    `APPEND_PATH` become `SING_USER_DEFINED_*` and are applied by `99-runtimevars.sh`;
 //! 4. host variables are re-exported only where the image left them unset (image beats host),
 //!    except `PATH`, `HOME`, `LD_LIBRARY_PATH` and the `SINGULARITY*`/`APPTAINER*` families;
-//!    `--cleanenv` keeps only `TERM` and the proxy variables.
+//!    `--cleanenv` keeps only `TERM`, the proxy variables and those of MPI and Slurm jobs
+//!    (`OMPI_*`, `PMIX_*`, `PMI_*`, `SLURM_*`).
 //!
 //! With a `/bin/sh` in the image this runs as a generated script (`/.singlet/action.sh`);
 //! without one, [`evaluate`] does the same in process for the usual forms of those scripts
@@ -35,6 +36,10 @@ const CLEANENV_KEEP: &[&str] = &[
     "ftp_proxy",
     "FTP_PROXY",
 ];
+
+/// Prefixes of host variables `--cleanenv` keeps too: what MPI ranks need to find their
+/// job (Open MPI, PMIx, PMI) and Slurm's job variables (docs/reference/mpi.md).
+const CLEANENV_KEEP_PREFIXES: &[&str] = &["OMPI_", "PMIX_", "PMI_", "SLURM_"];
 
 /// The three layers of the environment.
 #[derive(Debug, Clone, Default)]
@@ -139,7 +144,10 @@ pub fn plan(i: PlanInput<'_>) -> Result<EnvPlan> {
     }
     // host variables
     for (k, v) in i.host {
-        if i.cleanenv && !CLEANENV_KEEP.contains(&k.as_str()) {
+        if i.cleanenv
+            && !CLEANENV_KEEP.contains(&k.as_str())
+            && !CLEANENV_KEEP_PREFIXES.iter().any(|p| k.starts_with(p))
+        {
             continue;
         }
         if excluded_host(k) || !valid_name(k) {

@@ -143,6 +143,9 @@ pub struct ExecParams {
     pub cpus: Option<f64>,
     /// `--pids-limit N`.
     pub pids_limit: Option<i64>,
+    /// `--private-userns`: a rank of a parallel job does not join the job's shared user
+    /// namespace.
+    pub private_userns: bool,
     /// `--nv`, `--nvccli`, `--rocm`, `--device`, `--cdi-dirs`, `--gpu-strict`.
     pub gpu: gpu::GpuRequest,
     /// `-n/--net`, `--network`, `--network-args`, parsed ([`net::parse`]).
@@ -242,7 +245,7 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let base = sandbox::sessions_base();
     let state_root = crate::runtime::state::default_root();
     sweep_dead_runs(&state_root);
-    sandbox::enter(&mode)?;
+    let _job = enter_namespaces(&p, &mode, &host)?;
     let session = Session::create(&base)?;
     let mut held = fuse::Held::default();
     let rootfs = provision_image(&image, &p, &session, host.site.max_loop_devices, &mut held)?;
@@ -263,6 +266,45 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     drop(held);
     drop(session);
     code
+}
+
+/// The launcher's namespaces ([`sandbox::enter`]); an unprivileged rank of a parallel job
+/// (MPI, Slurm) joins its job's shared user namespace instead, so that the ranks of a node can
+/// use cross-memory attach between them (docs/reference/mpi.md), unless `--private-userns`.
+/// When joining fails the rank says so in one line and gets its own namespace.
+///
+/// # Errors
+/// [`sandbox::enter`]'s.
+fn enter_namespaces(
+    p: &ExecParams,
+    mode: &IdMode,
+    host: &Host,
+) -> Result<Option<crate::runtime::jobns::Membership>> {
+    let key = match mode {
+        IdMode::Root => None,
+        _ if p.private_userns => None,
+        _ => crate::runtime::jobns::job_key(&host.env),
+    };
+    let Some(key) = key else {
+        sandbox::enter(mode)?;
+        return Ok(None);
+    };
+    match sandbox::enter_job(mode, &key) {
+        Ok(m) => {
+            tracing::debug!(
+                "job {key}: joined the shared user namespace of holder {}{}",
+                m.holder,
+                if m.created { " (created)" } else { "" }
+            );
+            Ok(Some(m))
+        }
+        Err(e) if crate::sys::ns::in_initial_userns() => {
+            tracing::warn!("job {key}: no shared user namespace ({e}); this rank gets its own");
+            sandbox::enter(mode)?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether the container's `/dev` is the host's (bound whole): no `--contain`, `mount dev =

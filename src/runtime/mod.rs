@@ -24,6 +24,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod hooks;
+pub mod jobns;
 pub mod netdev;
 pub mod process;
 pub mod rootfs;

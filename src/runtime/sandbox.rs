@@ -138,12 +138,19 @@ pub fn enter(mode: &IdMode) -> Result<()> {
             } else {
                 enter_with_helper(&mapping(uids), &mapping(gids))?;
             }
-            // root inside
-            let z = nix::unistd::Uid::from_raw(0);
-            let zg = nix::unistd::Gid::from_raw(0);
-            nix::unistd::setresgid(zg, zg, zg).map_err(|e| Error::sys("setresgid 0", e))?;
-            nix::unistd::setresuid(z, z, z).map_err(|e| Error::sys("setresuid 0", e))?;
         }
+    }
+    finish_enter(mode)
+}
+
+/// After the user namespace: root inside for `--fakeroot`, and the launcher's mount namespace
+/// made private.
+fn finish_enter(mode: &IdMode) -> Result<()> {
+    if let IdMode::Fakeroot { .. } = mode {
+        let z = nix::unistd::Uid::from_raw(0);
+        let zg = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(zg, zg, zg).map_err(|e| Error::sys("setresgid 0", e))?;
+        nix::unistd::setresuid(z, z, z).map_err(|e| Error::sys("setresuid 0", e))?;
     }
     mount(
         None::<&str>,
@@ -154,6 +161,22 @@ pub fn enter(mode: &IdMode) -> Result<()> {
     )
     .map_err(|e| Error::sys("make / private in the launcher's mount namespace", e))?;
     Ok(())
+}
+
+/// [`enter`] for a rank of a parallel job: joins the job's shared user namespace
+/// ([`super::jobns`]), then creates the launcher's own mount namespace under it. Returns the
+/// membership, to be kept until the run ends.
+///
+/// # Errors
+/// [`super::jobns::join`]'s errors before any namespace change (the caller may then fall back
+/// to [`enter`]); [`Error::Sys`] from `unshare`/`mount` after it.
+pub fn enter_job(mode: &IdMode, key: &str) -> Result<super::jobns::Membership> {
+    let dir = super::state::default_root().join("jobs");
+    let m = super::jobns::join(&dir, key, mode)?;
+    unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(|e| Error::sys("unshare mount namespace in the job's user namespace", e))?;
+    finish_enter(mode)?;
+    Ok(m)
 }
 
 fn write_self(name: &str, text: &str) -> Result<()> {
