@@ -212,10 +212,12 @@ fn slurm_srun_sbatch_scancel() {
             &jobs,
             "sbatch",
             &[
+                "-n",
+                "2",
                 "-o",
                 "cancel-%j.txt",
                 "--wrap",
-                &format!("srun singlet exec {sif_s} sleep {marker}"),
+                &format!("srun -n 2 singlet exec {sif_s} sleep {marker}"),
             ],
         ),
     );
@@ -240,11 +242,19 @@ fn slurm_srun_sbatch_scancel() {
     wait_for("every process of the cancelled step to end", 30, || {
         processes_matching(&needle).is_empty()
     });
+    // (The two tasks shared a user namespace: its holder, a fork of the first launcher, has
+    // the marker in its command line too, so it is gone as well.) No job file is left:
+    let (uid, _) = who.ids();
+    for jobs in [format!("/tmp/singlet-{uid}/jobs"), format!("/run/user/{uid}/singlet/jobs")] {
+        if let Ok(rd) = fs::read_dir(&jobs) {
+            let left: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+    }
     // No mount of the job's image or session in the host's mount table.
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(s.path().to_str().unwrap()), "{mounts}");
     // No session directory or runtime state of the launcher left.
-    let (uid, _) = who.ids();
     for base in [
         PathBuf::from(format!("/tmp/singlet-{uid}")),
         PathBuf::from(format!("/run/user/{uid}/singlet")),
