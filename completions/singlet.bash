@@ -771,7 +771,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__build)
-            opts="-F -s -w -T -B -f -u -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --writable --notest --bind --fakeroot --fix-perms --update --build-arg --build-arg-file --section --help"
+            opts="-F -s -w -T -B -f -u -h --force --disable-cache --arch --compress --no-https --docker-login --authfile --sandbox --writable --notest --bind --fakeroot --nv --rocm --fix-perms --update --build-arg --build-arg-file --section --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1005,7 +1005,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__exec)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --no-https --docker-login --authfile --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --private-userns --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2571,7 +2571,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__instance__subcmd__run)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --no-https --docker-login --authfile --pid-file --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --private-userns --no-https --docker-login --authfile --pid-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2681,7 +2681,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__instance__subcmd__start)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --no-https --docker-login --authfile --pid-file --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --private-userns --no-https --docker-login --authfile --pid-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4441,7 +4441,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__run)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --no-https --docker-login --authfile --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --private-userns --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4587,7 +4587,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__shell)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -s -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --no-https --docker-login --authfile --shell --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -s -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --private-userns --no-https --docker-login --authfile --shell --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5085,7 +5085,7 @@ _singlet() {
             return 0
             ;;
         singlet__subcmd__test)
-            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --no-https --docker-login --authfile --help"
+            opts="-B -H -c -C -e -W -w -o -f -p -i -n -h --bind --mount --home --no-home --no-mount --contain --containall --cleanenv --env --env-file --pwd --workdir --writable --writable-tmpfs --overlay --fakeroot --pid --ipc --uts --hostname --no-privs --keep-privs --no-init --verify --compat --no-eval --unsquash --oci-semantics --net --network --network-args --memory --cpus --pids-limit --app --nv --nvccli --rocm --device --cdi-dirs --gpu-strict --private-userns --no-https --docker-login --authfile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -209,6 +209,12 @@ pub struct BuildArgs {
     /// Apptainer's command lines)
     #[arg(short = 'f', long)]
     pub fakeroot: bool,
+    /// Bind the host's NVIDIA driver into the %post and %test containers (as exec --nv)
+    #[arg(long)]
+    pub nv: bool,
+    /// Bind the host's ROCm driver into the %post and %test containers (as exec --rocm)
+    #[arg(long)]
+    pub rocm: bool,
     /// Definition files: a sandbox the caller owns entirely (every entry owned by the caller,
     /// owner rwX), so it can be changed and deleted without entering a user namespace
     #[arg(long)]
@@ -251,6 +257,11 @@ impl BuildArgs {
             pull,
             notest: self.notest,
             binds: crate::launcher::binds::parse_binds(&self.bind)?,
+            gpu: crate::launcher::gpu::GpuRequest {
+                nv: self.nv,
+                rocm: self.rocm,
+                ..Default::default()
+            },
             build_args: crate::launcher::build::build_args(&self.build_arg, &self.build_arg_file)?,
             update: self.update,
             fix_perms: self.fix_perms,
@@ -416,6 +427,8 @@ pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
     } else {
         if a.notest
             || !a.bind.is_empty()
+            || a.nv
+            || a.rocm
             || a.update
             || a.fix_perms
             || !a.build_arg.is_empty()
@@ -423,8 +436,8 @@ pub fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<i32> {
             || !a.section.is_empty()
         {
             anyhow::bail!(
-                "--notest, --bind, --update, --fix-perms, --build-arg, --build-arg-file and \
-                 --section apply to definition-file builds only ({} is not a definition file)",
+                "--notest, --bind, --nv, --rocm, --update, --fix-perms, --build-arg, \
+                 --build-arg-file and --section apply to definition-file builds only ({} is not a definition file)",
                 a.source
             );
         }

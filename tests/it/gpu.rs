@@ -683,3 +683,39 @@ fn cdi_annotations_oci() {
         err(&o)
     );
 }
+
+/// `build --nv`: the definition file's `%post` sees the driver (as Apptainer's build flag).
+#[test]
+fn build_with_nv() {
+    let who = Who::Root;
+    need!(who);
+    let s = Scratch::new(who);
+    let etc = fake_driver(s.path());
+    let sb = probe_sandbox(s.path());
+    let def = s.path().join("gpu.def");
+    fs::write(
+        &def,
+        format!(
+            "Bootstrap: localimage\nFrom: {}\n\n%post\n/gpuprobe > /probe.txt 2>&1 || true\n",
+            sb.display()
+        ),
+    )
+    .unwrap();
+    let conf = etc.join("singlet.conf").display().to_string();
+    for (flag, want) in [(Some("--nv"), "cuda driver 12040"), (None, "dlopen failed")] {
+        let out_dir = s.path().join(format!("out-{}", flag.is_some()));
+        let mut args = vec!["build".to_string(), "--sandbox".into()];
+        args.extend(flag.map(str::to_string));
+        args.push(out_dir.display().to_string());
+        args.push(def.display().to_string());
+        let o = Command::new(singlet())
+            .env("SINGLET_CONFIG_FILE", &conf)
+            .env("SINGLET_CACHEDIR", s.path().join("cache"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {o:?}");
+        let probe = fs::read_to_string(out_dir.join("probe.txt")).unwrap();
+        assert!(probe.contains(want), "{flag:?}: {probe}");
+    }
+}

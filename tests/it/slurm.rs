@@ -245,7 +245,10 @@ fn slurm_srun_sbatch_scancel() {
     // (The two tasks shared a user namespace: its holder, a fork of the first launcher, has
     // the marker in its command line too, so it is gone as well.) No job file is left:
     let (uid, _) = who.ids();
-    for jobs in [format!("/tmp/singlet-{uid}/jobs"), format!("/run/user/{uid}/singlet/jobs")] {
+    for jobs in [
+        format!("/tmp/singlet-{uid}/jobs"),
+        format!("/run/user/{uid}/singlet/jobs"),
+    ] {
         if let Ok(rd) = fs::read_dir(&jobs) {
             let left: Vec<_> = rd.flatten().map(|e| e.path()).collect();
             assert!(left.is_empty(), "{left:?}");

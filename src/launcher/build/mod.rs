@@ -44,6 +44,8 @@ pub struct DefBuildOpts {
     pub notest: bool,
     /// `-B/--bind` for the `%post` and `%test` containers.
     pub binds: Vec<super::binds::Bind>,
+    /// `--nv`, `--rocm`: the host's GPU driver in the `%post` and `%test` containers.
+    pub gpu: super::gpu::GpuRequest,
     /// `--build-arg NAME=VALUE` and the lines of `--build-arg-file` (later ones win).
     pub build_args: BTreeMap<String, String>,
     /// `--update`: run the sections on the existing sandbox at the output, skipping the base.
@@ -535,6 +537,7 @@ fn run_container(
         action: Some(action),
         args,
         binds: o.binds.clone(),
+        gpu: o.gpu.clone(),
         no_home: true,
         contain: true,
         cleanenv: true,
