@@ -56,3 +56,57 @@ python3 $BENCH/interleave.py --runs $RUNS --title "unprivileged: joining an inst
 \$S instance stop web >/dev/null 2>&1
 EOS
 as_user "sh $W/u/bench.sh"
+
+# (3) What an instance keeps resident: PSS (smaps_rollup, KiB) of its monitor and init, as root
+# and unprivileged, beside Podman's pair for a detached container with an init (conmon +
+# catatonit, `podman run -d --init` with crun) when Podman and the test image are there.
+# (4) N_INSTANCES (second argument, default 100) instances started one after another by the
+# unprivileged user: time per start and their total PSS.
+N_INSTANCES=${2:-100}
+pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
+pair_pss() { # PID of an init: "monitor+init" PSS
+  local mon; mon=$(ps -o ppid= -p "$1" | tr -d ' ')
+  echo "$(( $(pss "$mon") + $(pss "$1") )) (monitor $(pss "$mon"), init $(pss "$1"))"
+}
+cat > "$W/u/pss.sh" <<EOS
+export SINGLET_CACHEDIR=\$1/cache SINGLET_INSTANCEDIR=\$1/inst PORT=$PORT
+cd $W/u
+$W/singlet -q instance start web.sif pss >/dev/null
+sleep 2  # the monitor gives back its set-up code after 1 s (RELEASE_AFTER_MS)
+$W/singlet instance list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["pid"])' > \$1/pid
+EOS
+mkdir -p "$W/r"
+sh "$W/u/pss.sh" "$W/r"
+echo; echo "resident instance, root: monitor+init PSS $(pair_pss "$(cat "$W/r/pid")") KiB"
+SINGLET_INSTANCEDIR=$W/r/inst "$W/singlet" -q instance stop pss >/dev/null 2>&1 || true
+as_user "sh $W/u/pss.sh $W/u"
+echo "resident instance, unprivileged: monitor+init PSS $(pair_pss "$(cat "$W/u/pid")") KiB"
+as_user "SINGLET_INSTANCEDIR=$W/u/inst $W/singlet -q instance stop pss >/dev/null 2>&1" || true
+if command -v podman >/dev/null && podman image exists docker.io/test/busybox:latest 2>/dev/null; then
+  C=$(podman run -d --init --runtime crun --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+      --network none docker.io/test/busybox:latest sleep 1000 | tail -1)
+  sleep 2
+  CM=$(pgrep -f "conmon.*${C:0:12}" | head -1); IN=$(podman inspect -f '{{.State.Pid}}' "$C")
+  echo "podman run -d --init (crun), root: conmon+catatonit PSS $(( $(pss "$CM") + $(pss "$IN") )) (conmon $(pss "$CM"), catatonit $(pss "$IN")) KiB"
+  podman rm -f -t 0 "$C" >/dev/null 2>&1
+else
+  echo "(podman or its docker.io/test/busybox image missing: tests/clients/run.sh loads it)"
+fi
+cat > "$W/u/many.sh" <<EOS
+export SINGLET_CACHEDIR=$W/u/cache SINGLET_INSTANCEDIR=$W/u/many
+cd $W/u
+start=\$(date +%s%N)
+for i in \$(seq $N_INSTANCES); do PORT=\$((30000 + i)) $W/singlet -q instance start web.sif m\$i >/dev/null || exit 1; done
+end=\$(date +%s%N)
+echo "\$(( (end - start) / $N_INSTANCES / 1000 ))" > $W/u/many-us
+sleep 2
+$W/singlet instance list --json | python3 -c 'import json,sys; print(" ".join(str(i["pid"]) for i in json.load(sys.stdin)["instances"]))' > $W/u/many-pids
+EOS
+as_user "sh $W/u/many.sh"
+total=0
+for p in $(cat "$W/u/many-pids"); do
+  mon=$(ps -o ppid= -p "$p" | tr -d ' ')
+  total=$(( total + $(pss "$p") + $(pss "$mon") ))
+done
+echo "$N_INSTANCES unprivileged instances (each also runs its httpd; only the monitor and init counted): $(cat "$W/u/many-us") us per start, monitor+init PSS total $total KiB ($(( total / N_INSTANCES )) KiB each)"
+as_user "SINGLET_INSTANCEDIR=$W/u/many $W/singlet -q instance stop --all -F >/dev/null 2>&1" || true

@@ -5,6 +5,7 @@
 //! * [`fd`]: closing every descriptor a container process must not hold, pinning preserved
 //!   ones, checking the working directory.
 //! * [`fs`]: atomic whole-file writes, removing trees the crate created.
+//! * [`mem`]: giving back the code pages of a process that only waits from now on.
 //! * [`mount`]: the new mount API calls (`open_tree`, `mount_setattr`).
 //! * [`ns`]: whether the process is in the initial user namespace; finding helper programs.
 //! * [`path`]: `openat2` resolution that never leaves a directory.
@@ -19,6 +20,7 @@ pub mod exe;
 pub mod fd;
 pub mod fs;
 pub mod loopdev;
+pub mod mem;
 pub mod mount;
 pub mod ns;
 pub mod path;

@@ -60,6 +60,10 @@ fn status_code(ws: WaitStatus) -> Option<i32> {
     }
 }
 
+/// How long a foreground container runs before its waiting runtime process gives back its
+/// code pages ([`crate::sys::mem::release_code`]), in milliseconds.
+pub const RELEASE_AFTER_MS: u16 = 1000;
+
 /// Waits for `pid` (prepared with [`prepare`]), forwarding signals and proxying `master`.
 ///
 /// # Errors
@@ -84,7 +88,21 @@ pub fn wait_forward(pid: i32, master: Option<OwnedFd>) -> Result<i32> {
     let mut master_open = master.is_some();
     let mut exit: Option<i32> = None;
     let mut buf = vec![0u8; 16 * 1024];
+    // A container still running after RELEASE_AFTER has this process only waiting for it:
+    // the set-up code's pages are given back then (not before, so short runs pay nothing).
+    let mut released = false;
+    let release_at =
+        std::time::Instant::now() + std::time::Duration::from_millis(RELEASE_AFTER_MS.into());
     let result = loop {
+        if !released && exit.is_none() && std::time::Instant::now() >= release_at {
+            released = true;
+            let r = crate::sys::mem::release_code();
+            tracing::debug!(
+                "released {} KiB of code in {} mappings while the container runs",
+                r.kib,
+                r.mappings
+            );
+        }
         if exit.is_some() && !master_open {
             break Ok(exit.unwrap_or(0));
         }
@@ -107,6 +125,10 @@ pub fn wait_forward(pid: i32, master: Option<OwnedFd>) -> Result<i32> {
         }
         let timeout = if exit.is_some() {
             PollTimeout::from(200u16)
+        } else if !released {
+            let left = release_at.saturating_duration_since(std::time::Instant::now());
+            PollTimeout::try_from(left.as_millis().clamp(1, 60_000) as i32)
+                .unwrap_or(PollTimeout::NONE)
         } else {
             PollTimeout::NONE
         };

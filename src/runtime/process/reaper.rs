@@ -88,6 +88,9 @@ pub fn supervise(child: i32, mode: InitMode) -> ! {
     // Nothing inherited (state files, pipes of the launcher) stays open in the init.
     // SAFETY: close_range on descriptors this process owns.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    // From here the init only waits for signals: the code that set the container up is
+    // given back (docs/reference/design.md, lean processes; bench/README.md).
+    let _ = crate::sys::mem::release_code();
     let set = all_signals();
     let mut stopping = false;
     let mut payload_done = false;
