@@ -699,7 +699,7 @@ fn rss_kib(pid: i32) -> u64 {
 fn resident_instance_gives_back_its_setup_code() {
     let who = Who::Root;
     need!(who);
-    let mut t = Inst::new(who);
+    let t = Inst::new(who);
     let img = make_sif(t.s.path(), "sleeper", "#!/bin/sh\nexec sleep 1000\n");
     let name = format!("lean-{}", std::process::id());
     let o = t.run(&["instance", "start", img.to_str().unwrap(), &name]);
