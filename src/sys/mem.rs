@@ -4,7 +4,7 @@
 //! `run` waiting for it, an instance's monitor, the init of a container with a PID namespace)
 //! touch megabytes of the binary's code while they set the container up, and then only wait.
 //! Those code pages stay mapped, counted in each process's RSS and PSS (bench/README.md,
-//! "Lean processes"). [`release_code`] unmaps every read-only file mapping that holds only
+//! "Lean resident processes"). [`release_code`] unmaps every read-only file mapping that holds only
 //! page-cache pages (the binary's and the C library's code and read-only data); the few
 //! pages the waiting loop uses are faulted back in from the page cache on the next access.
 //! Mappings with anonymous pages (copy-on-write: relocated `RELRO` data) and writable ones

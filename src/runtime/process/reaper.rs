@@ -89,7 +89,7 @@ pub fn supervise(child: i32, mode: InitMode) -> ! {
     // SAFETY: close_range on descriptors this process owns.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
     // From here the init only waits for signals: the code that set the container up is
-    // given back (docs/reference/design.md, lean processes; bench/README.md).
+    // given back (design decision 14, docs/reference/design.md).
     let _ = crate::sys::mem::release_code();
     let set = all_signals();
     let mut stopping = false;
