@@ -23,6 +23,15 @@ use serde_json::{Map, Value};
 use super::error::{Error, Result};
 use super::oci::fetch::Credentials;
 
+/// Whether any auth file of [`read_order`] can be read: when none can, a pull is anonymous
+/// and skopeo need not look for credentials itself (it fails on a directory it may not
+/// read, such as a root-only `/run/containers` that root's Podman leaves).
+pub fn any_readable(authfile: Option<&Path>) -> bool {
+    read_order(authfile)
+        .iter()
+        .any(|f| std::fs::File::open(f).is_ok())
+}
+
 /// The auth files read, in order (files that do not exist included).
 pub fn read_order(authfile: Option<&Path>) -> Vec<PathBuf> {
     let mut v = Vec::new();
@@ -33,8 +42,13 @@ pub fn read_order(authfile: Option<&Path>) -> Vec<PathBuf> {
     if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
         v.push(PathBuf::from(f));
     }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        v.push(Path::new(&d).join("containers/auth.json"));
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => v.push(Path::new(&d).join("containers/auth.json")),
+        // The containers libraries' place without XDG_RUNTIME_DIR.
+        None => v.push(PathBuf::from(format!(
+            "/run/containers/{}/auth.json",
+            nix::unistd::geteuid().as_raw()
+        ))),
     }
     v.push(config_home().join("containers/auth.json"));
     v.push(home().join(".docker/config.json"));
@@ -94,6 +108,12 @@ fn read_file(path: &Path) -> Result<Option<Map<String, Value>>> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // A directory on the way that is not ours to enter (root's /run/containers): no file
+        // of ours is there.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::debug!("{}: {e}; skipped", path.display());
+            return Ok(None);
+        }
         Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
     };
     if let Some(why) = crate::sys::trust::distrust_file(&meta) {

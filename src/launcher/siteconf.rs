@@ -479,7 +479,15 @@ impl SiteConfig {
             "fuse.sshfs",
             "vfat",
         ];
-        const SKIP: &[&str] = &["/proc", "/sys", "/dev", "/run", "/boot", "/var/lib/docker"];
+        const SKIP: &[&str] = &[
+            "/proc",
+            "/sys",
+            "/dev",
+            "/run",
+            "/boot",
+            "/var/lib/docker",
+            "/var/lib/containers",
+        ];
         let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
             return Vec::new();
         };
@@ -497,6 +505,8 @@ impl SiteConfig {
                 || !REAL.contains(fstype)
                 || SKIP.iter().any(|s| p.starts_with(s))
                 || out.contains(&p)
+                // A mount point the caller may not enter (root's 0700 storage) binds nothing.
+                || nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK).is_err()
             {
                 continue;
             }

@@ -219,6 +219,24 @@ fn holder_main(lock: &Path, sock: &Path, mode: &IdMode, ready: std::os::fd::Owne
     // Detached: its own session, no terminal, the standard streams on /dev/null, so that
     // mpirun and srun do not wait for it through their pipes.
     let _ = nix::unistd::setsid();
+    let _ = nix::sys::prctl::set_name(c"singlet-userns");
+    // It ends when its last rank disconnects, and only then: a job's launcher signalling its
+    // process group (mpirun, srun on abort) must not take it down before its ranks, nor a
+    // rank that closed early make a write fail with SIGPIPE.
+    for sig in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGHUP,
+        nix::sys::signal::Signal::SIGPIPE,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigIgn) };
+    }
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
     if let Ok(null) = fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -256,7 +274,15 @@ fn holder_main(lock: &Path, sock: &Path, mode: &IdMode, ready: std::os::fd::Owne
     }
     let _ = ready.write_all(b"r");
     drop(ready);
-    serve(listener, lock, sock)
+    let r = serve(listener, lock, sock);
+    if r.is_err() {
+        // Whatever ended the holder, its files go with it (under the lock, so that no rank is
+        // between finding the socket and connecting).
+        let _held = lock_file(lock);
+        let _ = fs::remove_file(sock);
+        let _ = fs::remove_file(lock);
+    }
+    r
 }
 
 /// Accepts ranks (answering each with one byte once the namespace is ready) and returns when
@@ -275,7 +301,11 @@ fn serve(listener: UnixListener, lock: &Path, sock: &Path) -> Result<()> {
         for c in &conns {
             fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
         }
-        let n = poll(&mut fds, timeout).map_err(|e| Error::sys("poll", e))?;
+        let n = match poll(&mut fds, timeout) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("poll", e)),
+        };
         let accept = fds[0]
             .revents()
             .is_some_and(|r| r.contains(PollFlags::POLLIN));
@@ -287,7 +317,9 @@ fn serve(listener: UnixListener, lock: &Path, sock: &Path) -> Result<()> {
             .collect();
         drop(fds);
         if n == 0 && !ever {
+            let _held = lock_file(lock);
             let _ = fs::remove_file(sock);
+            let _ = fs::remove_file(lock);
             return Ok(());
         }
         if accept {
@@ -305,6 +337,7 @@ fn serve(listener: UnixListener, lock: &Path, sock: &Path) -> Result<()> {
             // Retire under the lock, unless a rank connected meanwhile; the socket and the
             // lock file go with the holder.
             let Ok(_held) = lock_file(lock) else {
+                let _ = fs::remove_file(sock);
                 return Ok(());
             };
             listener.set_nonblocking(true).ok();

@@ -1102,9 +1102,17 @@ fn site_configuration(who: Who) {
             let f: Vec<&str> = l.split(' ').collect();
             let dash = f.iter().position(|x| *x == "-")?;
             // The trees `mount hostfs` leaves out (a netns bind mount under /run, …).
-            let skipped = ["/proc", "/sys", "/dev", "/run", "/boot", "/var/lib/docker"]
-                .iter()
-                .any(|t| Path::new(f[4]).starts_with(t));
+            let skipped = [
+                "/proc",
+                "/sys",
+                "/dev",
+                "/run",
+                "/boot",
+                "/var/lib/docker",
+                "/var/lib/containers",
+            ]
+            .iter()
+            .any(|t| Path::new(f[4]).starts_with(t));
             (["ext4", "xfs", "btrfs"].contains(&f[dash + 1]) && f[4] != "/" && !skipped)
                 .then(|| f[4].to_string())
         })

@@ -898,3 +898,34 @@ fn arch_selects_from_an_index() {
     assert!(err.contains("--arch picks another"), "{err}");
     assert!(!Path::new(&p.path("no.sif")).exists(), "{err}");
 }
+
+/// A root-only `/run/containers` (root's Podman leaves one) must not break an anonymous
+/// `docker://` pull of another user: the containers libraries would read
+/// `/run/containers/<uid>/auth.json` and fail with "permission denied"; singlet finds no
+/// credentials of its own there and pulls anonymously. Run in a private mount namespace whose
+/// `/run` is a fresh tmpfs with that directory.
+#[test]
+fn pull_with_a_root_only_run_containers() {
+    let who = Who::User;
+    need!(who);
+    let s = Scratch::new(who);
+    s.own(s.path());
+    let (uid, gid) = who.ids();
+    let out = s.path().join("out.sif");
+    let script = format!(
+        "mount -t tmpfs tmpfs /run && mkdir -m 700 /run/containers && \
+         setpriv --reuid={uid} --regid={gid} --init-groups env -i HOME={home} PATH=/usr/bin:/bin \
+         SINGLET_CACHEDIR={dir}/cache {bin} -q pull --no-https {out} docker://{reg}/test/busybox:latest",
+        home = s.path().display(),
+        dir = s.path().display(),
+        bin = singlet().display(),
+        out = out.display(),
+        reg = registry().addr,
+    );
+    let o = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert!(out.exists());
+}

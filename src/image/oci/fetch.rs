@@ -179,6 +179,8 @@ impl Source {
             cfg.authfile = Some(a.path().to_path_buf());
         } else if let Some(a) = &o.authfile {
             cfg.authfile = Some(a.clone());
+        } else if r.transport == Transport::Docker && !crate::image::auth::any_readable(None) {
+            cfg.auth_anonymous = true;
         }
         let (proxy, img, digest, manifest) = rt.block_on(async {
             let proxy = ImageProxy::new_with_config(cfg).await.map_err(|e| {
