@@ -22,8 +22,8 @@
 //! standard streams.
 //!
 //! The job is recognised from the variables the launchers set: `PMIX_NAMESPACE` (Open MPI 4
-//! and 5, Slurm with PMIx), `OMPI_MCA_ess_base_jobid`, else Slurm's `SLURM_JOB_ID` and
-//! `SLURM_STEP_ID` for a step of several tasks.
+//! and 5, Slurm with PMIx), `OMPI_MCA_ess_base_jobid`, else Slurm's `SLURM_CLUSTER_NAME`,
+//! `SLURM_JOB_ID` and `SLURM_STEP_ID` for a step of several tasks.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -64,7 +64,8 @@ pub fn job_key(env: &[(String, String)]) -> Option<String> {
     ) {
         if n > 1 {
             return Some(format!(
-                "slurm:{job}.{}",
+                "slurm:{}:{job}.{}",
+                get("SLURM_CLUSTER_NAME").unwrap_or(""),
                 get("SLURM_STEP_ID").unwrap_or("batch")
             ));
         }
@@ -380,7 +381,7 @@ mod tests {
                 ("SLURM_NTASKS", "4")
             ]))
             .unwrap(),
-            "slurm:7.0"
+            "slurm::7.0"
         );
         assert!(job_key(&env(&[("SLURM_JOB_ID", "7"), ("SLURM_NTASKS", "1")])).is_none());
         assert!(job_key(&env(&[("HOME", "/")])).is_none());

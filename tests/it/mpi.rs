@@ -6,6 +6,7 @@
 //! with the host's Open MPI bound into an image that lacks it, and `--cleanenv`.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -30,6 +31,11 @@ fn mpirun(s: &Scratch, np: &str, mca: &[&str], args: &[&str]) -> Output {
     c.arg(format!(
         "SINGLET_CACHEDIR={}",
         s.path().join("cache").display()
+    ))
+    // A state root of this test's own: its job files are not mixed with other tests'.
+    .arg(format!(
+        "XDG_RUNTIME_DIR={}",
+        s.path().join("xdg").display()
     ))
     .arg("PATH=/usr/local/bin:/usr/bin:/bin")
     .args(["mpirun", "--oversubscribe", "-np", np]);
@@ -60,6 +66,8 @@ fn mpi_ranks_share_a_user_namespace() {
     let s = Scratch::new(who);
     let img = mpi_image(s.path());
     fs::create_dir_all(s.path().join("cache")).unwrap();
+    fs::create_dir_all(s.path().join("xdg")).unwrap();
+    fs::set_permissions(s.path().join("xdg"), fs::Permissions::from_mode(0o700)).unwrap();
     s.own(s.path());
     let bin = singlet().display().to_string();
     let img_s = img.to_str().unwrap();
@@ -133,16 +141,17 @@ fn mpi_ranks_share_a_user_namespace() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (uid, _) = who.ids();
-    for base in [
-        format!("/tmp/singlet-{uid}/jobs"),
-        format!("/run/user/{uid}/singlet/jobs"),
-    ] {
-        if let Ok(rd) = fs::read_dir(&base) {
-            let left: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-            assert!(left.is_empty(), "{left:?}");
-        }
-    }
+    let jobs = s.path().join("xdg/singlet/jobs");
+    assert!(
+        jobs.is_dir(),
+        "the job files were made in the test's state root"
+    );
+    let left: Vec<_> = fs::read_dir(&jobs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     // The bind model: an image without Open MPI, the host's bound in.
     let lean = s.path().join("lean");
     let st = Command::new("cp")

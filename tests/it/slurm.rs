@@ -62,6 +62,8 @@ impl Cluster {
                 "SINGLET_CACHEDIR={}",
                 s.path().join("cache").display()
             ))
+            // The jobs' state root is the test's own (sessions, runtime state, job files).
+            .arg(format!("XDG_RUNTIME_DIR={}", xdg(s).display()))
             .arg(prog)
             .args(args)
             .current_dir(cwd);
@@ -73,6 +75,17 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = Command::new(script()).arg("stop").arg(&self.dir).status();
     }
+}
+
+/// `<scratch>/xdg`, 0700, the test identity's.
+pub fn xdg(s: &Scratch) -> PathBuf {
+    let d = s.path().join("xdg");
+    if !d.exists() {
+        fs::create_dir_all(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+        s.own(&d);
+    }
+    d
 }
 
 fn script() -> PathBuf {
@@ -244,38 +257,29 @@ fn slurm_srun_sbatch_scancel() {
     });
     // (The two tasks shared a user namespace: its holder, a fork of the first launcher, has
     // the marker in its command line too, so it is gone as well.) No job file is left:
-    let (uid, _) = who.ids();
-    for jobs in [
-        format!("/tmp/singlet-{uid}/jobs"),
-        format!("/run/user/{uid}/singlet/jobs"),
-    ] {
-        if let Ok(rd) = fs::read_dir(&jobs) {
-            let left: Vec<_> = rd.flatten().map(|e| e.path()).collect();
-            assert!(left.is_empty(), "{left:?}");
-        }
+    let state = xdg(&s).join("singlet");
+    assert!(state.is_dir(), "the jobs used the test's state root");
+    if let Ok(rd) = fs::read_dir(state.join("jobs")) {
+        let left: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        assert!(left.is_empty(), "{left:?}");
     }
     // No mount of the job's image or session in the host's mount table.
     let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(s.path().to_str().unwrap()), "{mounts}");
     // No session directory or runtime state of the launcher left.
-    for base in [
-        PathBuf::from(format!("/tmp/singlet-{uid}")),
-        PathBuf::from(format!("/run/user/{uid}/singlet")),
-    ] {
-        for sub in ["", "sessions"] {
-            let Ok(rd) = fs::read_dir(base.join(sub)) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                for l in &launchers {
-                    assert!(
-                        !name.starts_with(&format!("{l}-"))
-                            && !name.starts_with(&format!("singlet-{l}-")),
-                        "left behind: {}",
-                        e.path().display()
-                    );
-                }
+    for sub in ["", "sessions"] {
+        let Ok(rd) = fs::read_dir(state.join(sub)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            for l in &launchers {
+                assert!(
+                    !name.starts_with(&format!("{l}-"))
+                        && !name.starts_with(&format!("singlet-{l}-")),
+                    "left behind: {}",
+                    e.path().display()
+                );
             }
         }
     }

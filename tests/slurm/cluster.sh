@@ -66,7 +66,7 @@ cp "$dir/munge/munged.pid" "$dir/munged.pid"
 host=$(hostname -s)
 ctl_port=$(free_port); d_port=$(free_port)
 cat > "$dir/slurm.conf" <<CONF
-ClusterName=singlet
+ClusterName=singlet$(printf %s "$dir" | sha256sum | cut -c1-8)
 SlurmctldHost=$host
 SlurmctldPort=$ctl_port
 SlurmdPort=$d_port
