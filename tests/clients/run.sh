@@ -100,7 +100,7 @@ chmod -R a+rX "$L"
 for img in bb pause; do
   tag=$([ "$img" = bb ] && echo busybox || echo pause)
   setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T" XDG_DATA_HOME="$T/skopeo-cache" \
-    skopeo copy -q --dest-tls-verify=false "oci:$L:$img" "docker://$REG/$tag:latest"
+    skopeo copy -q --dest-no-creds --dest-tls-verify=false "oci:$L:$img" "docker://$REG/$tag:latest"
 done
 ok "registry with busybox and pause at $REG"
 
