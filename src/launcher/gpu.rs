@@ -233,7 +233,8 @@ fn driver(
         .filter(|e| e.contains(".so") && !e.starts_with('/'))
     {
         for (lib, path) in &cache {
-            if !lib.starts_with(name) || libs.iter().any(|(_, n)| n == lib) {
+            // A cache name is a file name in the libraries directory: never a path.
+            if !lib.starts_with(name) || lib.contains('/') || libs.iter().any(|(_, n)| n == lib) {
                 continue;
             }
             if machine.is_some() && elf_machine(path) != machine {
