@@ -130,6 +130,7 @@ impl ConvertFlags {
             sandbox,
             quiet,
             library: None,
+            oci: false,
         })
     }
 }
@@ -174,7 +175,8 @@ pub struct PullArgs {
     /// APPTAINER_PULLDIR]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Keep an OCI-SIF (SingularityCE's OCI image in a SIF) instead of converting
+    /// Write an OCI-SIF (SingularityCE 4's OCI image in a SIF: the layers squashed into one
+    /// squashfs layer, config and manifest kept; default name NAME_TAG.oci.sif)
     #[arg(long)]
     pub oci: bool,
     /// Library endpoint for library:// URIs (instead of the remote in use)
@@ -385,11 +387,8 @@ pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
         }
         _ => unreachable!("clap enforces 1..=2"),
     };
-    if a.oci {
-        anyhow::bail!(
-            "--oci: OCI-SIF images (SingularityCE 4's OCI mode) are not written by singlet; \
-             pull without --oci for a SIF that every Apptainer and SingularityCE runs"
-        );
+    if a.oci && a.sandbox {
+        anyhow::bail!("--oci writes an OCI-SIF file; it cannot be combined with --sandbox");
     }
     let dir = a
         .dir
@@ -399,12 +398,16 @@ pub fn pull(a: PullArgs, quiet: bool) -> anyhow::Result<i32> {
         (Some(d), Some(o)) if o.is_relative() => Some(d.join(o)),
         (Some(d), None) => {
             let name = crate::image::pull::default_name(&uri, a.sandbox)?;
-            Some(d.join(name))
+            Some(d.join(match a.oci {
+                true => crate::image::pull::oci_sif_name(&name),
+                false => name,
+            }))
         }
         (_, o) => o,
     };
     let mut o = a.flags.opts(a.sandbox, quiet)?;
     o.library = a.library.clone();
+    o.oci = a.oci;
     let p = crate::image::pull::pull(&uri, out.as_deref(), &o)?;
     if !quiet {
         eprintln!("{:<8} Wrote {}", "INFO:", p.display());

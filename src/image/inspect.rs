@@ -33,7 +33,7 @@ pub fn run_help(image: &str, app: Option<&str>) -> Result<String> {
 /// Image and SIF errors.
 pub fn inspect(image: &str) -> Result<metadata::Attributes> {
     match detect(image)? {
-        ImageRef::Sif(path) => {
+        ImageRef::Sif(path) if !super::ocisif::is_oci_sif(&path) => {
             let mut img = SifImage::open(&path)?;
             Ok(metadata::sif_attributes(&mut img, &path)?)
         }
@@ -85,6 +85,29 @@ pub fn no_such_app(image: &str, app: &str, apps: &[String]) -> Error {
 /// Image errors, or `f`'s; [`Error::Other`] for an image reference with no files of its own.
 fn with_image_fs<T>(image: &str, f: impl FnOnce(&dyn ImageFs) -> Result<T>) -> Result<T> {
     match detect(image)? {
+        // An OCI-SIF: the layout generated from its config over its squashfs layer.
+        ImageRef::Sif(path) if super::ocisif::is_oci_sif(&path) => {
+            let oci = super::ocisif::read(&path)?;
+            let layer = oci.rootfs_layer(&path)?.clone();
+            let d = tempfile::tempdir().map_err(|e| Error::io("create a directory", e))?;
+            super::ocisif::layout_dir(&oci, d.path())?;
+            let mut file = fs::File::open(&path)
+                .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(layer.offset))
+                .map_err(|e| Error::io("seek", e))?;
+            let fsq = super::lookup::SquashLookup::open(
+                OffsetFile {
+                    f: file,
+                    offset: layer.offset,
+                },
+                &format!("{} layer {}", path.display(), layer.digest),
+            )?;
+            f(&metadata::Layered {
+                top: Some(DirFs::open(d.path())?),
+                bottom: fsq,
+            })
+        }
         ImageRef::Sif(path) => {
             let mut img = SifImage::open(&path)?;
             let d = img.primary_system_partition()?;

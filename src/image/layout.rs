@@ -210,12 +210,12 @@ fn strings(v: &Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Writes the layout into `tree`.
+/// Writes the layout into `tree`: the base directories and files a rootfs needs as mount
+/// points, then [`write_singularity_d`].
 ///
 /// # Errors
 /// Tree errors ([`super::Error::Io`], [`super::Error::Unsafe`]).
 pub fn write(tree: &mut Tree, src: &Source<'_>) -> Result<()> {
-    let d = Path::new(".singularity.d");
     for (p, m) in [
         ("dev", 0o755),
         ("proc", 0o755),
@@ -235,6 +235,17 @@ pub fn write(tree: &mut Tree, src: &Source<'_>) -> Result<()> {
             tree.write_file(Path::new(f), b"", 0o644)?;
         }
     }
+    write_singularity_d(tree, src)
+}
+
+/// Writes `/.singularity.d` (environment scripts, runscript, labels, definition file, the
+/// OCI config, action scripts) and the root links to it into `tree`; nothing else of the
+/// rootfs. Alone, it is the layer an OCI-SIF is run with (docs/reference/sif.md §4).
+///
+/// # Errors
+/// Tree errors ([`super::Error::Io`], [`super::Error::Unsafe`]).
+pub fn write_singularity_d(tree: &mut Tree, src: &Source<'_>) -> Result<()> {
+    let d = Path::new(".singularity.d");
     for sub in ["", "actions", "env", "libs"] {
         tree.mkdir(&d.join(sub), 0o755)?;
     }

@@ -122,6 +122,37 @@ impl ImageFs for DirFs {
     }
 }
 
+/// Two file trees seen as one, `top` over `bottom`: an OCI-SIF's generated `/.singularity.d`
+/// layout over its rootfs layer (docs/reference/sif.md §4). A file is read from `top` when it
+/// is there; directory listings are merged.
+pub struct Layered<T, B> {
+    /// The upper tree (`None`: only `bottom`).
+    pub top: Option<T>,
+    /// The lower tree.
+    pub bottom: B,
+}
+
+impl<T: ImageFs, B: ImageFs> ImageFs for Layered<T, B> {
+    fn read_file(&self, path: &Path) -> Result<Option<Vec<u8>>> {
+        if let Some(t) = &self.top {
+            if let Some(b) = t.read_file(path)? {
+                return Ok(Some(b));
+            }
+        }
+        self.bottom.read_file(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> Vec<String> {
+        let mut v = self.bottom.list_dir(path);
+        if let Some(t) = &self.top {
+            v.extend(t.list_dir(path));
+            v.sort();
+            v.dedup();
+        }
+        v
+    }
+}
+
 /// The `inspect` attributes (`inspect-metadata.json` `data.attributes`, keys in the order
 /// Apptainer writes them).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

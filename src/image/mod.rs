@@ -19,6 +19,7 @@ pub mod library;
 pub mod lookup;
 pub mod metadata;
 pub mod oci;
+pub mod ocisif;
 pub mod oras;
 pub mod overlay;
 pub mod pull;

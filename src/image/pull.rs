@@ -43,6 +43,8 @@ pub struct PullOpts {
     pub quiet: bool,
     /// `--library URL`: the library endpoint of `library://` (else the remote in use).
     pub library: Option<String>,
+    /// `--oci`: write an OCI-SIF (docs/reference/sif.md §4) instead of converting.
+    pub oci: bool,
 }
 
 fn info(o: &PullOpts, msg: &str) {
@@ -388,6 +390,38 @@ fn convert_to_sif(src: &Source, r: &ImageReference, dest: &Path, o: &PullOpts) -
     )
 }
 
+/// `pull --oci`: the image's layers applied into one tree (no `/.singularity.d` added),
+/// squashed (times 0, root 0:0 0755) and written as an OCI-SIF at `dest` with the image's
+/// config (docs/reference/sif.md §4).
+fn pull_oci_sif(src: &Source, r: &ImageReference, dest: &Path, o: &PullOpts) -> Result<()> {
+    let work = Work::new()?;
+    let blobs = if o.disable_cache {
+        work.dir.join("blob")
+    } else {
+        cache::trusted_dir()?.join("blob")
+    };
+    let progress = o.fetch.progress && !o.quiet;
+    let (config_raw, layers) = src.fetch(&blobs, progress)?;
+    let cfg: Value = serde_json::from_slice(&config_raw)
+        .map_err(|e| Error::Other(format!("the image configuration is not valid JSON: {e}")))?;
+    info(o, "Squashing the image's layers into one squashfs layer");
+    let root = work.dir.join("rootfs");
+    std::fs::create_dir(&root).map_err(|e| Error::io(format!("create {}", root.display()), e))?;
+    let mut tree = Tree::new(&root)?;
+    tree.set_image_size(layers.iter().map(|l| l.size).sum());
+    for l in &layers {
+        tree.apply(l)?;
+    }
+    let sq = work.dir.join("layer.squashfs");
+    squash::squash(&tree, &sq, o.compress, 0)?;
+    info(o, "Writing OCI-SIF image");
+    let name = r.skopeo();
+    let name = name.strip_prefix("docker://").unwrap_or(&name);
+    let digest = super::ocisif::write(dest, &sq, &cfg, name)?;
+    tracing::debug!("{}: OCI-SIF manifest {digest}", dest.display());
+    Ok(())
+}
+
 /// `singlet pull [OUT] URI` (and `build OUT URI`): returns the path written.
 ///
 /// # Errors
@@ -395,6 +429,12 @@ fn convert_to_sif(src: &Source, r: &ImageReference, dest: &Path, o: &PullOpts) -
 /// at the output path on failure.
 pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
     if is_sif_source(uri) {
+        if o.oci {
+            return Err(Error::Other(format!(
+                "--oci: {uri} is a SIF already; --oci applies to docker://, oci:, oci-archive: \
+                 and docker-archive: images"
+            )));
+        }
         return pull_sif(uri, out, o);
     }
     let r = ImageReference::parse(uri)?;
@@ -402,6 +442,10 @@ pub fn pull(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
     check_dest(&dest, o)?;
     let src = Source::open(&r, &o.fetch)?;
     let res = (|| {
+        if o.oci {
+            pull_oci_sif(&src, &r, &dest, o)?;
+            return Ok(dest.clone());
+        }
         if o.sandbox {
             let work = Work::new()?;
             info(o, "Converting OCI blobs to a sandbox");
@@ -469,10 +513,18 @@ pub fn default_name(uri: &str, sandbox: bool) -> Result<String> {
 fn output(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
     match out {
         Some(p) => std::path::absolute(p).map_err(|e| Error::io(p.display().to_string(), e)),
-        None => Ok(std::env::current_dir()
-            .map_err(|e| Error::io("current directory", e))?
-            .join(default_name(uri, o.sandbox)?)),
+        None => {
+            let n = default_name(uri, o.sandbox)?;
+            Ok(std::env::current_dir()
+                .map_err(|e| Error::io("current directory", e))?
+                .join(if o.oci { oci_sif_name(&n) } else { n }))
+        }
     }
+}
+
+/// The default name of an OCI-SIF pull: `NAME_TAG.oci.sif` (SingularityCE's).
+pub fn oci_sif_name(sif_name: &str) -> String {
+    format!("{}.oci.sif", sif_name.trim_end_matches(".sif"))
 }
 
 /// `true` for the sources whose images are SIF files fetched as they are, not converted.
@@ -629,6 +681,44 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     }
 }
 
+/// `build` from an OCI-SIF: its squashfs layer extracted, the `/.singularity.d` layout of a
+/// `docker://` conversion written from its config; placed as a sandbox, or squashed into a
+/// native SIF that every Apptainer runs.
+fn build_from_oci_sif(path: &Path, dest: &Path, o: &PullOpts) -> Result<()> {
+    let oci = super::ocisif::read(path)?;
+    let layer = oci.rootfs_layer(path)?.clone();
+    let work = Work::new()?;
+    let (_staged, root) = if o.sandbox {
+        let (t, r) = stage_beside(dest)?;
+        (Some(t), r)
+    } else {
+        (None, work.dir.join("rootfs"))
+    };
+    std::fs::create_dir(&root).map_err(|e| Error::io(format!("create {}", root.display()), e))?;
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    let part = cache::PartReader::new(&mut f, layer.offset, layer.size);
+    let name = format!("{} layer {}", path.display(), layer.digest);
+    let fs = super::squashfs::SquashFs::open(part, &name)?;
+    super::extract::extract(&fs, &root, &name, layer.size, false, true)?;
+    let mut tree = Tree::from_dir(&root)?;
+    let deffile = super::ocisif::write_layout(&oci, &mut tree, true)?;
+    if o.sandbox {
+        tree.finish_on_disk()?;
+        return place_dir(&root, dest, o.force);
+    }
+    info(o, "Creating SIF file...");
+    write_sif(
+        &tree,
+        &deffile,
+        Some(&oci.runtime_config()),
+        &oci.arch(),
+        dest,
+        &work.dir,
+        o,
+    )
+}
+
 /// `singlet build OUT SOURCE` for a local source: a sandbox directory (squashed into a SIF)
 /// or a SIF (extracted into a sandbox with `--sandbox`, else copied). Registry and layout
 /// sources go to [`pull`].
@@ -651,6 +741,11 @@ pub fn build(out: &Path, source: &str, o: &PullOpts) -> Result<PathBuf> {
             let (_staged, staged_root) = stage_beside(&dest)?;
             copy_tree(&dir, &staged_root)?;
             place_dir(&staged_root, &dest, o.force)?;
+            Ok(dest)
+        }
+        ImageRef::Sif(path) if super::ocisif::is_oci_sif(&path) => {
+            check_dest(&dest, o)?;
+            build_from_oci_sif(&path, &dest, o)?;
             Ok(dest)
         }
         ImageRef::Sif(path) if o.sandbox => {

@@ -229,7 +229,15 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     check_flags(&p, &image, &host)?;
     let mut p = p;
     let gpu = gpu_stage(&mut p, &host)?;
-    let overlays = resolve_overlays(&p, &image)?;
+    // An OCI-SIF: its squashfs layer is the rootfs, its config gives the layout
+    // (docs/reference/sif.md §4).
+    let oci = match &image {
+        ImageRef::Sif(path) if crate::image::ocisif::is_oci_sif(path) => {
+            Some(crate::image::ocisif::read(path)?)
+        }
+        _ => None,
+    };
+    let mut overlays = resolve_overlays(&p, &image)?;
     if matches!(image, ImageRef::Sif(_)) {
         // The SIF's overlay partition is the writable layer (resolve_overlays).
         p.writable = false;
@@ -248,8 +256,30 @@ fn launch_inner(p: &ExecParams, monitor: Option<&mut instance::Monitor>) -> Resu
     let _job = enter_namespaces(&p, &mode, &host)?;
     let session = Session::create(&base)?;
     let mut held = fuse::Held::default();
-    let rootfs = provision_image(&image, &p, &session, host.site.max_loop_devices, &mut held)?;
+    let rootfs = provision_image(
+        &image,
+        oci.as_ref(),
+        &p,
+        &session,
+        host.site.max_loop_devices,
+        &mut held,
+    )?;
+    let layout = match &oci {
+        Some(o) => {
+            let dir = session.subdir("layout")?;
+            crate::image::ocisif::layout_dir(o, &dir)?;
+            // The lowest overlay layer: just above the image.
+            overlays.push(view::Layer {
+                source: detect::OverlaySource::Dir(dir.clone()),
+                ro: true,
+                implicit: false,
+            });
+            Some(dir)
+        }
+        None => None,
+    };
     let run = Run {
+        layout: layout.as_deref(),
         p: &p,
         gpu: &gpu,
         image: &image,
@@ -517,6 +547,7 @@ fn resolve_overlays(p: &ExecParams, image: &ImageRef) -> Result<Vec<view::Layer>
 /// partition; image and cache errors.
 fn provision_image(
     image: &ImageRef,
+    oci: Option<&crate::image::ocisif::OciSif>,
     p: &ExecParams,
     session: &Session,
     max_loop: u32,
@@ -524,6 +555,19 @@ fn provision_image(
 ) -> Result<PathBuf> {
     match image {
         ImageRef::Sandbox(d) => Ok(d.clone()),
+        ImageRef::Sif(path) if oci.is_some() => {
+            let oci = oci.expect("checked");
+            let layer = oci.rootfs_layer(path)?;
+            let arch = oci.arch();
+            let host = crate::image::oci::fetch::host_arch();
+            if arch != host {
+                return Err(Error::Flag(format!(
+                    "{}: the image is built for {arch}, this host runs {host}",
+                    path.display()
+                )));
+            }
+            provision(path, layer.offset, layer.size, p, session, "image", held)
+        }
         ImageRef::Sif(path) => {
             let mut img = SifImage::open(path)?;
             let d = img.primary_system_partition()?;
@@ -675,6 +719,8 @@ pub(crate) fn provision(
 /// One run, between the launcher's namespace set-up and the runtime: the stages' inputs.
 struct Run<'a> {
     p: &'a ExecParams,
+    /// An OCI-SIF's generated `/.singularity.d` layout, shown over the image.
+    layout: Option<&'a Path>,
     gpu: &'a gpu::GpuPlan,
     image: &'a ImageRef,
     overlays: &'a [view::Layer],
@@ -701,7 +747,12 @@ impl Run<'_> {
             | ImageRef::Ext3 { path: p, .. } => p.clone(),
             _ => PathBuf::new(),
         };
-        let img = process::ImageFiles::open(rootfs, image_path.clone(), self.image.name())?;
+        let img = process::ImageFiles::open(
+            rootfs,
+            self.layout,
+            image_path.clone(),
+            self.image.name(),
+        )?;
         let fakeroot = matches!(self.mode, IdMode::Fakeroot { .. });
         let network = &p.network;
         let mut mounts = mounts::plan(p, self.host, fakeroot, network, self.session)?;

@@ -15,7 +15,7 @@ use super::host::Host;
 use super::mounts::MountPlan;
 use super::passwd;
 use super::{Action, ExecParams, ACTION_SCRIPT};
-use crate::image::metadata::{DirFs, ImageFs};
+use crate::image::metadata::{DirFs, ImageFs, Layered};
 use crate::runtime::sandbox::IdMode;
 use crate::sys::path::openat_in_root;
 
@@ -23,7 +23,9 @@ use crate::sys::path::openat_in_root;
 /// rootfs) and through [`ImageFs`].
 pub struct ImageFiles {
     root: fs::File,
-    fs: DirFs,
+    /// The generated layout over an OCI-SIF's rootfs ([`crate::image::ocisif::layout_dir`]).
+    layout: Option<fs::File>,
+    fs: Layered<DirFs, DirFs>,
     /// The image as the user named it (`SINGULARITY_CONTAINER`, the config's annotation).
     pub path: PathBuf,
     /// `SINGULARITY_NAME`.
@@ -31,16 +33,25 @@ pub struct ImageFiles {
 }
 
 impl ImageFiles {
-    /// Opens the rootfs directory `rootfs` of the image `path` named `name`.
+    /// Opens the rootfs directory `rootfs` of the image `path` named `name`, with the
+    /// directory `layout` shown over it (an OCI-SIF's generated `/.singularity.d`).
     ///
     /// # Errors
-    /// [`Error::Io`] naming `rootfs`.
-    pub fn open(rootfs: &Path, path: PathBuf, name: String) -> Result<ImageFiles> {
-        let root = fs::File::open(rootfs)
-            .map_err(|e| Error::io(format!("open {}", rootfs.display()), e))?;
+    /// [`Error::Io`] naming `rootfs` or `layout`.
+    pub fn open(
+        rootfs: &Path,
+        layout: Option<&Path>,
+        path: PathBuf,
+        name: String,
+    ) -> Result<ImageFiles> {
+        let open = |d: &Path| fs::File::open(d).map_err(|e| Error::io(format!("open {}", d.display()), e));
         Ok(ImageFiles {
-            root,
-            fs: DirFs::open(rootfs)?,
+            root: open(rootfs)?,
+            layout: layout.map(open).transpose()?,
+            fs: Layered {
+                top: layout.map(DirFs::open).transpose()?,
+                bottom: DirFs::open(rootfs)?,
+            },
             path,
             name,
         })
@@ -48,7 +59,7 @@ impl ImageFiles {
 
     /// `true` when `path` exists in the image.
     pub fn exists(&self, path: &Path) -> bool {
-        exists_in(&self.root, path)
+        self.layout.as_ref().is_some_and(|l| exists_in(l, path)) || exists_in(&self.root, path)
     }
 
     /// A text file of the image (`None` when absent or unreadable).

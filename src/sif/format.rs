@@ -373,6 +373,21 @@ impl Descriptor {
         (self.data_type() == DataType::Sbom)
             .then(|| super::types::SbomFormat::from_raw(le_i32(&self.raw.extra, 0)))
     }
+    /// The digest an OCI.RootIndex or OCI.Blob object records for its data: the extra field's
+    /// text up to the first NUL, `sha256:<hex>` (docs/reference/sif.md §4); `None` for other
+    /// types or text that is not a digest.
+    pub fn oci_blob_digest(&self) -> Option<String> {
+        if !matches!(self.data_type(), DataType::OciRootIndex | DataType::OciBlob) {
+            return None;
+        }
+        let end = self.raw.extra.iter().position(|&b| b == 0).unwrap_or(384);
+        let text = std::str::from_utf8(&self.raw.extra[..end]).ok()?;
+        let (alg, hex) = text.split_once(':')?;
+        let ok = alg == "sha256"
+            && hex.len() == 64
+            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        ok.then(|| text.to_string())
+    }
 }
 
 #[cfg(test)]

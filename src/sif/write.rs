@@ -37,6 +37,9 @@ pub enum Extra {
     CryptoMessage(FormatType, MessageType),
     /// SBOM format.
     Sbom(SbomFormat),
+    /// An OCI.RootIndex or OCI.Blob object's digest, `sha256:<hex>`, stored as text
+    /// (docs/reference/sif.md §4).
+    OciDigest(String),
     /// Verbatim bytes.
     Raw(Box<[u8; 384]>),
 }
@@ -58,6 +61,10 @@ impl Extra {
                 e[4..8].copy_from_slice(&m.raw().to_le_bytes());
             }
             Extra::Sbom(f) => e[0..4].copy_from_slice(&f.raw().to_le_bytes()),
+            Extra::OciDigest(d) => {
+                let n = d.len().min(384);
+                e[..n].copy_from_slice(&d.as_bytes()[..n]);
+            }
             Extra::Raw(b) => e = **b,
         }
         e
