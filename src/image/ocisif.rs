@@ -108,8 +108,7 @@ pub fn is_oci_sif(path: &Path) -> bool {
 }
 
 fn is_oci(img: &SifImage<File>) -> bool {
-    !img
-        .select(&Select::all().data_type(DataType::OciRootIndex))
+    !img.select(&Select::all().data_type(DataType::OciRootIndex))
         .is_empty()
         && img
             .select(&Select::all().part_type(PartType::PrimSys))
@@ -136,7 +135,10 @@ fn sha256_hex(b: &[u8]) -> String {
 pub fn read(path: &Path) -> Result<OciSif> {
     let mut img = SifImage::open(path)?;
     if !is_oci(&img) {
-        return Err(bad(path, "it has no OCI root index (or has a primary partition)"));
+        return Err(bad(
+            path,
+            "it has no OCI root index (or has a primary partition)",
+        ));
     }
     let mut blobs = HashMap::new();
     for d in img.select(&Select::all().data_type(DataType::OciBlob)) {
@@ -150,7 +152,10 @@ pub fn read(path: &Path) -> Result<OciSif> {
     };
     let mut read_json = |d: &crate::sif::Descriptor, want: Option<&str>| -> Result<Value> {
         if d.size() > 4 << 20 {
-            return Err(bad(path, format!("object {} is {} bytes of JSON", d.id(), d.size())));
+            return Err(bad(
+                path,
+                format!("object {} is {} bytes of JSON", d.id(), d.size()),
+            ));
         }
         let b = img.read_object(d)?;
         let got = sha256_hex(&b);
@@ -188,7 +193,10 @@ pub fn read(path: &Path) -> Result<OciSif> {
             .ok_or_else(|| {
                 bad(
                     path,
-                    format!("its index has no image for linux/{host} ({} entries)", entries.len()),
+                    format!(
+                        "its index has no image for linux/{host} ({} entries)",
+                        entries.len()
+                    ),
                 )
             })?;
         if let Some(r) = pick
@@ -201,7 +209,12 @@ pub fn read(path: &Path) -> Result<OciSif> {
         let dg = pick.get("digest").and_then(Value::as_str).unwrap_or("");
         let d = blobs
             .get(dg)
-            .ok_or_else(|| bad(path, format!("the index names {dg:?}, which it does not hold")))?
+            .ok_or_else(|| {
+                bad(
+                    path,
+                    format!("the index names {dg:?}, which it does not hold"),
+                )
+            })?
             .clone();
         let mt = pick.get("mediaType").and_then(Value::as_str).unwrap_or("");
         let doc = read_json(&d, Some(dg))?;
@@ -218,7 +231,10 @@ pub fn read(path: &Path) -> Result<OciSif> {
     let cfg_desc = manifest
         .get("config")
         .ok_or_else(|| bad(path, format!("manifest {manifest_digest} has no config")))?;
-    let cfg_type = cfg_desc.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    let cfg_type = cfg_desc
+        .get("mediaType")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if cfg_type != OCI_CONFIG && cfg_type != DOCKER_CONFIG {
         return Err(bad(
             path,
@@ -246,7 +262,10 @@ pub fn read(path: &Path) -> Result<OciSif> {
         if size.is_some_and(|s| s != d.size()) {
             return Err(bad(
                 path,
-                format!("layer {dg}: {} bytes stored, the manifest says {size:?}", d.size()),
+                format!(
+                    "layer {dg}: {} bytes stored, the manifest says {size:?}",
+                    d.size()
+                ),
             ));
         }
         layers.push(Blob {
@@ -398,7 +417,11 @@ pub fn write(dest: &Path, squashfs: &Path, config: &Value, reference: &str) -> R
             SifSource::File(squashfs.to_path_buf()),
             layer_digest,
         ))
-        .object(blob(DataType::OciBlob, SifSource::Bytes(cfg_bytes), cfg_digest))
+        .object(blob(
+            DataType::OciBlob,
+            SifSource::Bytes(cfg_bytes),
+            cfg_digest,
+        ))
         .object(blob(
             DataType::OciBlob,
             SifSource::Bytes(man_bytes),

@@ -747,12 +747,8 @@ impl Run<'_> {
             | ImageRef::Ext3 { path: p, .. } => p.clone(),
             _ => PathBuf::new(),
         };
-        let img = process::ImageFiles::open(
-            rootfs,
-            self.layout,
-            image_path.clone(),
-            self.image.name(),
-        )?;
+        let img =
+            process::ImageFiles::open(rootfs, self.layout, image_path.clone(), self.image.name())?;
         let fakeroot = matches!(self.mode, IdMode::Fakeroot { .. });
         let network = &p.network;
         let mut mounts = mounts::plan(p, self.host, fakeroot, network, self.session)?;

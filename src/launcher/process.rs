@@ -44,7 +44,8 @@ impl ImageFiles {
         path: PathBuf,
         name: String,
     ) -> Result<ImageFiles> {
-        let open = |d: &Path| fs::File::open(d).map_err(|e| Error::io(format!("open {}", d.display()), e));
+        let open =
+            |d: &Path| fs::File::open(d).map_err(|e| Error::io(format!("open {}", d.display()), e));
         Ok(ImageFiles {
             root: open(rootfs)?,
             layout: layout.map(open).transpose()?,

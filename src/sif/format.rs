@@ -385,7 +385,9 @@ impl Descriptor {
         let (alg, hex) = text.split_once(':')?;
         let ok = alg == "sha256"
             && hex.len() == 64
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| text.to_string())
     }
 }

@@ -13,6 +13,7 @@ mod legacy;
 mod library;
 mod mpi;
 mod net;
+mod ocisif;
 mod oras;
 pub(crate) mod pull;
 mod recipes;
