@@ -247,6 +247,21 @@ pub fn read(path: &Path) -> Result<OciSif> {
         .ok_or_else(|| bad(path, format!("the config {cfg_digest:?} is missing")))?
         .clone();
     let config = read_json(&d, Some(cfg_digest))?;
+    let layers = manifest_layers(path, &manifest, &blobs)?;
+    Ok(OciSif {
+        manifest_digest,
+        config,
+        layers,
+        reference,
+    })
+}
+
+/// The layers `manifest` lists, located among `blobs` (by digest) with their sizes checked.
+fn manifest_layers(
+    path: &Path,
+    manifest: &Value,
+    blobs: &HashMap<String, crate::sif::Descriptor>,
+) -> Result<Vec<Blob>> {
     let mut layers = Vec::new();
     for l in manifest
         .get("layers")
@@ -279,12 +294,7 @@ pub fn read(path: &Path) -> Result<OciSif> {
             size: d.size(),
         });
     }
-    Ok(OciSif {
-        manifest_digest,
-        config,
-        layers,
-        reference,
-    })
+    Ok(layers)
 }
 
 /// Writes the `/.singularity.d` layout (and the root links to it) of `img` into the empty
