@@ -258,7 +258,7 @@ complete -c singlet -n "__fish_singlet_using_subcommand pull" -l disable-cache -
 complete -c singlet -n "__fish_singlet_using_subcommand pull" -l no-https -d 'Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]'
 complete -c singlet -n "__fish_singlet_using_subcommand pull" -l docker-login -d 'Ask for registry credentials on the terminal'
 complete -c singlet -n "__fish_singlet_using_subcommand pull" -l sandbox -d 'Write a sandbox directory instead of a SIF'
-complete -c singlet -n "__fish_singlet_using_subcommand pull" -l oci -d 'Keep an OCI-SIF (SingularityCE\'s OCI image in a SIF) instead of converting'
+complete -c singlet -n "__fish_singlet_using_subcommand pull" -l oci -d 'Write an OCI-SIF (SingularityCE 4\'s OCI image in a SIF: the layers squashed into one squashfs layer, config and manifest kept; default name NAME_TAG.oci.sif)'
 complete -c singlet -n "__fish_singlet_using_subcommand pull" -s h -l help -d 'Print help'
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l arch -d 'Architecture to pull (amd64, arm64, ppc64le …); default: this host\'s' -r
 complete -c singlet -n "__fish_singlet_using_subcommand build" -l compress -d 'Squashfs compression: gzip (default, every Apptainer reads it), zstd, xz, lz4' -r
