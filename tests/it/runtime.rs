@@ -864,3 +864,69 @@ fn init_and_tenant_finish_alike_root() {
 fn init_and_tenant_finish_alike_unprivileged() {
     init_and_tenant_finish_alike(Who::User);
 }
+
+/// `singlet-oci run` of `b` under `strace -f` (clone3 and unshare only): stdout and the trace.
+fn traced_run(s: &Scratch, b: &BundleDir, id: &str) -> (String, String) {
+    let trace = s.path().join(format!("{id}.strace"));
+    let mut c = s.cmd("strace");
+    c.args(["-f", "-qq", "-e", "trace=clone3,unshare", "-o"])
+        .arg(&trace)
+        .arg(s.oci())
+        .arg("--root")
+        .arg(s.root())
+        .args(["run", "--bundle", b.path(), id]);
+    let o = s.run(c);
+    assert!(o.status.success(), "{}", err(&o));
+    (out(&o), fs::read_to_string(&trace).unwrap())
+}
+
+/// The init is made by `clone3` in its new namespaces (issue 19: one process less as root and
+/// rootless): it is pid 1 with no parent in its namespace and no namespace but the cgroup one
+/// is unshared afterwards. A config that joins a namespace by path takes the fork + unshare
+/// path, with the same result inside.
+#[test]
+fn init_is_cloned_into_its_namespaces() {
+    for who in [Who::Root, Who::User] {
+        need!(who);
+        let s = Scratch::new(who);
+        let b = s.bundle("b", &["sh", "-c", "echo $$ $PPID"]);
+        let (o, trace) = traced_run(&s, &b, "c1");
+        assert!(o.starts_with("1 0\n"), "{o}");
+        let clone = trace
+            .lines()
+            .find(|l| l.contains("clone3({flags=CLONE_NEW"))
+            .unwrap_or_else(|| panic!("{who:?}: no clone3 with namespaces:\n{trace}"));
+        for f in [
+            "CLONE_NEWNS",
+            "CLONE_NEWPID",
+            "CLONE_NEWNET",
+            "CLONE_NEWUTS",
+        ] {
+            assert!(clone.contains(f), "{who:?}: {f} not in {clone}");
+        }
+        assert_eq!(clone.contains("CLONE_NEWUSER"), who != Who::Root, "{clone}");
+        assert!(
+            !trace.lines().any(|l| l.contains("unshare(CLONE_NEW")
+                && !l.contains("unshare(CLONE_NEWCGROUP)")),
+            "{who:?}: namespaces unshared after clone3:\n{trace}"
+        );
+    }
+    // Root joining its own (the host's) network namespace by path: fork, then unshare.
+    let s = Scratch::new(Who::Root);
+    let mut b = s.bundle("b", &["sh", "-c", "echo $$ $PPID"]);
+    for n in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if n["type"] == "network" {
+            n["path"] = json!("/proc/self/ns/net");
+        }
+    }
+    b.write();
+    let (o, trace) = traced_run(&s, &b, "c2");
+    assert_eq!(o, "1 0\n");
+    assert!(!trace.contains("clone3({flags=CLONE_NEW"), "{trace}");
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("unshare(") && l.contains("CLONE_NEWPID")),
+        "{trace}"
+    );
+}

@@ -19,11 +19,12 @@ use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceBuilder, LinuxNamespaceTyp
 use super::{load_bundle, write_pid_file, Bundle};
 use crate::runtime::error::{Error, Result};
 use crate::runtime::hooks::{self, HookKind};
-use crate::runtime::process::init::{self, InitConfig};
+use crate::runtime::process::init::{self, InitConfig, Spawn};
 use crate::runtime::process::sync::{self, SyncMsg};
 use crate::runtime::process::{self, Namespaces};
 use crate::runtime::state::{self, Container, ContainerId, Status};
 use crate::runtime::{cgroups, security, userns, Context};
+use crate::sys::ns::Cloned;
 
 /// Options of `create` (runc's flags).
 #[derive(Debug, Clone, Default)]
@@ -175,14 +176,36 @@ fn create_in(
         preserve_fds: opts.preserve_fds,
         die_with_parent: opts.die_with_parent,
         in_userns,
+        host_root: nix::unistd::geteuid().is_root() && userns::in_initial_userns(),
     };
-    // SAFETY: the runtime is single-threaded here.
-    let stage1 = match unsafe { process::fork() }? {
-        nix::unistd::ForkResult::Child => {
-            drop(parent_sock);
-            init::stage1(&cfg, child_sock)
-        }
-        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+    // The init is made in its namespaces by clone3 where it can be (one process less, and the
+    // pid known at once); otherwise, or when clone3 fails (old kernel, a seccomp profile that
+    // hides it, a namespace refused), stage 1 forks and unshares and names what failed.
+    let cloned = match init::clone_flags(&namespaces) {
+        // SAFETY: the runtime is single-threaded here.
+        Some(flags) => match unsafe { crate::sys::ns::clone_into_namespaces(flags) } {
+            Ok(Cloned::Child) => {
+                drop(parent_sock);
+                init::stage1(&cfg, child_sock, Spawn::Cloned)
+            }
+            Ok(Cloned::Parent(pid)) => Some(pid),
+            Err(e) => {
+                tracing::debug!("clone3 into namespaces {flags:#x}: {e}; fork and unshare");
+                None
+            }
+        },
+        None => None,
+    };
+    let (stage1, spawn) = match cloned {
+        Some(pid) => (pid, Spawn::Cloned),
+        // SAFETY: the runtime is single-threaded here.
+        None => match unsafe { process::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                drop(parent_sock);
+                init::stage1(&cfg, child_sock, Spawn::Fork)
+            }
+            nix::unistd::ForkResult::Parent { child } => (child.as_raw(), Spawn::Fork),
+        },
     };
     children.add(stage1);
     drop(child_sock);
@@ -204,6 +227,7 @@ fn create_in(
         sync::send(s, &SyncMsg::MapsDone { setgroups }, None)?;
     }
     let pid = match sync::recv(s)? {
+        Some((SyncMsg::InitPid { .. }, _)) if spawn == Spawn::Cloned => stage1,
         Some((SyncMsg::InitPid { pid }, _)) => pid,
         Some((SyncMsg::Error { msg }, _)) => return Err(Error::Child(msg)),
         _ => {

@@ -45,17 +45,44 @@ pub struct InitConfig<'a> {
     pub in_userns: bool,
     /// Die with the creating process (foreground `run`).
     pub die_with_parent: bool,
+    /// The runtime runs as root of the initial user namespace (decided before the child is
+    /// made, which may already be in a new user namespace).
+    pub host_root: bool,
 }
 
-/// Stage 1, run right after the fork. Never returns.
-pub fn stage1(cfg: &InitConfig<'_>, sock: OwnedFd) -> ! {
+/// How the child that becomes the init was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spawn {
+    /// `fork(2)`: stage 1 joins and unshares the namespaces, then forks the init when a new
+    /// pid or time namespace needs a new process.
+    Fork,
+    /// `clone3(2)` with the new namespaces ([`clone_flags`]): the child is the init.
+    Cloned,
+}
+
+/// The `CLONE_NEW*` flags a `clone3` may create the init with, or `None` when the init must be
+/// made by [`Spawn::Fork`]: namespaces joined by path (entered in order, user namespace first,
+/// before any is made), a new time namespace (its offsets are written between `unshare` and
+/// the init's fork), or nothing new to make. The cgroup namespace is left out: it is made by
+/// the init after the parent has moved it into its cgroups.
+pub fn clone_flags(ns: &Namespaces) -> Option<u64> {
+    if !ns.join.is_empty() || ns.new.contains(TIME_NS) {
+        return None;
+    }
+    let flags = ns.new - CloneFlags::CLONE_NEWCGROUP;
+    (!flags.is_empty()).then(|| flags.bits() as u32 as u64)
+}
+
+/// Stage 1, run right after the fork (or, for [`Spawn::Cloned`], in the init itself). Never
+/// returns.
+pub fn stage1(cfg: &InitConfig<'_>, sock: OwnedFd, spawn: Spawn) -> ! {
     super::reset_signals();
     // As root, the init is not dumpable while it is the runtime in the container's
     // namespaces: container processes (root, without CAP_SYS_PTRACE) cannot open its
     // `/proc/<pid>/{exe,fd,mem,environ}`; the `execve` of the payload resets it. A rootless
     // parent needs `/proc/<init>` (id maps, namespace inodes), so there it stays dumpable; its
     // descriptors are closed below and its binary is sealed (`sys::exe`).
-    if nix::unistd::geteuid().is_root() && crate::runtime::userns::in_initial_userns() {
+    if cfg.host_root {
         // SAFETY: prctl with constant arguments.
         unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     }
@@ -65,7 +92,11 @@ pub fn stage1(cfg: &InitConfig<'_>, sock: OwnedFd) -> ! {
         3 + cfg.preserve_fds as RawFd,
         &[sock.as_raw_fd(), cfg.notify_fd],
     );
-    if let Err(e) = run_stage1(cfg, &sock) {
+    let stage1 = match spawn {
+        Spawn::Fork => run_stage1(cfg, &sock),
+        Spawn::Cloned => run_cloned(cfg, &sock),
+    };
+    if let Err(e) = stage1 {
         sync::die(&sock, &e);
     }
     // run_stage1 only returns in stage 1 after the fork to the init; the init never returns.
@@ -90,6 +121,38 @@ fn become_root_in_userns() {
     let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
 }
 
+/// In a new user namespace: asks the parent for the id maps, waits for them and becomes root
+/// of the namespace. Returns whether `setgroups(2)` is allowed there.
+fn await_maps(s: RawFd) -> Result<bool> {
+    sync::send(s, &SyncMsg::UsernsReady, None)?;
+    let setgroups = match sync::recv(s)? {
+        Some((SyncMsg::MapsDone { setgroups }, _)) => setgroups,
+        _ => {
+            return Err(Error::Child(
+                "parent went away while writing id maps".into(),
+            ))
+        }
+    };
+    become_root_in_userns();
+    Ok(setgroups)
+}
+
+/// [`Spawn::Cloned`]: this process was made in its new namespaces and is the init. The pid
+/// it reports is 0: the parent has its host pid from `clone3`.
+fn run_cloned(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
+    let s = sock.as_raw_fd();
+    let setgroups = if cfg.namespaces.new.contains(CloneFlags::CLONE_NEWUSER) {
+        await_maps(s)?
+    } else {
+        true
+    };
+    sync::send(s, &SyncMsg::InitPid { pid: 0 }, None)?;
+    match run_init(cfg, sock, setgroups) {
+        Ok(never) => match never {},
+        Err(e) => sync::die(sock, &e),
+    }
+}
+
 fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
     let s = sock.as_raw_fd();
     let ns = cfg.namespaces;
@@ -98,16 +161,7 @@ fn run_stage1(cfg: &InitConfig<'_>, sock: &OwnedFd) -> Result<()> {
     let mut setgroups = true;
     if ns.new.contains(CloneFlags::CLONE_NEWUSER) {
         unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace".into())?;
-        sync::send(s, &SyncMsg::UsernsReady, None)?;
-        match sync::recv(s)? {
-            Some((SyncMsg::MapsDone { setgroups: sg }, _)) => setgroups = sg,
-            _ => {
-                return Err(Error::Child(
-                    "parent went away while writing id maps".into(),
-                ))
-            }
-        }
-        become_root_in_userns();
+        setgroups = await_maps(s)?;
     } else if ns.join.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER) {
         setgroups = std::fs::read_to_string("/proc/self/setgroups")
             .map(|s| s.trim() != "deny")

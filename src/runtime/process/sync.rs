@@ -40,6 +40,12 @@
 //!  the state directory.
 //! ```
 //!
+//! Where no namespace is joined by path and no time namespace is made, the parent makes the
+//! child with `clone3(2)` in its new namespaces (all but the cgroup namespace) instead of the
+//! fork: the child is the init from the start, skips `unshare` and the second fork, and
+//! reports `InitPid { pid: 0 }` (the parent has the pid from `clone3`). If `clone3` fails the
+//! fork path above runs and names the namespace that failed.
+//!
 //! `start` is a second exchange, over the notify socket the init listens on:
 //!
 //! ```text
