@@ -9,7 +9,8 @@ use clap::Args;
 
 use crate::launcher::{self, Action, ExecParams};
 
-/// Flags shared by every action verb.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "Flags shared by every action verb.")]
 #[derive(Debug, Args, Clone, Default)]
 pub struct ActionFlags {
     /// Bind a host path: src[:dst[:ro|rw]] (repeatable, comma-separated lists) [env: APPTAINER_BIND, APPTAINER_BINDPATH, added to these]
@@ -291,7 +292,8 @@ impl ActionFlags {
     }
 }
 
-/// `inspect` flags (Apptainer's).
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`inspect` flags (Apptainer's).")]
 #[derive(Debug, Args, Clone)]
 pub struct InspectArgs {
     /// Show the labels (default)

@@ -10,7 +10,11 @@ use crate::image::oci::fetch::{Credentials, FetchOpts};
 use crate::image::oci::squash::Compression;
 use crate::image::pull::PullOpts;
 
-/// Registry flags shared by `pull`, `build` and the action verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(
+    doc,
+    doc = "Registry flags shared by `pull`, `build` and the action verbs."
+)]
 #[derive(Debug, Args, Clone, Default)]
 pub struct RegistryFlags {
     /// Use plain HTTP (and no TLS verification) for the registry [env: APPTAINER_NOHTTPS]
@@ -99,7 +103,8 @@ pub(crate) fn site_registries(mut fetch: FetchOpts) -> anyhow::Result<FetchOpts>
     Ok(fetch)
 }
 
-/// Flags of `pull` and `build`.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "Flags of `pull` and `build`.")]
 #[derive(Debug, Args, Clone)]
 pub struct ConvertFlags {
     /// Overwrite an existing output
@@ -159,7 +164,8 @@ Examples:
   singlet build --update --sandbox app/ more.def    # run more.def's sections on app/
   singlet build --fix-perms --sandbox app/ app.def  # a sandbox you can delete with rm -rf";
 
-/// `pull` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`pull` arguments.")]
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Conversion flags.
@@ -187,7 +193,8 @@ pub struct PullArgs {
     pub args: Vec<String>,
 }
 
-/// `build` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`build` arguments.")]
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Conversion flags.
@@ -277,8 +284,10 @@ const CACHE_TYPES: [&str; 8] = [
     "blob", "oci-sif", "rootfs", "ext3", "oras", "library", "net", "all",
 ];
 
-/// `overlay` verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`overlay` verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum OverlayCommand {
     /// Create an ext3 overlay image, or add an overlay partition to a SIF
     #[command(
@@ -333,8 +342,10 @@ pub fn overlay(cmd: OverlayCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// `cache` verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`cache` verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum CacheCommand {
     /// List what the cache holds
     #[command(

@@ -18,8 +18,10 @@ Examples:
   singlet exec instance://web ps
   singlet instance stop web";
 
-/// Instance verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "Instance verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum InstanceCommand {
     /// Start an instance: run the image's startscript detached
     #[command(after_help = START_EXAMPLES, trailing_var_arg = true)]
@@ -82,7 +84,8 @@ pub enum InstanceCommand {
     },
 }
 
-/// `instance start|run` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`instance start|run` arguments.")]
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// Action flags (as exec).

@@ -10,8 +10,10 @@ use clap::{Args, Subcommand};
 use super::image::ConvertFlags;
 use crate::image::ext3;
 
-/// The 2.x verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "The 2.x verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum LegacyCommand {
     /// (Singularity 2.x) Create an empty ext3 image [today: singlet build, singlet overlay create]
     #[command(
@@ -102,7 +104,8 @@ pub enum LegacyCommand {
     },
 }
 
-/// `import` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`import` arguments.")]
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Conversion flags.

@@ -17,6 +17,15 @@
 //! | front end | any error (`singlet sif`, `pull`, `cache` … included) | 255 (Apptainer) |
 //! | front end | container ran | its status, 128+N on signal N |
 //! | both | bad command line | 2 (clap) |
+//!
+//! Deferred verbs: every verb enum is `#[command(defer = true)]`, so a parse builds the
+//! definitions of the invoked verb only (names and abouts of the others stay, for `--help`);
+//! `singlet-oci run` no longer builds the 16 other runtime verbs. Clap applies a flattened
+//! `Args` type's or a nested verb enum's doc comment as the about of the verb it is built into,
+//! and with deferral that happens after the verb's own; so those types carry their doc only
+//! under rustdoc (`#[cfg_attr(doc, doc = …)]`). A side effect: the generated completions no
+//! longer complete the second word of `singlet help VERB SUBVERB` (clap builds the `help`
+//! tree before the deferred verbs); `singlet VERB SUBVERB` completes as before.
 
 pub mod action;
 pub mod image;
@@ -88,8 +97,10 @@ Examples:
   singlet run image.sif arg1 arg2
   ./image.sif arg1 arg2        # the launch script runs `run-singularity`";
 
-/// Front-end verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "Front-end verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run a command inside a container
     #[command(after_help = EXEC_EXAMPLES, trailing_var_arg = true)]
@@ -244,7 +255,7 @@ pub enum Command {
         #[command(subcommand)]
         cmd: sign::KeyCommand,
     },
-    /// The runc-compatible OCI runtime verbs (same as the singlet-oci command)
+    /// A rootless-by-default OCI runtime, runc-compatible (runtime-spec v1.2): the singlet-oci verbs
     Oci(Box<OciCli>),
     /// SIF file tools, siftool-compatible (header, list, info, dump, new, add, del, setprim)
     #[command(
@@ -668,7 +679,11 @@ mod tests {
     #[test]
     fn every_verb_has_an_example() {
         fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for sub in c.get_subcommands().filter(|s| !s.is_hide_set()) {
+            // `help` is clap's own, added by the build.
+            let verbs = c
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set() && s.get_name() != "help");
+            for sub in verbs {
                 let p = format!("{path} {}", sub.get_name());
                 let text = [sub.get_after_help(), sub.get_after_long_help()]
                     .into_iter()
@@ -682,7 +697,8 @@ mod tests {
             }
         }
         let mut missing = Vec::new();
-        for c in commands() {
+        for mut c in commands() {
+            c.build(); // the verbs are deferred
             let name = c.get_name().to_string();
             walk(&c, &name, &mut missing);
         }

@@ -31,7 +31,11 @@ Extensions to runc:
   plus the caller's /etc/subuid and /etc/subgid range through newuidmap/newgidmap.
   Where the cgroup tree is not writable, resource limits are skipped with one warning.";
 
-/// The runtime's global flags (runc 1.1), placed before the verb.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(
+    doc,
+    doc = "The runtime's global flags (runc 1.1), placed before the verb."
+)]
 #[derive(Debug, Args, Clone)]
 pub struct OciGlobal {
     /// Root directory for container state [default: /run/singlet as root,
@@ -83,7 +87,8 @@ pub struct OciCli {
     pub cmd: Option<OciCommand>,
 }
 
-/// Create options shared by `create` and `run`.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "Create options shared by `create` and `run`.")]
 #[derive(Debug, Args, Clone)]
 pub struct CreateArgs {
     /// Path to the bundle directory (holding config.json)
@@ -106,8 +111,10 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
 }
 
-/// The OCI verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "The OCI verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum OciCommand {
     /// Create a container: set it up and stop before running the user process
     #[command(
@@ -320,7 +327,8 @@ pub enum OciCommand {
     },
 }
 
-/// `update` flags (runc's).
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`update` flags (runc's).")]
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// LinuxResources JSON file, or - for stdin

@@ -22,7 +22,8 @@ Examples:
   singlet push image.sif library://me/tools/image:1.0,latest   (the remote in use; signed)
   singlet push -U -D 'first try' image.sif library://me/tools/image:dev";
 
-/// `push` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`push` arguments.")]
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// Registry flags.
@@ -139,8 +140,10 @@ pub fn push(a: &PushArgs, quiet: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// `registry` verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`registry` verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RegistryCommand {
     /// Store credentials for a registry (checked with the registry first)
     #[command(
@@ -297,7 +300,8 @@ pub fn registry(cmd: RegistryCommand, quiet: bool) -> Result<i32> {
     }
 }
 
-/// `search` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`search` arguments.")]
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// The library endpoint (instead of the remote in use)
@@ -375,8 +379,10 @@ pub fn search(a: &SearchArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// `remote` verbs (library endpoints).
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`remote` verbs (library endpoints).")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RemoteCommand {
     /// Add a library endpoint (a service root URL), and use it when it is the first
     #[command(
@@ -624,7 +630,8 @@ pub fn remote(cmd: RemoteCommand, quiet: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// `delete` arguments.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`delete` arguments.")]
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Architecture of the image to delete (default: this host's)

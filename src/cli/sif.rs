@@ -16,8 +16,10 @@ Examples:
   singlet sif add image.sif rootfs.squashfs --datatype 4 --parttype 1 --partfs 1 --partarch 2
   singlet sif add image.sif signature.bin --datatype 5 --signentity 433FE984155206BD962725E20E8713472A879943 --signhash 1";
 
-/// The siftool commands.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "The siftool commands.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SifCommand {
     /// Display the global header
     #[command(after_help = "Examples:\n  singlet sif header image.sif")]
@@ -86,7 +88,8 @@ pub enum SifCommand {
     },
 }
 
-/// `sif add` arguments (siftool's).
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`sif add` arguments (siftool's).")]
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// Data type: 1 Deffile, 2 EnvVar, 3 Labels, 4 Partition, 5 Signature, 6 GenericJSON,

@@ -31,7 +31,8 @@ Examples:
   singlet verify --legacy-insecure old-singularity-3.5.sif
   singlet verify --json image.sif | jq .signatures";
 
-/// `sign` flags (Apptainer's).
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`sign` flags (Apptainer's).")]
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Use the secret key at this index of the keyring (see `singlet key list --secret`)
@@ -61,7 +62,8 @@ pub struct SignArgs {
     pub image: PathBuf,
 }
 
-/// `verify` flags (Apptainer's).
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`verify` flags (Apptainer's).")]
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Verify DSSE signatures with this PEM public key (repeatable)
@@ -99,8 +101,10 @@ pub struct VerifyArgs {
     pub image: PathBuf,
 }
 
-/// `key` verbs.
+// `doc` only under rustdoc: see "Deferred verbs" in `cli/mod.rs`.
+#[cfg_attr(doc, doc = "`key` verbs.")]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KeyCommand {
     /// Create a new OpenPGP key pair in the keyrings
     #[command(
