@@ -37,6 +37,12 @@ PY
 
 echo "# singlet-oci vs crun vs runc: run /bin/true ($RUNS runs each, interleaved)"
 echo "host: $(uname -r), $(nproc) cpus; crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}')"
+# how much of link/startup.order the binary under test still has (build.rs; a stale order file
+# costs start-up pages, not correctness: regenerate it with bench/startup-order.sh)
+if command -v nm >/dev/null; then
+  have=$(nm --defined-only "$W/singlet" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$REPO/link/startup.order") | wc -l)
+  echo "link/startup.order: $have of $(wc -l < "$REPO/link/startup.order") start-up functions found in the binary"
+fi
 mk_bundle "$W/root-bundle" 0
 cd "$W/root-bundle"
 mapfile -t B < <(base "{rt} --root $W/st-b run b{i}")
