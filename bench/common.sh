@@ -39,6 +39,29 @@ busybox_rootfs() { # DIR
   echo 'root:x:0:0:root:/root:/bin/sh' > "$1/etc/passwd"
 }
 
+true_config() { # DIR [UID GID]: DIR/config.json for DIR/rootfs running /bin/true, no terminal;
+  # rootless (`spec --rootless`) with container root mapped to UID:GID when they are given
+  (cd "$1" && "$W/singlet-oci" spec ${2:+--rootless})
+  python3 - "$1/config.json" "${@:2}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["ociVersion"] = "1.0.2"          # crun 1.8 rejects newer versions
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+if len(sys.argv) > 2:
+    uid, gid = int(sys.argv[2]), int(sys.argv[3])
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+}
+
+true_bundle() { # DIR [UID GID]: a busybox bundle running /bin/true (see true_config)
+  mkdir -p "$1"
+  busybox_rootfs "$1/rootfs"
+  true_config "$@"
+}
+
 # crun refuses hybrid cgroups while hugetlb sits on cgroup2 (DEVELOPERS notes)
 if [ "$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
   mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb hugetlb /sys/fs/cgroup/hugetlb || true

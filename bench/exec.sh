@@ -25,18 +25,7 @@ for img in busybox debian; do
   off=$("$W/singlet" sif list "$f" | awk -F'|' '/\*System/ {split($4, a, "-"); print a[1]+0}')
   mkdir -p "$W/u/$img"
   unsquashfs -q -n -o "$off" -d "$W/u/$img/rootfs" "$f" >/dev/null
-  (cd "$W/u/$img" && "$W/singlet-oci" spec --rootless)
-  python3 - "$W/u/$img/config.json" "$(id -u "$BUSER")" "$(id -g "$BUSER")" <<'PY'
-import json, sys
-p, uid, gid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-c = json.load(open(p))
-c["ociVersion"] = "1.0.2"
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
-c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
-json.dump(c, open(p, "w"))
-PY
+  true_config "$W/u/$img" "$(id -u "$BUSER")" "$(id -g "$BUSER")"
 done
 chown -R "$BUSER:" "$W/u"
 cat > "$W/u/bench.sh" <<EOS

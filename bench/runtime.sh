@@ -21,20 +21,6 @@ base() { # the baseline's command, if any: base TEMPLATE (with {rt} for its sing
   return 0
 }
 
-mk_bundle() { # DIR rootless(0|1) [owner]
-  busybox_rootfs "$1/rootfs"
-  (cd "$1" && "$W/singlet-oci" spec $([ "$2" = 1 ] && echo --rootless))
-  python3 - "$1/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["ociVersion"] = "1.0.2"          # crun 1.8 rejects newer versions
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(p, "w"))
-PY
-}
-
 echo "# singlet-oci vs crun vs runc: run /bin/true ($RUNS runs each, interleaved)"
 echo "host: $(uname -r), $(nproc) cpus; crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}')"
 # how much of link/startup.order the binary under test still has (build.rs; a stale order file
@@ -43,7 +29,7 @@ if command -v nm >/dev/null; then
   have=$(nm --defined-only "$W/singlet" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$REPO/link/startup.order") | wc -l)
   echo "link/startup.order: $have of $(wc -l < "$REPO/link/startup.order") start-up functions found in the binary"
 fi
-mk_bundle "$W/root-bundle" 0
+true_bundle "$W/root-bundle"
 cd "$W/root-bundle"
 mapfile -t B < <(base "{rt} --root $W/st-b run b{i}")
 $INTERLEAVE --runs "$RUNS" --title "root: run" \
@@ -70,16 +56,8 @@ done
 mkdir -p "$W/user"
 chown "$BUSER:" "$W/user"
 as_user "mkdir -p \$W/user/b" >/dev/null
-mk_bundle "$W/user/b" 1
 # the rootless config maps container root to the bench user
-python3 - "$W/user/b/config.json" "$(id -u "$BUSER")" "$(id -g "$BUSER")" <<'PY'
-import json, sys
-p, uid, gid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-c = json.load(open(p))
-c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
-c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
-json.dump(c, open(p, "w"))
-PY
+true_bundle "$W/user/b" "$(id -u "$BUSER")" "$(id -g "$BUSER")"
 mkdir -p "$W/user/own"
 cp "$W/singlet" "$W/user/own/singlet"
 ln -sf singlet "$W/user/own/singlet-oci"

@@ -61,24 +61,8 @@ os.close(u)
 print(f"{len(funcs)} functions")
 PY
 
-mk_bundle() { # DIR [UID GID]: a busybox bundle running /bin/true, rootless if UID is given
-  mkdir -p "$1"
-  busybox_rootfs "$1/rootfs"
-  (cd "$1" && "$W/singlet-oci" spec ${2:+--rootless})
-  python3 - "$1/config.json" "$@" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-if len(sys.argv) > 3:
-    uid, gid = int(sys.argv[3]), int(sys.argv[4])
-    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
-    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
-json.dump(c, open(sys.argv[1], "w"))
-PY
-}
-mk_bundle "$W/b"
-mk_bundle "$W/u/b" "$(id -u "$BUSER")" "$(id -g "$BUSER")"
+true_bundle "$W/b"
+true_bundle "$W/u/b" "$(id -u "$BUSER")" "$(id -g "$BUSER")"
 cp "$TESTDATA/real/singularity-3.8.1-busybox_amd64.sif" "$W/u/busybox.sif"
 chown -R "$BUSER:" "$W/u"
 
