@@ -2,21 +2,30 @@
 //!
 //! Start-up touches a few hundred of the binary's twelve thousand functions, and left where the
 //! compiler puts them they are spread over most of its 13 MB of code: every `singlet-oci run`
-//! faulted in 5.5 MB of it. `link/startup.order` lists the functions the start-up paths call, in
-//! the order they first call them (made by `bench/startup-order.sh` from uprobes, not by hand);
-//! handed to the linker as a symbol ordering file it puts them first and together, and a `run`
+//! faulted in 5.5 MB of it. The order files list the functions the start-up paths call, in the
+//! order they first call them (made by `bench/startup-order.sh` from uprobes, not by hand);
+//! handed to the linker as a symbol ordering file they put them first and together, and a `run`
 //! maps 2.3 MB of the binary instead (bench/README.md, "Start-up symbol order").
 //!
-//! Only release builds for x86_64 GNU/Linux get it: there Rust (1.90 and later, our MSRV) links
-//! with its own `lld`, which reads the file; GNU ld does not know the option. A build that
+//! Two files, because symbol names carry a hash of the build's metadata and a static build
+//! (`scripts/release.sh`: `--target` and `crt-static`) names its functions differently from a
+//! plain `cargo build --release`: `link/startup.order` for the static build, which also orders
+//! the glibc functions it contains, `link/startup.dynamic.order` for the dynamic one.
+//!
+//! Only release builds for x86_64 GNU/Linux get them: there Rust (1.90 and later, our MSRV)
+//! links with its own `lld`, which reads the file; GNU ld does not know the option. A build that
 //! chooses another linker, or sets `SINGLET_SYMBOL_ORDER=0`, links without it. Names the file
 //! lists that the binary no longer has (code renamed since the file was made) are ignored.
+//!
+//! Relative relocations are packed (`DT_RELR`) in static builds, and in dynamic ones when
+//! `SINGLET_RELR=1`: see [`relr`].
 
 use std::env;
 use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=link/startup.order");
+    println!("cargo:rerun-if-changed=link/startup.dynamic.order");
     println!("cargo:rerun-if-env-changed=SINGLET_SYMBOL_ORDER");
     println!("cargo:rerun-if-env-changed=SINGLET_RELR");
     let var = |k: &str| env::var(k).unwrap_or_default();
@@ -32,10 +41,18 @@ fn main() {
         );
         return;
     }
+    let static_build = var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static");
     if var("SINGLET_SYMBOL_ORDER") != "0" {
-        symbol_order(&Path::new(&var("CARGO_MANIFEST_DIR")).join("link/startup.order"));
+        let file = if static_build {
+            "link/startup.order"
+        } else {
+            "link/startup.dynamic.order"
+        };
+        symbol_order(&Path::new(&var("CARGO_MANIFEST_DIR")).join(file));
     }
-    if var("SINGLET_RELR") == "1" {
+    if static_build || var("SINGLET_RELR") == "1" {
         relr();
     }
 }
@@ -54,13 +71,15 @@ fn symbol_order(order: &Path) {
     }
 }
 
-/// `SINGLET_RELR=1`: relative relocations packed as `DT_RELR` (`-z pack-relative-relocs`), a
-/// 5.6 KB table instead of 450 KB of `RELA` entries the dynamic loader reads at every start
-/// (0.3 MB less peak RSS, bench/README.md). Opt-in because the binary then needs glibc 2.36 or
-/// later to run, where it otherwise needs 2.34: a build copied to older nodes would refuse to
-/// start there. Only when the building host's glibc is 2.36 or later: with an older one lld
-/// would emit the table without the version that makes an old loader refuse it, and it would
-/// crash instead.
+/// Relative relocations packed as `DT_RELR` (`-z pack-relative-relocs`): a 5.6 KB table
+/// instead of 450 KB of `RELA` entries read at every start (0.3 MB less peak RSS,
+/// bench/README.md). A static build relocates itself with the glibc start-up code it
+/// contains, so the table costs it nothing where it runs: always on there. A dynamic build
+/// then needs glibc 2.36 or later where it runs, where it otherwise needs 2.34, so it is
+/// opt-in there (`SINGLET_RELR=1`): a build copied to older nodes would refuse to start. Only
+/// when the building host's glibc is 2.36 or later: with an older one lld would emit the table
+/// without the version that makes an old loader refuse it (and an older static glibc has no
+/// code to apply it), and the binary would crash instead.
 fn relr() {
     let version = std::process::Command::new("getconf")
         .arg("GNU_LIBC_VERSION")
@@ -75,7 +94,7 @@ fn relr() {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     } else {
         println!(
-            "cargo:warning=SINGLET_RELR=1 needs glibc 2.36 or later (`getconf GNU_LIBC_VERSION`: {:?}): linking without it",
+            "cargo:warning=packed relocations (static build or SINGLET_RELR=1) need glibc 2.36 or later (`getconf GNU_LIBC_VERSION`: {:?}): linking without it",
             version.trim()
         );
     }

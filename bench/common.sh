@@ -1,11 +1,11 @@
-# Shared set-up for the bench scripts: a release build, the singlet-oci link, a busybox rootfs.
+# Shared set-up for the bench scripts: the release build (scripts/release.sh), the singlet-oci link, a busybox rootfs.
 set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH/.." && pwd)
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 if [ -z "${SINGLET_BIN:-}" ]; then
-  (cd "$REPO" && cargo build --release -q)
-  SINGLET_BIN=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/singlet
+  # the shipped build (static; SINGLET_BIN=$(scripts/release.sh --dynamic) measures the other)
+  SINGLET_BIN=$(CARGO_TERM_QUIET=true "$REPO/scripts/release.sh")
 fi
 TESTDATA=${SINGLET_TESTDATA:-$REPO/../shared/testdata/sif}
 [ -d "$TESTDATA" ] || TESTDATA=/work/shared/testdata/sif
@@ -66,3 +66,11 @@ true_bundle() { # DIR [UID GID]: a busybox bundle running /bin/true (see true_co
 if [ "$(id -u)" = 0 ] && [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
   mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb hugetlb /sys/fs/cgroup/hugetlb || true
 fi
+
+order_file() { # BINARY: the link/ order file build.rs gives that build (static or dynamic)
+  if readelf -lW "$1" | grep -q INTERP; then
+    echo "$REPO/link/startup.dynamic.order"
+  else
+    echo "$REPO/link/startup.order"
+  fi
+}

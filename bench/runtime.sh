@@ -23,11 +23,12 @@ base() { # the baseline's command, if any: base TEMPLATE (with {rt} for its sing
 
 echo "# singlet-oci vs crun vs runc: run /bin/true ($RUNS runs each, interleaved)"
 echo "host: $(uname -r), $(nproc) cpus; crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}')"
-# how much of link/startup.order the binary under test still has (build.rs; a stale order file
+# how much of its order file the binary under test still has (build.rs; a stale order file
 # costs start-up pages, not correctness: regenerate it with bench/startup-order.sh)
-if command -v nm >/dev/null; then
-  have=$(nm --defined-only "$W/singlet" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$REPO/link/startup.order") | wc -l)
-  echo "link/startup.order: $have of $(wc -l < "$REPO/link/startup.order") start-up functions found in the binary"
+if command -v nm >/dev/null && command -v readelf >/dev/null; then
+  order=$(order_file "$W/singlet")
+  have=$(nm --defined-only "$W/singlet" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$order") | wc -l)
+  echo "${order#"$REPO/"}: $have of $(wc -l < "$order") start-up functions found in the binary ($(readelf -lW "$W/singlet" | grep -q INTERP && echo dynamic || echo static))"
 fi
 true_bundle "$W/root-bundle"
 cd "$W/root-bundle"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates link/startup.order: the release binary's functions in the order the start-up paths
+# Regenerates link/startup.order (static build) or link/startup.dynamic.order (SINGLET_BIN of a
+# dynamic one, build.rs says why two): the release binary's functions in the order the start-up paths
 # first call them, which build.rs hands to the linker (--symbol-ordering-file) so that the code
 # a start-up runs sits on few, adjacent pages (bench/README.md, "Start-up symbol order").
 #
@@ -41,6 +42,7 @@ for l in subprocess.run(["readelf", "-lW", binary], capture_output=True, text=Tr
     f = l.split()
     if f and f[0] == "LOAD" and "E" in "".join(f[6:-1]):
         segs.append((int(f[2], 16), int(f[1], 16), int(f[5], 16)))
+code = open(binary, "rb").read()
 funcs = {}
 nm = subprocess.run(["nm", "--defined-only", "-S", binary], capture_output=True, text=True, check=True)
 for l in nm.stdout.splitlines():
@@ -49,7 +51,10 @@ for l in nm.stdout.splitlines():
         a = int(f[0], 16)
         for va, off, size in segs:
             if va <= a < va + size:
-                funcs.setdefault(a - va + off, (a, f[3]))
+                # a probe on an AVX-512 (EVEX, first byte 0x62) instruction re-traps without
+                # end (glibc's memset of a static build spun `run` at full CPU), so none there
+                if code[a - va + off] != 0x62:
+                    funcs.setdefault(a - va + off, (a, f[3]))
 # one event with a probe per function: disabling 12,000 events one by one takes ten minutes
 # (a grace period each), one event with 12,000 probes a moment
 u = os.open("/sys/kernel/tracing/uprobe_events", os.O_WRONLY | os.O_APPEND)
@@ -82,7 +87,7 @@ as_user "export SINGLET_CACHEDIR=\$W/u/cache; \$W/singlet exec \$W/u/busybox.sif
 as_user "export SINGLET_CACHEDIR=\$W/u/cache; \$W/singlet instance start \$W/u/busybox.sif order >/dev/null && \$W/singlet instance stop order >/dev/null"
 echo 0 > "$T/events/singlet_order/enable"
 
-python3 - "$T/trace" "$W/names" "$REPO/link/startup.order" <<'PY'
+python3 - "$T/trace" "$W/names" "$(order_file "$W/singlet")" <<'PY'
 import os, re, sys
 trace, names, out = sys.argv[1:]
 name = {int(a, 16): n for a, n in (l.split() for l in open(names))}

@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release
-install -m 0755 target/release/singlet /usr/local/bin/singlet
+# the static release binary (scripts/release.sh says why)
+install -m 0755 "$(./scripts/release.sh)" /usr/local/bin/singlet
 ln -sf singlet /usr/local/bin/singlet-oci
 # `./image.sif` runs `/usr/bin/env run-singularity ./image.sif` (the SIF's launch script).
 [ -e /usr/local/bin/run-singularity ] || ln -sf singlet /usr/local/bin/run-singularity

@@ -46,12 +46,7 @@ pub fn dir() -> PathBuf {
     let home = std::env::var_os("HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir)
-        })
+        .or_else(|| crate::sys::users::user_by_uid(nix::unistd::getuid().as_raw()).map(|u| u.dir))
         .unwrap_or_else(|| PathBuf::from("/tmp"));
     home.join(".cache").join("singlet")
 }

@@ -37,7 +37,7 @@ impl Host {
     pub fn gather() -> Host {
         let uid = nix::unistd::getuid();
         let gid = nix::unistd::getgid();
-        let pw = nix::unistd::User::from_uid(uid).ok().flatten();
+        let pw = crate::sys::users::user_by_uid(uid.as_raw());
         let name = pw
             .as_ref()
             .map(|u| u.name.clone())
@@ -47,31 +47,20 @@ impl Host {
             .map(PathBuf::from)
             .or_else(|| pw.as_ref().map(|u| u.dir.clone()))
             .unwrap_or_else(|| PathBuf::from("/"));
-        let group_name = nix::unistd::Group::from_gid(gid)
-            .ok()
-            .flatten()
-            .map(|g| g.name)
+        let group_name = crate::sys::users::group_name(gid.as_raw())
             .unwrap_or_else(|| format!("g{}", gid.as_raw()));
         let groups = nix::unistd::getgroups()
             .unwrap_or_default()
             .into_iter()
             .filter(|g| *g != gid)
-            .filter_map(|g| {
-                nix::unistd::Group::from_gid(g)
-                    .ok()
-                    .flatten()
-                    .map(|gr| (g.as_raw(), gr.name))
-            })
+            .filter_map(|g| crate::sys::users::group_name(g.as_raw()).map(|n| (g.as_raw(), n)))
             .collect();
         let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
         nix::sys::stat::umask(old);
         Host {
             uid: uid.as_raw(),
 
-            gecos: pw
-                .as_ref()
-                .map(|u| u.gecos.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            gecos: pw.as_ref().map(|u| u.gecos.clone()).unwrap_or_default(),
             shell: pw
                 .as_ref()
                 .map(|u| u.shell.display().to_string())

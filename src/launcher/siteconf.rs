@@ -372,12 +372,10 @@ impl SiteConfig {
             let owner = std::fs::metadata(image)
                 .map_err(|e| Error::io(format!("stat {}", image.display()), e))?
                 .uid();
-            let allowed = self.limit_container_owners.iter().any(|name| {
-                nix::unistd::User::from_name(name)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|u| u.uid.as_raw() == owner)
-            });
+            let allowed = self
+                .limit_container_owners
+                .iter()
+                .any(|name| crate::sys::users::user_by_name(name).is_some_and(|u| u.uid == owner));
             if !allowed {
                 return Err(Error::Flag(format!(
                     "{}: images must belong to {} (limit container owners in {file})",

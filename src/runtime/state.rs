@@ -573,10 +573,7 @@ pub fn now_rfc3339() -> String {
 /// The name of the current effective user from `/etc/passwd`, or "" (runc prints `""` for
 /// unknown owners).
 pub fn owner_name() -> String {
-    let uid = nix::unistd::geteuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
+    crate::sys::users::user_by_uid(nix::unistd::geteuid().as_raw())
         .map(|u| u.name)
         .unwrap_or_default()
 }

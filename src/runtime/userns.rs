@@ -65,9 +65,7 @@ pub fn parse_subid(content: &str, user: &str, uid: u32) -> Vec<SubIdRange> {
 
 /// The subordinate ranges of the current user from `file` (`/etc/subuid` or `/etc/subgid`).
 pub fn own_subids(file: &str, id: u32) -> Vec<SubIdRange> {
-    let name = nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .ok()
-        .flatten()
+    let name = crate::sys::users::user_by_uid(nix::unistd::geteuid().as_raw())
         .map(|u| u.name)
         .unwrap_or_default();
     fs::read_to_string(file)

@@ -13,6 +13,7 @@
 //!   in temporary names.
 //! * [`sparse`]: writing untrusted file contents with holes kept, within a byte budget.
 //! * [`trust`]: which directories and files the runtime may reuse or execute.
+//! * [`users`]: the host's user and group database, also from a static build.
 //!
 //! The rules they implement are in `docs/reference/security.md`.
 
@@ -27,3 +28,4 @@ pub mod path;
 pub mod proc;
 pub mod sparse;
 pub mod trust;
+pub mod users;

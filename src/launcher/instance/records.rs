@@ -121,9 +121,7 @@ pub fn dir() -> PathBuf {
             return x.join("singlet/instances");
         }
     }
-    let home = nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .ok()
-        .flatten()
+    let home = crate::sys::users::user_by_uid(nix::unistd::geteuid().as_raw())
         .map(|u| u.dir)
         .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("/tmp"));
