@@ -28,7 +28,7 @@ echo "host: $(uname -r), $(nproc) cpus; crun $(crun --version | head -1 | awk '{
 if command -v nm >/dev/null && command -v readelf >/dev/null; then
   order=$(order_file "$W/singlet")
   have=$(nm --defined-only "$W/singlet" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$order") | wc -l)
-  echo "${order#"$REPO/"}: $have of $(wc -l < "$order") start-up functions found in the binary ($(readelf -lW "$W/singlet" | grep -q INTERP && echo dynamic || echo static))"
+  echo "${order#"$REPO/"}: $have of $(wc -l < "$order") start-up functions found in the binary"
 fi
 true_bundle "$W/root-bundle"
 cd "$W/root-bundle"

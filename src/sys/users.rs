@@ -80,11 +80,7 @@ pub fn group_name(gid: u32) -> Option<String> {
     }
     #[cfg(target_feature = "crt-static")]
     {
-        let key = Key::Id(gid);
-        let line = std::fs::read_to_string("/etc/group")
-            .ok()
-            .and_then(|t| find_entry(&t, key))
-            .or_else(|| getent("group", key))?;
+        let line = entry("group", Key::Id(gid))?;
         Some(line.split(':').next()?.to_string())
     }
 }
@@ -107,12 +103,28 @@ fn user(key: Key) -> Option<User> {
     }
     #[cfg(target_feature = "crt-static")]
     {
-        std::fs::read_to_string("/etc/passwd")
-            .ok()
-            .and_then(|t| find_entry(&t, key))
-            .or_else(|| getent("passwd", key))
-            .and_then(|l| parse_passwd(&l))
+        entry("passwd", key).and_then(|l| parse_passwd(&l))
     }
+}
+
+/// The static build's lookup: `/etc/DATABASE` (`passwd` or `group`), then the host's `getent`.
+/// Answers are kept for the process's life, so a user missing from the files costs one
+/// `getent` run, not one per caller (the launcher asks for the caller's entry several times).
+fn entry(database: &'static str, key: Key) -> Option<String> {
+    use std::sync::Mutex;
+    type Seen = Vec<(&'static str, String, Option<String>)>;
+    static SEEN: Mutex<Seen> = Mutex::new(Vec::new());
+    let arg = key.as_arg();
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((.., line)) = seen.iter().find(|(d, a, _)| *d == database && *a == arg) {
+        return line.clone();
+    }
+    let line = std::fs::read_to_string(Path::new("/etc").join(database))
+        .ok()
+        .and_then(|t| find_entry(&t, key))
+        .or_else(|| getent(database, key));
+    seen.push((database, arg, line.clone()));
+    line
 }
 
 /// The line of a `passwd(5)` or `group(5)` text whose name or id is `key`; comments, blank
@@ -191,7 +203,8 @@ mod tests {
             find_entry(PASSWD, Key::Name("root")).unwrap(),
             "root:x:0:0:root:/root:/bin/bash"
         );
-        // a name that looks like an id is a name, not uid 1234's entry by accident
+        // a name is matched against names only: "1000" is uid 1000's id, not a name
+        assert!(find_entry(PASSWD, Key::Name("1000")).is_none());
         assert!(find_entry(PASSWD, Key::Id(1001)).is_none());
         assert!(find_entry(PASSWD, Key::Name("nis")).is_none());
         assert!(find_entry(PASSWD, Key::Name("+nis")).is_none());
@@ -234,8 +247,11 @@ mod tests {
             Some(g.split(':').next().unwrap().to_string()),
             group_name(gid)
         );
-        // an id no database has
+        // an id no database has, twice (the static build's answer is kept)
         assert!(getent("passwd", Key::Id(4_000_000_000)).is_none());
+        assert!(entry("passwd", Key::Id(4_000_000_000)).is_none());
+        assert!(entry("passwd", Key::Id(4_000_000_000)).is_none());
+        assert_eq!(entry("passwd", Key::Id(uid)), Some(line));
         assert!(user_by_uid(4_000_000_000).is_none());
         // no getent at all
         assert!(getent_from(["/nonexistent/getent"], "passwd", Key::Id(uid)).is_none());
