@@ -14,6 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+case "${1:-}" in
+  ""|--dynamic) ;;
+  *) echo "release.sh: unknown argument ${1:-} (usage: scripts/release.sh [--dynamic])" >&2; exit 2 ;;
+esac
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 if [ "${1:-}" = --dynamic ]; then
   cargo build --release >&2
