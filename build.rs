@@ -17,6 +17,12 @@
 //! chooses another linker, or sets `SINGLET_SYMBOL_ORDER=0`, links without it. Names the file
 //! lists that the binary no longer has (code renamed since the file was made) are ignored.
 //!
+//! The static build puts `link/resident.order` ahead of its start-up order: the functions
+//! the long-lived waiting processes (an instance's monitor and init, a foreground `run`) run
+//! after they give their code pages back, made by `bench/resident-order.sh`. Kept together
+//! they fault back in on one or two 64 KiB windows, shared by those processes
+//! (bench/README.md, "Resident code").
+//!
 //! Relative relocations are packed (`DT_RELR`) in static builds, and in dynamic ones when
 //! `SINGLET_RELR=1`: see [`relr`].
 
@@ -26,6 +32,7 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=link/startup.order");
     println!("cargo:rerun-if-changed=link/startup.dynamic.order");
+    println!("cargo:rerun-if-changed=link/resident.order");
     println!("cargo:rerun-if-env-changed=SINGLET_SYMBOL_ORDER");
     println!("cargo:rerun-if-env-changed=SINGLET_RELR");
     let var = |k: &str| env::var(k).unwrap_or_default();
@@ -45,12 +52,22 @@ fn main() {
         .split(',')
         .any(|f| f == "crt-static");
     if var("SINGLET_SYMBOL_ORDER") != "0" {
-        let file = if static_build {
-            "link/startup.order"
+        let dir = Path::new(&var("CARGO_MANIFEST_DIR")).join("link");
+        if static_build {
+            let out = Path::new(&var("OUT_DIR")).join("symbol.order");
+            match join_orders(
+                &dir.join("resident.order"),
+                &dir.join("startup.order"),
+                &out,
+            ) {
+                Ok(()) => symbol_order(&out),
+                Err(e) => {
+                    println!("cargo:warning=link/*.order: {e}: linking without a symbol order")
+                }
+            }
         } else {
-            "link/startup.dynamic.order"
-        };
-        symbol_order(&Path::new(&var("CARGO_MANIFEST_DIR")).join(file));
+            symbol_order(&dir.join("startup.dynamic.order"));
+        }
     }
     if static_build || var("SINGLET_RELR") == "1" {
         relr();
@@ -69,6 +86,31 @@ fn symbol_order(order: &Path) {
             order.display()
         ),
     }
+}
+
+/// `first`'s names (when the file exists), then `then`'s not already listed, into `out`.
+fn join_orders(first: &Path, then: &Path, out: &Path) -> std::io::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut all = String::new();
+    for f in [first, then] {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && f == first => continue,
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", f.display()),
+                ))
+            }
+        };
+        for name in text.split_whitespace() {
+            if seen.insert(name.to_owned()) {
+                all.push_str(name);
+                all.push('\n');
+            }
+        }
+    }
+    std::fs::write(out, all)
 }
 
 /// Relative relocations packed as `DT_RELR` (`-z pack-relative-relocs`): a 5.6 KB table

@@ -63,6 +63,12 @@ as_user "sh $W/u/bench.sh"
 # (4) N_INSTANCES (second argument, default 100) instances started one after another by the
 # unprivileged user: time per start and their total PSS.
 N_INSTANCES=${2:-100}
+# how much of link/resident.order the static binary under test has (a stale file costs resident
+# code, not correctness: regenerate it with bench/resident-order.sh)
+if ! readelf -lW "$W/singlet" | grep -q INTERP; then
+  have=$(nm --defined-only "$W/singlet" 2>/dev/null | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$REPO/link/resident.order") | wc -l)
+  echo "link/resident.order: $have of $(wc -l < "$REPO/link/resident.order") resident functions found in the binary"
+fi
 pss() { awk '/^Pss:/{print $2}' "/proc/$1/smaps_rollup"; }
 pair_pss() { # PID of an init: "monitor+init" PSS
   local mon; mon=$(ps -o ppid= -p "$1" | tr -d ' ')
