@@ -20,7 +20,7 @@
 //! The static build puts `link/resident.order` ahead of its start-up order: the functions
 //! the long-lived waiting processes (an instance's monitor and init, a foreground `run`) run
 //! after they give their code pages back, made by `bench/resident-order.sh`. Kept together
-//! they fault back in on one or two 64 KiB windows, shared by those processes
+//! they fault back in as one block of code shared by those processes
 //! (bench/README.md, "Resident code").
 //!
 //! Relative relocations are packed (`DT_RELR`) in static builds, and in dynamic ones when

@@ -3,17 +3,17 @@
 # runtime's long-lived waiting processes run after they have given their code pages back
 # (`sys::mem::release_code`): an instance's monitor and init, and the foreground `run` waiting
 # for its container. build.rs puts them ahead of link/startup.order, together, so that the
-# code those processes fault back in sits on one or two 64 KiB fault-around windows that
-# they share, instead of on six windows each (bench/README.md, "Resident code").
+# code those processes fault back in sits in one fault-around window (128 KiB on this host's
+# kernel) that they share, instead of in three or more each (bench/README.md, "Resident code").
 #
 # Measured, not guessed: uprobes cannot be used (a probe's page is an anonymous copy, which
 # release_code leaves alone), so this traces the page faults of instruction fetches
 # (exceptions:page_fault_user) that those processes take after release_code's madvise(2) of
-# the binary's code (syscalls:sys_enter_madvise at the code mapping), and names the function holding each faulting address. A fault
-# maps the whole 64 KiB window around it, so a function that only shares a window with an
-# earlier fault is not seen until the functions that hid it have moved: the result is merged
-# into the existing file, and the script says how many functions were new. Run it (and
-# relink) until none are.
+# the binary's code (syscalls:sys_enter_madvise at the code mapping), and names the function
+# holding each faulting address. A fault maps the whole window around it, so a function that
+# only shares a window with an earlier fault is not seen until the functions that hid it have
+# moved: the result is merged into the existing file, and the script says how many functions
+# were new. Run it (and relink) until none are.
 # Usage (as root, a static release build): bench/resident-order.sh
 # SINGLET_BIN=PATH profiles that build instead of a fresh release build.
 set -euo pipefail
