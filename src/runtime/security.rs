@@ -22,16 +22,21 @@ use oci_spec::runtime::{
 
 use super::error::{Context as _, Error, Result};
 
+/// The capabilities the running kernel knows (`/proc/sys/kernel/cap_last_cap`), read once per
+/// process; `None` when procfs cannot tell.
+fn supported() -> Option<&'static CapsHashSet> {
+    static ALL: std::sync::OnceLock<Option<CapsHashSet>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| caps::runtime::procfs_all_supported(None).ok())
+        .as_ref()
+}
+
 fn to_caps(set: &Option<Capabilities>) -> CapsHashSet {
     let mut out = CapsHashSet::new();
     for c in set.iter().flatten() {
         // oci-spec prints names without the prefix; the caps crate wants CAP_*.
         if let Ok(cap) = Cap::from_str(&format!("CAP_{c}")) {
             // Capabilities the running kernel does not know are ignored, as runc does.
-            if caps::runtime::procfs_all_supported(None)
-                .map(|all| all.contains(&cap))
-                .unwrap_or(true)
-            {
+            if supported().is_none_or(|all| all.contains(&cap)) {
                 out.insert(cap);
             }
         }

@@ -92,7 +92,12 @@ pub fn run_hooked(
     }
     let code = wait::wait_forward(created.pid, created.master)?;
     if let Ok(c) = Container::load(&ctx.root, &cid) {
-        super::delete::kill_and_wait(&c);
+        // The init is reaped: what may be left runs in the container's cgroup, which destroy
+        // removes, killing what is still in it. Without a cgroup (or should the init still
+        // be there) the processes are found and killed first, as `delete --force` does.
+        if c.saved.cgroup_path.is_none() || c.init_alive() {
+            super::delete::kill_and_wait(&c);
+        }
         super::delete::destroy(&c)?;
     }
     Ok(code)
