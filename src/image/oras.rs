@@ -178,7 +178,40 @@ struct Session {
     token: bool,
 }
 
+/// Whether the host has CA certificates where the registry client looks for them: the files
+/// and directories `SSL_CERT_FILE` and `SSL_CERT_DIR` name when either is set, otherwise the
+/// usual system locations (openssl-probe's list, which rustls-native-certs reads): a
+/// non-empty file or a directory with an entry.
+///
+/// oci-client builds a default HTTP client inside every client it makes (even one for a
+/// plain-HTTP registry, which checks no certificate), and that default client panics when no
+/// certificate loads: singlet would abort. This check turns that host into a clear error.
+fn host_has_ca_certificates() -> bool {
+    let env_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    let env_dirs: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
+        .map(|d| std::env::split_paths(&d).collect())
+        .unwrap_or_default();
+    let (file, dirs) = if env_file.is_some() || !env_dirs.is_empty() {
+        (env_file, env_dirs)
+    } else {
+        let p = openssl_probe::probe();
+        (p.cert_file, p.cert_dir)
+    };
+    file.is_some_and(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 0))
+        || dirs
+            .iter()
+            .any(|d| std::fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_some()))
+}
+
 fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Session> {
+    if !host_has_ca_certificates() {
+        return Err(Error::Other(format!(
+            "{}: this host has no CA certificates (install the ca-certificates package, or \
+             name a bundle with SSL_CERT_FILE or a directory with SSL_CERT_DIR); the registry \
+             client needs them even for a plain-HTTP registry",
+            r.uri
+        )));
+    }
     // reqwest is built without a default crypto provider; ring is the one ureq uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -617,3 +617,41 @@ fn oras_insecure_registries_site_config() {
         out(&o)
     );
 }
+
+/// A host without CA certificates (a minimal node without the ca-certificates package): the
+/// registry client cannot be made, even for a plain-HTTP registry. Before the check in
+/// `oras::session` oci-client's default HTTP client panicked there and singlet aborted
+/// (SIGABRT, no message naming the cause); now it is a clear error, exit 255, nothing left.
+/// With a bundle named by SSL_CERT_FILE the same pull works.
+#[test]
+fn oras_host_without_ca_certificates() {
+    need!(Who::Root);
+    let (addr, _dir) = start_registry("");
+    let s = Scratch::new(Who::Root);
+    let img = s.path().join("app.sif");
+    fs::copy(testdata().join("reference/busybox.sif"), &img).unwrap();
+    let uri = format!("oras://{addr}/test/app:v1");
+    let o = singlet_in(&s, &[], &["push", "--no-https", "app.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    let empty_file = s.path().join("empty.pem");
+    fs::write(&empty_file, "").unwrap();
+    let empty_dir = s.path().join("certs");
+    fs::create_dir(&empty_dir).unwrap();
+    let (f, d) = (
+        empty_file.display().to_string(),
+        empty_dir.display().to_string(),
+    );
+    let none = [("SSL_CERT_FILE", f.as_str()), ("SSL_CERT_DIR", d.as_str())];
+    let o = singlet_in(&s, &none, &["pull", "--no-https", "out.sif", &uri]);
+    assert_eq!(o.status.code(), Some(255), "{}", err(&o));
+    assert!(err(&o).contains(&uri), "{}", err(&o));
+    assert!(err(&o).contains("no CA certificates"), "{}", err(&o));
+    assert!(!s.path().join("out.sif").exists());
+    let bundle = [("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")];
+    let o = singlet_in(&s, &bundle, &["pull", "--no-https", "out.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        fs::read(s.path().join("out.sif")).unwrap(),
+        fs::read(&img).unwrap()
+    );
+}
