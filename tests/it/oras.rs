@@ -339,7 +339,12 @@ fn oras_registry_login() {
 
 /// Each bad input: exit 255, the URI named, no output file.
 fn refused(s: &Scratch, args: &[&str], uri: &str, why: &str) {
-    let o = singlet_in(s, &[], args);
+    refused_with(s, &[], args, uri, why)
+}
+
+/// [`refused`] with `envs` in the environment.
+fn refused_with(s: &Scratch, envs: &[(&str, &str)], args: &[&str], uri: &str, why: &str) {
+    let o = singlet_in(s, envs, args);
     assert_eq!(o.status.code(), Some(255), "{args:?}: {}", err(&o));
     assert!(
         err(&o).contains(uri),
@@ -642,11 +647,13 @@ fn oras_host_without_ca_certificates() {
         empty_dir.display().to_string(),
     );
     let none = [("SSL_CERT_FILE", f.as_str()), ("SSL_CERT_DIR", d.as_str())];
-    let o = singlet_in(&s, &none, &["pull", "--no-https", "out.sif", &uri]);
-    assert_eq!(o.status.code(), Some(255), "{}", err(&o));
-    assert!(err(&o).contains(&uri), "{}", err(&o));
-    assert!(err(&o).contains("no CA certificates"), "{}", err(&o));
-    assert!(!s.path().join("out.sif").exists());
+    refused_with(
+        &s,
+        &none,
+        &["pull", "--no-https", "out.sif", &uri],
+        &uri,
+        "no CA certificates",
+    );
     let bundle = [("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")];
     let o = singlet_in(&s, &bundle, &["pull", "--no-https", "out.sif", &uri]);
     assert!(o.status.success(), "{}", err(&o));

@@ -469,7 +469,7 @@ impl Rootfs<'_> {
         // The hierarchies' directories are made and reopened from the fresh tmpfs (ours,
         // empty), not resolved from the rootfs each time: four components fewer to walk per
         // hierarchy, eleven hierarchies on a hybrid host.
-        let (tmpfs, _) = reopen(root_fd, dest)?;
+        let (tmpfs, tmpfs_path) = reopen(root_fd, dest)?;
         for h in &hosts {
             let Some(name) = h
                 .mountpoint
@@ -517,10 +517,9 @@ impl Rootfs<'_> {
             let _ = remount_bind(&np, base | ro, &inner);
         }
         if !ro.is_empty() {
-            let (_fd, np) = reopen(root_fd, dest)?;
             do_mount(
                 None,
-                &np,
+                &tmpfs_path,
                 None,
                 MsFlags::MS_REMOUNT | base | ro,
                 Some("mode=755"),
