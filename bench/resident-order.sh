@@ -65,10 +65,16 @@ RUN=$!
 sleep 2 # the monitor and `run` give their code back after 1 s
 PIDS=$(pgrep -u "$BUSER" -f "instance start" | tr '\n' ' ')
 PIDS="$PIDS $(pgrep -f "singlet-oci --root $W/st run r1" | tr '\n' ' ')"
-BASE=$(awk '$3 == "00000000" && $6 ~ /\/singlet$/ {split($1, a, "-"); print a[1]; exit}' "/proc/${PIDS%% *}/maps")
-TEXT=$(awk '$2 ~ /x/ && $6 ~ /\/singlet$/ {split($1, a, "-"); print a[1]; exit}' "/proc/${PIDS%% *}/maps")
+read -r FIRST _ <<< "$PIDS"
+if [ -z "${FIRST:-}" ]; then
+  echo "resident-order: neither the instance nor the run is there 2 s after starting them" >&2
+  exit 1
+fi
+# the binary's mappings by inode: a process in another mount namespace names the file otherwise
+INODE=$(stat -L -c %i "$W/singlet")
+BASE=$(awk -v ino="$INODE" '$5 == ino && $3 == "00000000" {split($1, a, "-"); print a[1]; exit}' "/proc/$FIRST/maps")
+TEXT=$(awk -v ino="$INODE" '$5 == ino && $2 ~ /x/ {split($1, a, "-"); print a[1]; exit}' "/proc/$FIRST/maps")
 echo "# resident code (KiB, Rss of the binary's code mapping) with this build's order:"
-INODE=$(stat -L -c %i "$W/singlet") # by inode: a process in another mount namespace names the file otherwise
 for p in $PIDS; do
   echo "  $p $(tr '\0' ' ' < "/proc/$p/cmdline" | cut -c1-40)… $(awk -v ino="$INODE" '/^[0-9a-f]+-/ {m = ($2 == "r-xp" && $5 == ino); next} m && /^Rss:/ {print $2}' "/proc/$p/smaps") KiB"
 done
