@@ -331,38 +331,68 @@ fn open_partial(part: &Path) -> Result<(std::fs::File, u64, Sha256)> {
     Ok((f, have, h))
 }
 
-/// Writes and hashes the chunks of a download on a second thread, so that the next chunk
-/// arrives while the last one is written and hashed (the hash costs as much as the transfer
-/// over loopback: bench/README.md "SIF transfer"). `tee`, when given, receives the same bytes
-/// (the output of a pull through the cache, written once instead of copied afterwards).
+/// Writes the chunks of a download on one thread and hashes them on another, so that the
+/// next chunk arrives while the last one is written and hashed. The hash costs as much as the
+/// transfer over loopback, and the writes (two with `tee`) as much again: on one thread they
+/// were the slowest part of a pull (bench/README.md "SIF transfer"). `tee`, when given,
+/// receives the same bytes (the output of a pull through the cache, written once instead of
+/// copied afterwards). A chunk is shared by both threads, not copied.
 struct Sink {
-    tx: std::sync::mpsc::SyncSender<bytes::Bytes>,
-    handle: std::thread::JoinHandle<std::io::Result<(std::fs::File, Sha256)>>,
+    to_writer: std::sync::mpsc::SyncSender<bytes::Bytes>,
+    to_hasher: std::sync::mpsc::SyncSender<bytes::Bytes>,
+    writer: std::thread::JoinHandle<std::io::Result<std::fs::File>>,
+    hasher: std::thread::JoinHandle<Sha256>,
 }
 
 impl Sink {
+    /// A few chunks in flight keep their buffers reused: a channel of 256 made the kernel
+    /// zero fresh pages for every buffer (bench/README.md "SIF transfer").
+    const DEPTH: usize = 8;
+
     fn start(mut f: std::fs::File, mut h: Sha256, mut tee: Option<std::fs::File>) -> Sink {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(8);
-        let handle = std::thread::spawn(move || {
-            for chunk in rx {
+        let (to_writer, chunks) = std::sync::mpsc::sync_channel::<bytes::Bytes>(Self::DEPTH);
+        let writer = std::thread::spawn(move || {
+            for chunk in chunks {
                 f.write_all(&chunk)?;
                 if let Some(t) = tee.as_mut() {
                     t.write_all(&chunk)?;
                 }
+            }
+            Ok(f)
+        });
+        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<bytes::Bytes>(Self::DEPTH);
+        let hasher = std::thread::spawn(move || {
+            for chunk in chunks {
                 h.update(&chunk);
             }
-            Ok((f, h))
+            h
         });
-        Sink { tx, handle }
+        Sink {
+            to_writer,
+            to_hasher,
+            writer,
+            hasher,
+        }
+    }
+
+    /// Hands `chunk` to both threads; false when the writer has stopped (an I/O error, which
+    /// [`Sink::finish`] returns).
+    fn send(&self, chunk: bytes::Bytes) -> bool {
+        self.to_hasher.send(chunk.clone()).is_ok() && self.to_writer.send(chunk).is_ok()
     }
 
     /// The file and the hash state once every chunk sent is written.
     fn finish(self, part: &Path) -> Result<(std::fs::File, Sha256)> {
-        drop(self.tx);
-        self.handle
+        drop(self.to_writer);
+        drop(self.to_hasher);
+        let failed = || Error::Other(format!("write {}: the writer failed", part.display()));
+        let h = self.hasher.join().map_err(|_| failed())?;
+        let f = self
+            .writer
             .join()
-            .map_err(|_| Error::Other(format!("write {}: the writer failed", part.display())))?
-            .map_err(|e| Error::io(format!("write {}", part.display()), e))
+            .map_err(|_| failed())?
+            .map_err(|e| Error::io(format!("write {}", part.display()), e))?;
+        Ok((f, h))
     }
 }
 
@@ -439,7 +469,7 @@ fn fetch_blob(
                     break;
                 }
                 have += chunk.len() as u64;
-                if sink.tx.send(chunk).is_err() {
+                if !sink.send(chunk) {
                     break; // the writer failed: finish() says why
                 }
                 if let Some(b) = &b {
