@@ -231,10 +231,15 @@ fn on_cgroupfs(fd: &impl std::os::fd::AsFd) -> bool {
 /// Writes a cgroup control file: never through a symlink (`O_NOFOLLOW`), never created, and
 /// only on a cgroup filesystem (docs/reference/security.md, class 5).
 fn write(path: &Path, data: &str) -> Result<()> {
-    use std::io::Write as _;
+    write_to(&mut open_control(path, data)?, path, data)
+}
+
+/// Opens the control file `path` for writing: no symlink followed, and it must be on a cgroup
+/// filesystem. `data` only names the first write in the error.
+fn open_control(path: &Path, data: &str) -> Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     let err = |e: String| Error::Cgroup(format!("write {data:?} to {}: {e}", path.display()));
-    let mut f = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
@@ -242,7 +247,15 @@ fn write(path: &Path, data: &str) -> Result<()> {
     if !on_cgroupfs(&f) {
         return Err(err("not on a cgroup filesystem".into()));
     }
-    f.write_all(data.as_bytes()).map_err(|e| err(e.to_string()))
+    Ok(f)
+}
+
+/// One write to a control file opened by [`open_control`]: the kernel takes each `write` as
+/// one value (one device rule, one pid), so several may go through the same descriptor.
+fn write_to(f: &mut std::fs::File, path: &Path, data: &str) -> Result<()> {
+    use std::io::Write as _;
+    f.write_all(data.as_bytes())
+        .map_err(|e| Error::Cgroup(format!("write {data:?} to {}: {e}", path.display())))
 }
 
 /// Creates `dir` and its missing parents; in the cpuset hierarchy each new level gets its
@@ -322,11 +335,15 @@ fn apply_devices(
         };
         write(&dir.join(file), &device_rule(r))?;
     }
+    // The allow rules after the container's own go through one descriptor (12 or more
+    // rules: an open, a statfs and a close each otherwise).
+    let allow = dir.join("devices.allow");
+    let mut f = open_control(&allow, DEFAULT_ALLOW[0])?;
     for rule in DEFAULT_ALLOW {
-        write(&dir.join("devices.allow"), rule)?;
+        write_to(&mut f, &allow, rule)?;
     }
     for (t, maj, min) in nodes {
-        write(&dir.join("devices.allow"), &format!("{t} {maj}:{min} rwm"))?;
+        write_to(&mut f, &allow, &format!("{t} {maj}:{min} rwm"))?;
     }
     Ok(())
 }
