@@ -317,13 +317,21 @@ pub fn main() -> ExitCode {
         args.splice(1..1, ["-q".into(), "run".into()]);
     }
     let cli = Cli::parse_from(args);
-    if cli.cmd.enters_container() {
-        if let Err(e) = crate::sys::exe::protect() {
-            eprintln!("FATAL:   {e}");
-            return ExitCode::from(EXIT_FRONTEND_ERROR);
+    let protected = if cli.cmd.enters_container() {
+        match crate::sys::exe::protect() {
+            Ok(how) => Some(how),
+            Err(e) => {
+                eprintln!("FATAL:   {e}");
+                return ExitCode::from(EXIT_FRONTEND_ERROR);
+            }
         }
-    }
+    } else {
+        None
+    };
     let _ = log::init(None, log::LogFormat::Text, cli.debug, log::Style::Human);
+    if let Some(how) = protected {
+        tracing::debug!("{how}");
+    }
     let front = |r: anyhow::Result<i32>| -> ExitCode {
         match r {
             Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
@@ -487,10 +495,14 @@ fn oci_main(cli: OciCli, name: &str) -> ExitCode {
     };
     // Before the log file or anything else is opened: the binary a container could reach is
     // replaced by a protected view, and the descriptors the caller passes are pinned.
+    let mut protected = None;
     if let Some(preserve) = cmd.enters_container() {
-        if let Err(e) = crate::sys::exe::protect() {
-            eprintln!("{name}: {e}");
-            return ExitCode::from(EXIT_RUNTIME_ERROR);
+        match crate::sys::exe::protect() {
+            Ok(how) => protected = Some(how),
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                return ExitCode::from(EXIT_RUNTIME_ERROR);
+            }
         }
         if let Err(e) = crate::sys::fd::reserve_preserved(preserve) {
             eprintln!("{name}: --preserve-fds {preserve}: {e}");
@@ -503,6 +515,9 @@ fn oci_main(cli: OciCli, name: &str) -> ExitCode {
             g.log.as_deref().unwrap_or(Path::new("")).display()
         );
         return ExitCode::from(EXIT_RUNTIME_ERROR);
+    }
+    if let Some(how) = protected {
+        tracing::debug!("{how}");
     }
     let is_exec = matches!(cmd, OciCommand::Exec { .. });
     let ctx = oci::context(g);

@@ -91,8 +91,31 @@ fn overwrite_through_proc_exe(who: Who) {
         s.run(c)
     };
     let id = format!("sec-binary-{who:?}");
-    let o = oci(&["run", "-d", "--bundle", b.path(), &id]);
+    let log = s.path().join("run.log");
+    let log_arg = log.to_str().unwrap();
+    let o = oci(&[
+        "--debug",
+        "--log",
+        log_arg,
+        "run",
+        "-d",
+        "--bundle",
+        b.path(),
+        &id,
+    ]);
     assert!(o.status.success(), "{o:?}");
+    // How the runtime got off the writable file: root moves onto a read-only view of it in
+    // place (no second execve); an unprivileged caller re-executes from a sealed copy.
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    let expected = if who == Who::Root {
+        "runtime binary: moved in place onto a read-only mount (no re-execution)"
+    } else {
+        "runtime binary: runs from a sealed copy"
+    };
+    assert!(
+        said.contains(expected),
+        "{expected:?} not in the log:\n{said}"
+    );
     let o = oci(&["exec", "-d", &id, "/attack.sh"]);
     assert!(o.status.success(), "{o:?}");
     let o = oci(&["exec", "-d", &id, "/proc/self/exe", "sif", "list", "/fifo"]);
