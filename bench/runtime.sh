@@ -4,8 +4,8 @@
 #   and the peak RSS of each runtime during `run`. Prints medians and ratios.
 #   Unprivileged, singlet-oci runs twice: as installed (a root-owned binary, which container
 #   root cannot write, so it runs as it is) and from a copy the user owns (re-executed from a
-#   sealed memfd copy first, see src/sys/exe.rs); as root it always re-executes from a
-#   read-only view of itself.
+#   sealed memfd copy first, see src/sys/exe.rs); as root it moves onto a read-only view of
+#   itself in place (no second execve; it re-executes only where the kernel refuses that).
 # Usage (as root): bench/runtime.sh [RUNS]   (default 30)
 #   SINGLET_BASELINE=/path/to/older/singlet adds that build to every comparison ("baseline").
 source "$(dirname "$0")/common.sh"

@@ -387,16 +387,28 @@ impl Mapping {
     }
 }
 
-/// Replaces the mapping `m` by an anonymous one holding its current bytes, with the same
-/// protection: a copy made beside it, then moved over it (`mremap` replaces the old range in
-/// one step).
+/// Replaces the mapping `m` by anonymous memory holding its current bytes, with the same
+/// protection, 64 KiB at a time: each piece is copied beside the mapping, then moved over its
+/// place (`mremap` replaces the old range in one step and frees its pages), so the copy adds
+/// at most one piece to the process's peak memory, not the whole `RELRO` (348 KiB).
 fn copy_to_anonymous(m: &Mapping) -> io::Result<()> {
-    let len = m.end - m.start;
+    const PIECE: usize = 64 * 1024;
     if m.prot & libc::PROT_READ == 0 {
         return Err(io::Error::other(
             "an unreadable written mapping of the binary",
         ));
     }
+    let mut at = m.start;
+    while at < m.end {
+        let len = PIECE.min(m.end - at);
+        replace_with_copy(at, len, m.prot)?;
+        at += len;
+    }
+    Ok(())
+}
+
+/// [`copy_to_anonymous`] for one page-aligned piece `[at, at + len)`.
+fn replace_with_copy(at: usize, len: usize, prot: libc::c_int) -> io::Result<()> {
     // SAFETY: a fresh anonymous mapping; checked below.
     let tmp = unsafe {
         libc::mmap(
@@ -412,11 +424,11 @@ fn copy_to_anonymous(m: &Mapping) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: both ranges are `len` bytes, readable (source) and writable (copy), disjoint.
-    unsafe { std::ptr::copy_nonoverlapping(m.start as *const u8, tmp.cast::<u8>(), len) };
+    unsafe { std::ptr::copy_nonoverlapping(at as *const u8, tmp.cast::<u8>(), len) };
     // SAFETY: `tmp` is ours; mprotect then mremap over the original range, whose bytes the
     // copy holds.
     unsafe {
-        if libc::mprotect(tmp, len, m.prot) != 0 {
+        if libc::mprotect(tmp, len, prot) != 0 {
             let e = io::Error::last_os_error();
             libc::munmap(tmp, len);
             return Err(e);
@@ -426,7 +438,7 @@ fn copy_to_anonymous(m: &Mapping) -> io::Result<()> {
             len,
             len,
             libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-            m.start as *mut libc::c_void,
+            at as *mut libc::c_void,
         );
         if p == libc::MAP_FAILED {
             let e = io::Error::last_os_error();
