@@ -22,6 +22,7 @@
 //!   the config actually sets such a limit;
 //! * on a pure cgroup v2 host, `libcgroups`' v2 manager does everything.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -440,16 +441,71 @@ pub fn prepare(spec: &Spec, path: &Path, id: &str) -> Result<()> {
     })
 }
 
+/// On a cgroup v2 host (no v1 hierarchy mounted), makes the container's cgroup before its init
+/// exists and opens it for `clone3`'s `CLONE_INTO_CGROUP`: each level from the root down to the
+/// parent gets the root's controllers in its `cgroup.subtree_control` (what libcgroups does
+/// when it makes the cgroup; a controller a level refuses is left out, as there), then the
+/// leaf is made. `None` on a v1 or hybrid host, or when any step fails: the init is then
+/// moved in by [`enter`] as before, and the caller's cleanup removes what was made.
+pub fn open_for_clone(path: &Path) -> Option<OwnedFd> {
+    let layout = Layout::read();
+    if !layout.is_v2_only() {
+        return None;
+    }
+    let root = layout.unified.as_ref()?;
+    let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    let enable = |dir: &Path| {
+        for c in controllers.split_ascii_whitespace() {
+            if let Err(e) = write(&dir.join("cgroup.subtree_control"), &format!("+{c}")) {
+                tracing::debug!("{e}");
+            }
+        }
+    };
+    enable(root);
+    let parts: Vec<_> = path
+        .components()
+        .filter(|c| matches!(c, std::path::Component::Normal(_)))
+        .collect();
+    let mut dir = root.clone();
+    for (i, part) in parts.iter().enumerate() {
+        dir.push(part);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                tracing::debug!("create {}: {e}", dir.display());
+                return None;
+            }
+        }
+        if i + 1 < parts.len() {
+            enable(&dir);
+        }
+    }
+    let fd = nix::fcntl::open(
+        &dir,
+        nix::fcntl::OFlag::O_PATH
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    // SAFETY: open returned a fresh descriptor.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    on_cgroupfs(&fd).then_some(fd)
+}
+
 /// Moves `pid` (the init) into the cgroup [`prepare`] returned; on cgroup v2 also makes the
-/// cgroup and applies `linux.resources`. The first migration of a cgroup v1 host waits for an
-/// RCU grace period (5-15 ms here): the init sets up its mounts meanwhile.
+/// cgroup and applies `linux.resources`. `born_in` says the init was cloned into the cgroup
+/// ([`open_for_clone`]): only the limits are left to apply. The first migration of a cgroup v1
+/// host waits for an RCU grace period (5-15 ms here): the init sets up its mounts meanwhile.
 ///
 /// # Errors
 /// [`Error::Cgroup`]; the caller removes the cgroup.
-pub fn enter(spec: &Spec, path: &Path, id: &str, pid: i32) -> Result<()> {
+pub fn enter(spec: &Spec, path: &Path, id: &str, pid: i32, born_in: bool) -> Result<()> {
     let layout = Layout::read();
     if layout.is_v2_only() {
-        return setup_v2(path, id, pid, &resources_of(spec));
+        return setup_v2(path, id, (!born_in).then_some(pid), &resources_of(spec));
     }
     for (_, dir) in layout.dirs(path) {
         if !dir.is_dir() {
@@ -498,10 +554,13 @@ fn prepare_v1(
     Ok(())
 }
 
-fn setup_v2(path: &Path, id: &str, pid: i32, r: &LinuxResources) -> Result<()> {
+/// Puts `pid` in the v2 cgroup (`None`: it is there already) and applies `r`.
+fn setup_v2(path: &Path, id: &str, pid: Option<i32>, r: &LinuxResources) -> Result<()> {
     let m = manager(path, id)?;
-    m.add_task(Pid::from_raw(pid))
-        .map_err(|e| Error::Cgroup(format!("add pid {pid} to {}: {e}", path.display())))?;
+    if let Some(pid) = pid {
+        m.add_task(Pid::from_raw(pid))
+            .map_err(|e| Error::Cgroup(format!("add pid {pid} to {}: {e}", path.display())))?;
+    }
     let opt = ControllerOpt {
         resources: r,
         disable_oom_killer: false,

@@ -75,8 +75,9 @@ pub enum Cloned {
     Parent(i32),
 }
 
-/// The kernel's `struct clone_args` (include/uapi/linux/sched.h, version 0: 64 bytes), the
-/// argument of `clone3(2)`; defined here because not every libc target has it.
+/// The kernel's `struct clone_args` (include/uapi/linux/sched.h, version 2: 88 bytes), the
+/// argument of `clone3(2)`; defined here because not every libc target has it. Kernels from
+/// 5.3 take the larger size as long as the fields they do not know are zero.
 #[repr(C)]
 #[derive(Default)]
 struct CloneArgs {
@@ -88,7 +89,13 @@ struct CloneArgs {
     stack: u64,
     stack_size: u64,
     tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
 }
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in the cgroup v2 directory `cgroup` names.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// `clone3(2)` used as `fork(2)` (no shared memory, no new stack, `SIGCHLD` at exit) with the
 /// namespace flags `flags` (`CLONE_NEW*` bits, Linux 5.3 and later): the child starts inside the
@@ -96,20 +103,34 @@ struct CloneArgs {
 /// pid namespace otherwise takes. With `CLONE_NEWUSER` the other namespaces are owned by the new
 /// user namespace, as after `unshare(CLONE_NEWUSER)` followed by `unshare` of the others.
 ///
+/// With `cgroup` (a descriptor of a cgroup v2 directory, `O_PATH` will do) the child is born in
+/// that cgroup (`CLONE_INTO_CGROUP`): no migration through `cgroup.procs` afterwards, and with
+/// it no wait on the kernel's `cgroup_threadgroup_rwsem`.
+///
 /// # Errors
 /// The `clone3` errno: `ENOSYS` on kernels before 5.3 or under seccomp profiles that hide
 /// `clone3` (Docker's default), `EPERM`/`EINVAL`/`ENOSPC`/`EUSERS` when a namespace may not be
-/// made. Callers fall back to `fork` + `unshare`, which name the namespace that failed.
+/// made; with `cgroup`, `E2BIG` before Linux 5.7 and `EBUSY`/`EOPNOTSUPP`/`EACCES` from the
+/// cgroup. Callers retry without `cgroup`, then fall back to `fork` + `unshare`, which name the
+/// namespace that failed.
 ///
 /// # Safety
 /// As for `fork`: the caller is single-threaded. glibc's fork handlers do not run in the child
 /// (its malloc and stdio locks are free in a single-threaded process).
-pub unsafe fn clone_into_namespaces(flags: u64) -> std::io::Result<Cloned> {
+pub unsafe fn clone_into_namespaces(
+    flags: u64,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> std::io::Result<Cloned> {
+    use std::os::fd::AsRawFd;
     let mut args = CloneArgs {
         flags,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
     // SAFETY: a fork-like clone3 (no CLONE_VM, no stack): both processes continue here with
     // their own copy of the address space; `args` outlives the call.
     let r = unsafe {

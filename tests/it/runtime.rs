@@ -930,3 +930,61 @@ fn init_is_cloned_into_its_namespaces() {
         "{trace}"
     );
 }
+
+/// On a cgroup v2 host the init is cloned straight into its cgroup (`CLONE_INTO_CGROUP`), with
+/// no migration afterwards. This host's hierarchies are v1 (cgroup2 only at `unified`), so the
+/// test gives the runtime a v2-only view: a private mount namespace where `/sys/fs/cgroup` is
+/// the cgroup2 hierarchy alone, which is what `/proc/self/mountinfo` shows on a v2 host.
+#[test]
+fn init_is_cloned_into_its_cgroup_on_cgroup_v2_as_root() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let mut b = s.bundle("b", &["sleep", "30"]);
+    let parent = format!("singlet-it-v2-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{parent}/c"));
+    b.write();
+    let log = s.path().join("run.log");
+    let script = format!(
+        r#"set -e
+umount -R /sys/fs/cgroup
+mount -t cgroup2 none /sys/fs/cgroup
+rt="{oci} --root {root}"
+$rt --debug --log {log} run -d --bundle {bundle} v2
+pid=$($rt state v2 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+echo "pid $pid"
+grep '^0::' /proc/$pid/cgroup
+echo "procs $(cat /sys/fs/cgroup/{parent}/c/cgroup.procs)"
+$rt delete --force v2
+test -e /sys/fs/cgroup/{parent}/c && echo "left behind" || echo "removed"
+rmdir /sys/fs/cgroup/{parent}
+"#,
+        oci = s.oci().display(),
+        root = s.root().display(),
+        log = log.display(),
+        bundle = b.path(),
+    );
+    let o = s.run({
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+        c
+    });
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let pid = said
+        .lines()
+        .find_map(|l| l.strip_prefix("pid "))
+        .expect("the init's pid")
+        .to_string();
+    assert!(said.contains(&format!("0::/{parent}/c\n")), "{said}");
+    assert!(said.contains(&format!("procs {pid}\n")), "{said}");
+    assert!(said.contains("removed"), "{said}");
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("container init cloned into its cgroup (CLONE_INTO_CGROUP)"),
+        "{logged}"
+    );
+}

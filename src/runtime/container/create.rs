@@ -6,7 +6,7 @@
 //! `create` itself is killed, the state directory stays with status `stopped` (its creator is
 //! gone) and `delete --force` removes it.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -181,21 +181,48 @@ fn create_in(
     // The init is made in its namespaces by clone3 where it can be (one process less, and the
     // pid known at once); otherwise, or when clone3 fails (old kernel, a seccomp profile that
     // hides it, a namespace refused), stage 1 forks and unshares and names what failed.
-    let cloned = match init::clone_flags(&namespaces) {
-        // SAFETY: the runtime is single-threaded here.
-        Some(flags) => match unsafe { crate::sys::ns::clone_into_namespaces(flags) } {
-            Ok(Cloned::Child) => {
-                drop(parent_sock);
-                init::stage1(&cfg, child_sock, Spawn::Cloned)
+    // On a cgroup v2 host the init is also born in its cgroup (`CLONE_INTO_CGROUP`), which
+    // spares the migration through cgroup.procs; if the kernel refuses, clone3 is tried again
+    // without it and the init is moved in as on other hosts.
+    let flags = init::clone_flags(&namespaces);
+    let into_cgroup = match (&c.saved.cgroup_path, flags) {
+        (Some(cg), Some(_)) => cgroups::open_for_clone(cg),
+        _ => None,
+    };
+    let mut born_in_cgroup = false;
+    let cloned = match flags {
+        Some(flags) => {
+            let clone = |cg: Option<&OwnedFd>| {
+                // SAFETY: the runtime is single-threaded here.
+                unsafe { crate::sys::ns::clone_into_namespaces(flags, cg.map(|f| f.as_fd())) }
+            };
+            let mut r = clone(into_cgroup.as_ref());
+            if let (Some(_), Err(e)) = (&into_cgroup, &r) {
+                tracing::debug!("clone3 into the container's cgroup: {e}; cloning without it");
+                r = clone(None);
+            } else if into_cgroup.is_some() {
+                born_in_cgroup = true;
             }
-            Ok(Cloned::Parent(pid)) => Some(pid),
-            Err(e) => {
-                tracing::debug!("clone3 into namespaces {flags:#x}: {e}; fork and unshare");
-                None
+            match r {
+                Ok(Cloned::Child) => {
+                    drop(parent_sock);
+                    drop(into_cgroup);
+                    init::stage1(&cfg, child_sock, Spawn::Cloned)
+                }
+                Ok(Cloned::Parent(pid)) => Some(pid),
+                Err(e) => {
+                    tracing::debug!("clone3 into namespaces {flags:#x}: {e}; fork and unshare");
+                    born_in_cgroup = false;
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
+    drop(into_cgroup);
+    if born_in_cgroup {
+        tracing::debug!("container init cloned into its cgroup (CLONE_INTO_CGROUP)");
+    }
     let (stage1, spawn) = match cloned {
         Some(pid) => (pid, Spawn::Cloned),
         // SAFETY: the runtime is single-threaded here.
@@ -270,7 +297,7 @@ fn create_in(
         security::set_oom_score_adj(pid, adj)?;
     }
     if let Some(cg) = &c.saved.cgroup_path {
-        cgroups::enter(&spec, cg, &id, pid)?;
+        cgroups::enter(&spec, cg, &id, pid, born_in_cgroup)?;
     }
     if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
         crate::runtime::netdev::move_devices(devs, pid)?;
