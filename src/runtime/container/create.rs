@@ -178,64 +178,21 @@ fn create_in(
         in_userns,
         host_root: nix::unistd::geteuid().is_root() && userns::in_initial_userns(),
     };
-    // The init is made in its namespaces by clone3 where it can be (one process less, and the
-    // pid known at once); otherwise, or when clone3 fails (old kernel, a seccomp profile that
-    // hides it, a namespace refused), stage 1 forks and unshares and names what failed.
-    // On a cgroup v2 host the init is also born in its cgroup (`CLONE_INTO_CGROUP`), which
-    // spares the migration through cgroup.procs; if the kernel refuses, clone3 is tried again
-    // without it and the init is moved in as on other hosts.
-    let flags = init::clone_flags(&namespaces);
-    let into_cgroup = match (&c.saved.cgroup_path, flags) {
-        (Some(cg), Some(_)) => cgroups::open_for_clone(cg),
-        _ => None,
-    };
-    let mut born_in_cgroup = false;
-    let cloned = match flags {
-        Some(flags) => {
-            let clone = |cg: Option<&OwnedFd>| {
-                // SAFETY: the runtime is single-threaded here.
-                unsafe { crate::sys::ns::clone_into_namespaces(flags, cg.map(|f| f.as_fd())) }
-            };
-            let mut r = clone(into_cgroup.as_ref());
-            if let (Some(_), Err(e)) = (&into_cgroup, &r) {
-                tracing::debug!("clone3 into the container's cgroup: {e}; cloning without it");
-                r = clone(None);
-            } else if into_cgroup.is_some() {
-                born_in_cgroup = true;
-            }
-            match r {
-                Ok(Cloned::Child) => {
-                    drop(parent_sock);
-                    drop(into_cgroup);
-                    init::stage1(&cfg, child_sock, Spawn::Cloned)
-                }
-                Ok(Cloned::Parent(pid)) => Some(pid),
-                Err(e) => {
-                    tracing::debug!("clone3 into namespaces {flags:#x}: {e}; fork and unshare");
-                    born_in_cgroup = false;
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    drop(into_cgroup);
-    if born_in_cgroup {
-        tracing::debug!("container init cloned into its cgroup (CLONE_INTO_CGROUP)");
-    }
-    let (stage1, spawn) = match cloned {
-        Some(pid) => (pid, Spawn::Cloned),
-        // SAFETY: the runtime is single-threaded here.
-        None => match unsafe { process::fork() }? {
-            nix::unistd::ForkResult::Child => {
-                drop(parent_sock);
-                init::stage1(&cfg, child_sock, Spawn::Fork)
-            }
-            nix::unistd::ForkResult::Parent { child } => (child.as_raw(), Spawn::Fork),
+    let (
+        Spawned {
+            stage1,
+            spawn,
+            born_in_cgroup,
         },
-    };
+        parent_sock,
+    ) = spawn_init(
+        &cfg,
+        &namespaces,
+        c.saved.cgroup_path.as_deref(),
+        parent_sock,
+        child_sock,
+    )?;
     children.add(stage1);
-    drop(child_sock);
     drop(listener_fd);
     let s = parent_sock.as_raw_fd();
 
@@ -446,4 +403,87 @@ fn record(
         ctx.rootless == crate::runtime::RootlessMode::False,
     )?;
     Ok(())
+}
+
+/// How [`spawn_init`] started the init's first stage.
+struct Spawned {
+    /// Host pid of stage 1 (the init itself when cloned into its namespaces).
+    stage1: i32,
+    spawn: Spawn,
+    /// The init was cloned into its cgroup v2 (`CLONE_INTO_CGROUP`).
+    born_in_cgroup: bool,
+}
+
+/// Starts the init's first stage and gives back the parent's end of the socket pair.
+///
+/// The init is made in its namespaces by clone3 where it can be (one process less, and the
+/// pid known at once); otherwise, or when clone3 fails (old kernel, a seccomp profile that
+/// hides it, a namespace refused), stage 1 forks and unshares and names what failed. On a
+/// cgroup v2 host the init is also born in its cgroup (`CLONE_INTO_CGROUP`), which spares
+/// the migration through cgroup.procs; if the kernel refuses, clone3 is tried again without
+/// it and the init is moved in as on other hosts.
+fn spawn_init(
+    cfg: &InitConfig<'_>,
+    namespaces: &Namespaces,
+    cgroup: Option<&Path>,
+    parent_sock: OwnedFd,
+    child_sock: OwnedFd,
+) -> Result<(Spawned, OwnedFd)> {
+    let flags = init::clone_flags(namespaces);
+    let into_cgroup = match (cgroup, flags) {
+        (Some(cg), Some(_)) => cgroups::open_for_clone(cg),
+        _ => None,
+    };
+    let mut born_in_cgroup = false;
+    let cloned = match flags {
+        Some(flags) => {
+            let clone = |cg: Option<&OwnedFd>| {
+                // SAFETY: the runtime is single-threaded here.
+                unsafe { crate::sys::ns::clone_into_namespaces(flags, cg.map(|f| f.as_fd())) }
+            };
+            let mut r = clone(into_cgroup.as_ref());
+            if let (Some(_), Err(e)) = (&into_cgroup, &r) {
+                tracing::debug!("clone3 into the container's cgroup: {e}; cloning without it");
+                r = clone(None);
+            } else if into_cgroup.is_some() {
+                born_in_cgroup = true;
+            }
+            match r {
+                Ok(Cloned::Child) => {
+                    drop(parent_sock);
+                    drop(into_cgroup);
+                    init::stage1(cfg, child_sock, Spawn::Cloned)
+                }
+                Ok(Cloned::Parent(pid)) => Some(pid),
+                Err(e) => {
+                    tracing::debug!("clone3 into namespaces {flags:#x}: {e}; fork and unshare");
+                    born_in_cgroup = false;
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    drop(into_cgroup);
+    if born_in_cgroup {
+        tracing::debug!("container init cloned into its cgroup (CLONE_INTO_CGROUP)");
+    }
+    let (stage1, spawn) = match cloned {
+        Some(pid) => (pid, Spawn::Cloned),
+        // SAFETY: the runtime is single-threaded here.
+        None => match unsafe { process::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                drop(parent_sock);
+                init::stage1(cfg, child_sock, Spawn::Fork)
+            }
+            nix::unistd::ForkResult::Parent { child } => (child.as_raw(), Spawn::Fork),
+        },
+    };
+    drop(child_sock);
+    let spawned = Spawned {
+        stage1,
+        spawn,
+        born_in_cgroup,
+    };
+    Ok((spawned, parent_sock))
 }
