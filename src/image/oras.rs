@@ -447,6 +447,7 @@ fn fetch_blob(
                 _ => None,
             };
             teed = copy.is_some();
+            let _heap = crate::sys::mem::ReusedHeap::begin();
             let sink = Sink::start(f, h, copy);
             let mut failed = None;
             while let Some(chunk) = stream.next().await {
