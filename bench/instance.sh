@@ -88,6 +88,11 @@ SINGLET_INSTANCEDIR=$W/r/inst "$W/singlet" -q instance stop pss >/dev/null 2>&1 
 as_user "sh $W/u/pss.sh $W/u"
 echo "resident instance, unprivileged: monitor+init PSS $(pair_pss "$(cat "$W/u/pid")") KiB"
 as_user "SINGLET_INSTANCEDIR=$W/u/inst $W/singlet -q instance stop pss >/dev/null 2>&1" || true
+if command -v podman >/dev/null && ! podman image exists docker.io/test/busybox:latest 2>/dev/null; then
+  # The image tests/clients/run.sh would leave behind, made here from busybox-static alone.
+  busybox_rootfs "$W/pbb"
+  tar -C "$W/pbb" -c . | podman import -q - docker.io/test/busybox:latest >/dev/null || true
+fi
 if command -v podman >/dev/null && podman image exists docker.io/test/busybox:latest 2>/dev/null; then
   C=$(podman run -d --init --runtime crun --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
       --network none docker.io/test/busybox:latest sleep 1000 | tail -1)
@@ -96,7 +101,7 @@ if command -v podman >/dev/null && podman image exists docker.io/test/busybox:la
   echo "podman run -d --init (crun), root: conmon+catatonit PSS $(( $(pss "$CM") + $(pss "$IN") )) (conmon $(pss "$CM"), catatonit $(pss "$IN")) KiB"
   podman rm -f -t 0 "$C" >/dev/null 2>&1
 else
-  echo "(podman or its docker.io/test/busybox image missing: tests/clients/run.sh loads it)"
+  echo "(podman missing, or it could not import docker.io/test/busybox)"
 fi
 cat > "$W/u/many.sh" <<EOS
 export SINGLET_CACHEDIR=$W/u/cache SINGLET_INSTANCEDIR=$W/u/many
