@@ -479,6 +479,51 @@ fn endpoint_of(remotes: &library::Remotes, name: &str) -> Result<library::Endpoi
     })
 }
 
+/// `remote list`: a table (with the `remote.yaml` files the remotes were imported from, on
+/// stderr), or JSON rows with `--json`.
+fn list_remotes(remotes: &library::Remotes, json: bool, quiet: bool) -> Result<()> {
+    let say = |m: String| {
+        if !quiet {
+            eprintln!("{:<8} {m}", "INFO:");
+        }
+    };
+    let rows: Vec<serde_json::Value> = remotes
+        .remotes
+        .iter()
+        .map(|(n, r)| {
+            serde_json::json!({
+                "name": n,
+                "uri": r.uri,
+                "active": remotes.active.as_deref() == Some(n.as_str()),
+                "logged_in": r.token.is_some(),
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for f in &remotes.imported_from {
+        say(format!(
+            "Imported from {} (singlet has no remotes file yet; `singlet remote` \
+                 changes write {})",
+            f.display(),
+            library::Remotes::path().display()
+        ));
+    }
+    println!("{:<16} {:<40} {:<6} LOGGED IN", "NAME", "URI", "ACTIVE");
+    for r in rows {
+        println!(
+            "{:<16} {:<40} {:<6} {}",
+            r["name"].as_str().unwrap_or(""),
+            r["uri"].as_str().unwrap_or(""),
+            if r["active"] == true { "YES" } else { "NO" },
+            if r["logged_in"] == true { "YES" } else { "NO" },
+        );
+    }
+    Ok(())
+}
+
 /// `remote …`.
 ///
 /// # Errors
@@ -528,34 +573,7 @@ pub fn remote(cmd: RemoteCommand, quiet: bool) -> Result<i32> {
             remotes.save()?;
             say(format!("Remote {name} now in use"));
         }
-        RemoteCommand::List { json } => {
-            let rows: Vec<serde_json::Value> = remotes
-                .remotes
-                .iter()
-                .map(|(n, r)| {
-                    serde_json::json!({
-                        "name": n,
-                        "uri": r.uri,
-                        "active": remotes.active.as_deref() == Some(n.as_str()),
-                        "logged_in": r.token.is_some(),
-                    })
-                })
-                .collect();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
-                return Ok(0);
-            }
-            println!("{:<16} {:<40} {:<6} LOGGED IN", "NAME", "URI", "ACTIVE");
-            for r in rows {
-                println!(
-                    "{:<16} {:<40} {:<6} {}",
-                    r["name"].as_str().unwrap_or(""),
-                    r["uri"].as_str().unwrap_or(""),
-                    if r["active"] == true { "YES" } else { "NO" },
-                    if r["logged_in"] == true { "YES" } else { "NO" },
-                );
-            }
-        }
+        RemoteCommand::List { json } => list_remotes(&remotes, json, quiet)?,
         RemoteCommand::Remove { name } => {
             let name = remote_name(&remotes, Some(name))?;
             remotes.remotes.remove(&name);

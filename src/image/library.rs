@@ -44,6 +44,126 @@ pub struct Remotes {
     /// By name.
     #[serde(default)]
     pub remotes: BTreeMap<String, RemoteEntry>,
+    /// The Apptainer or SingularityCE `remote.yaml` files these came from, when singlet has no
+    /// file of its own yet ([`Remotes::load`]); never written.
+    #[serde(skip)]
+    pub imported_from: Vec<PathBuf>,
+}
+
+/// Apptainer's `remote.yaml` (docs/reference/registries.md §6.1): the remote in use and the
+/// endpoints by name. Other keys (`Credentials`, `System`, `Exclusive`, `Keyservers`) are
+/// ignored.
+#[derive(Debug, Deserialize, Default)]
+struct RemoteYaml {
+    #[serde(rename = "Active", default)]
+    active: Option<String>,
+    #[serde(rename = "Remotes", default)]
+    remotes: BTreeMap<String, RemoteYamlEntry>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct RemoteYamlEntry {
+    /// Host and path, no scheme.
+    #[serde(rename = "URI", default)]
+    uri: String,
+    #[serde(rename = "Token", default)]
+    token: Option<String>,
+    /// Plain HTTP.
+    #[serde(rename = "Insecure", default)]
+    insecure: bool,
+}
+
+/// The site-wide `remote.yaml` files Apptainer and SingularityCE packages install (their
+/// `SYSCONFDIR`, `/etc` or `/usr/local/etc`), read before the user's.
+const SYSTEM_REMOTE_YAML: &[&str] = &[
+    "/usr/local/etc/singularity/remote.yaml",
+    "/etc/singularity/remote.yaml",
+    "/usr/local/etc/apptainer/remote.yaml",
+    "/etc/apptainer/remote.yaml",
+];
+
+/// The user's `remote.yaml` files, SingularityCE's then Apptainer's (the later wins a name):
+/// `$SINGULARITY_CONFIGDIR` or `~/.singularity`, `$APPTAINER_CONFIGDIR` or `~/.apptainer`.
+fn user_remote_yaml() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let dir = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    [
+        dir("SINGULARITY_CONFIGDIR", ".singularity"),
+        dir("APPTAINER_CONFIGDIR", ".apptainer"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|d| d.join("remote.yaml"))
+    .collect()
+}
+
+/// Merges the `remote.yaml` files `paths` in order into singlet's form: a later file's remote
+/// replaces an earlier one of the same name and its `Active` wins. A `URI` gets `https://`
+/// (`http://` with `Insecure: true`). Apptainer's packaged default, `DefaultRemote` at
+/// `cloud.apptainer.org`, is left out: that service has no library, and singlet's own "no
+/// library endpoint" error says more than a failed request to it. Files that are missing are
+/// skipped; one that is not trusted (another user's, writable by group or others, a symlink)
+/// or not YAML is skipped with a warning.
+fn import_remote_yaml(paths: &[PathBuf]) -> Remotes {
+    let mut out = Remotes::default();
+    for p in paths {
+        let bytes = match super::keys::read_trusted(p) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!("{e}; not imported");
+                continue;
+            }
+        };
+        let y: RemoteYaml = match yaml_serde::from_slice(&bytes) {
+            Ok(y) => y,
+            Err(e) => {
+                tracing::warn!("{}: not a remote.yaml ({e}); not imported", p.display());
+                continue;
+            }
+        };
+        let mut took = false;
+        for (name, e) in y.remotes {
+            let host = e.uri.trim();
+            if host.is_empty() || (name == "DefaultRemote" && host == "cloud.apptainer.org") {
+                continue;
+            }
+            let scheme = if e.insecure { "http" } else { "https" };
+            let uri = if host.contains("://") {
+                host.to_string()
+            } else {
+                format!("{scheme}://{host}")
+            };
+            let Ok(uri) = normalize_uri(&uri) else {
+                tracing::warn!(
+                    "{}: remote {name}: bad URI {host:?}; not imported",
+                    p.display()
+                );
+                continue;
+            };
+            let token = e.token.filter(|t| !t.is_empty());
+            out.remotes.insert(name, RemoteEntry { uri, token });
+            took = true;
+        }
+        if let Some(a) = y.active.filter(|a| out.remotes.contains_key(a)) {
+            out.active = Some(a);
+            took = true;
+        }
+        if took {
+            out.imported_from.push(p.clone());
+        }
+    }
+    if out.active.is_none() && out.remotes.len() == 1 {
+        out.active = out.remotes.keys().next().cloned();
+    }
+    out
 }
 
 impl Remotes {
@@ -65,14 +185,23 @@ impl Remotes {
         base.join("singlet/remotes.json")
     }
 
-    /// Reads the file (empty when missing).
+    /// Reads the file. Without one (a user who has not run `singlet remote` yet), the remotes
+    /// of Apptainer's and SingularityCE's `remote.yaml` files, site-wide then the user's, are
+    /// taken instead ([`Remotes::imported_from`] names them), so a library endpoint and token
+    /// set up for Apptainer work unchanged; the first `singlet remote` change writes them to
+    /// singlet's own file. Empty when there is neither.
     ///
     /// # Errors
     /// A file that is not JSON, or that someone else owns or can write.
     pub fn load() -> Result<Remotes> {
         let p = Self::path();
         match super::keys::read_trusted(&p)? {
-            None => Ok(Remotes::default()),
+            None => {
+                let mut files: Vec<PathBuf> =
+                    SYSTEM_REMOTE_YAML.iter().map(PathBuf::from).collect();
+                files.extend(user_remote_yaml());
+                Ok(import_remote_yaml(&files))
+            }
             Some(b) => serde_json::from_slice(&b)
                 .map_err(|e| Error::Other(format!("{}: not a remotes file ({e})", p.display()))),
         }
@@ -687,6 +816,57 @@ pub fn check_token(ep: &Endpoint) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn apptainer_remote_yaml_is_imported() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| {
+            let p = d.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+            p
+        };
+        // Apptainer's packaged etc/remote.yaml, then a site's, then a user's (as `remote add`
+        // and `remote login` write it, with a registry credential beside).
+        let packaged = w(
+            "packaged.yaml",
+            "Active: DefaultRemote\nRemotes:\n  DefaultRemote:\n    URI: cloud.apptainer.org\n    \
+             System: true\n    Exclusive: false\n",
+        );
+        let site = w(
+            "site.yaml",
+            "Active: SiteLib\nRemotes:\n  SiteLib:\n    URI: library.example.org/\n    System: \
+             true\n    Exclusive: false\n",
+        );
+        let user = w(
+            "user.yaml",
+            "Active: lab\nRemotes:\n  lab:\n    URI: 127.0.0.1:8080\n    Token: tok-1\n    \
+             System: false\n    Exclusive: false\n    Insecure: true\nCredentials:\n- URI: \
+             docker://registry.example.org\n  Insecure: false\n",
+        );
+        let missing = d.path().join("none.yaml");
+        let r = import_remote_yaml(&[packaged.clone(), site.clone(), missing.clone()]);
+        assert_eq!(r.active.as_deref(), Some("SiteLib"));
+        assert_eq!(r.remotes["SiteLib"].uri, "https://library.example.org");
+        assert!(!r.remotes.contains_key("DefaultRemote"), "{r:?}");
+        assert_eq!(r.imported_from, vec![site.clone()]);
+        let r = import_remote_yaml(&[packaged, site.clone(), user.clone()]);
+        assert_eq!(r.active.as_deref(), Some("lab"));
+        assert_eq!(r.remotes["lab"].uri, "http://127.0.0.1:8080");
+        assert_eq!(r.remotes["lab"].token.as_deref(), Some("tok-1"));
+        assert_eq!(r.remotes.len(), 2);
+        assert_eq!(r.imported_from, vec![site, user.clone()]);
+        // Not YAML, or writable by others: skipped, the rest still taken.
+        let bad = w("bad.yaml", "Remotes: [unclosed\n");
+        let open = w("open.yaml", "Remotes:\n  x:\n    URI: x.example.org\n");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let r = import_remote_yaml(&[bad, open, user]);
+        assert_eq!(r.remotes.keys().collect::<Vec<_>>(), ["lab"]);
+        assert_eq!(r.active.as_deref(), Some("lab"));
+        assert!(import_remote_yaml(&[missing]).remotes.is_empty());
+    }
 
     #[test]
     fn refs() {

@@ -247,6 +247,54 @@ fn library_push_pull_search_unprivileged() {
     library_flow(Who::User);
 }
 
+/// A user who set the library up for Apptainer (`~/.apptainer/remote.yaml`, the endpoint and
+/// token `apptainer remote add` and `login` wrote) has it in singlet with no `singlet remote`
+/// step; the first `singlet remote` change writes singlet's own file, token included.
+#[test]
+fn apptainer_remote_yaml_is_used() {
+    need!(Who::User);
+    let lib = Library::start("tok-9");
+    let s = Scratch::new(Who::User);
+    let home = s.path().join("home");
+    fs::create_dir_all(home.join(".apptainer")).unwrap();
+    let host = lib.url.trim_start_matches("http://");
+    let yaml = home.join(".apptainer/remote.yaml");
+    fs::write(
+        &yaml,
+        format!(
+            "Active: mylab\nRemotes:\n  mylab:\n    URI: {host}\n    Token: tok-9\n    \
+             System: false\n    Exclusive: false\n    Insecure: true\n"
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::set_permissions(&yaml, fs::Permissions::from_mode(0o600)).unwrap();
+    s.own(&home);
+    let r = |args: &[&str]| run(&s, &home, "", args);
+    let o = r(&["remote", "list", "--json"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let l: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(l[0]["name"], "mylab", "{l}");
+    assert_eq!(l[0]["uri"], lib.url, "{l}");
+    assert_eq!(l[0]["active"], true, "{l}");
+    assert_eq!(l[0]["logged_in"], true, "{l}");
+    let o = r(&["remote", "list"]);
+    assert!(err(&o).contains("Imported from"), "{}", err(&o));
+    let o = r(&["remote", "status"]);
+    assert!(out(&o).contains("token accepted"), "{}{}", out(&o), err(&o));
+    assert!(!home.join(".config/singlet/remotes.json").exists());
+    // The first change writes singlet's own file with the imported remote and its token.
+    let o = r(&["remote", "add", "--no-login", "other", "http://127.0.0.1:9"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&fs::read(home.join(".config/singlet/remotes.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["active"], "mylab", "{saved}");
+    assert_eq!(saved["remotes"]["mylab"]["token"], "tok-9", "{saved}");
+    // Apptainer's file is read, never written.
+    assert!(fs::read_to_string(&yaml).unwrap().contains("Token: tok-9"));
+}
+
 /// A signed image pushes without `--allow-unsigned`; shub:// says the service is gone.
 #[test]
 fn library_signed_push_and_shub() {
