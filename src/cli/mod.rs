@@ -709,25 +709,24 @@ mod tests {
     #[test]
     fn bash_completions_complete_verbs_and_their_options() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let complete =
-            |file: &str, func: &str, words: &[&str]| -> String {
-                let script =
-                    format!(
+        let complete = |file: &str, func: &str, words: &[&str]| -> String {
+            let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+            let script = format!(
                 "source {}; COMP_WORDS=({}); COMP_CWORD={}; {func} {} \"${{COMP_WORDS[-1]}}\" \
                  \"${{COMP_WORDS[-2]}}\"; echo \"${{COMPREPLY[*]}}\"",
                 repo.join("completions").join(file).display(),
-                words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" "),
+                quoted.join(" "),
                 words.len() - 1,
                 words[0],
             );
-                let o = std::process::Command::new("bash")
-                    .arg("-c")
-                    .arg(&script)
-                    .output();
-                let o = o.expect("bash");
-                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-                String::from_utf8_lossy(&o.stdout).trim().to_string()
-            };
+            let o = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .expect("bash");
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+        };
         let oci = |w: &[&str]| complete("singlet-oci.bash", "_singlet__oci", w);
         assert_eq!(oci(&["singlet-oci", "run", "--bun"]), "--bundle");
         assert_eq!(oci(&["singlet-oci", "help", "cr"]), "create");

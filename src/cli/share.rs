@@ -505,8 +505,8 @@ fn list_remotes(remotes: &library::Remotes, json: bool, quiet: bool) -> Result<(
     }
     for f in &remotes.imported_from {
         say(format!(
-            "Imported from {} (singlet has no remotes file yet; `singlet remote` \
-                 changes write {})",
+            "Imported from {} (singlet has no remotes file yet; `singlet remote` changes \
+             write {})",
             f.display(),
             library::Remotes::path().display()
         ));

@@ -20,7 +20,8 @@
 //!    `/usr/local/bin/singlet`): nothing to do, no process of a rootless container has a uid
 //!    that may write the file.
 //!
-//! In steps 2 and 3, a process that holds `CAP_SYS_RESOURCE` (root on the host) does not
+//! In steps 2 and 3, a process the kernel lets change its own executable (`CAP_SYS_ADMIN` or
+//! `CAP_CHECKPOINT_RESTORE`, else `CAP_SYS_RESOURCE`: root on the host) does not
 //! re-execute: it moves onto the protected file in place ([`adopt`]). Every mapping of the
 //! binary is replaced by the same bytes from the protected file (code and read-only data mapped
 //! again from it, the same page-cache pages through the other mount; the relocated `RELRO` and
@@ -178,8 +179,8 @@ pub fn protect() -> Result<Outcome, Error> {
 /// same address and with the same protection, by a mapping of `view` at the same offset, or,
 /// for the data segment and the `RELRO` range of the program's `PT_GNU_RELRO` header (pages the
 /// start-up wrote: relocations, initialised data), by an anonymous copy of its current bytes.
-/// Then [`set_exe_file`] makes `view` the process's executable, which `/proc/<pid>/exe`, its children and a `#!/proc/self/exe`
-/// interpreter then resolve to. The kernel refuses the change (`EBUSY`) while any mapping of
+/// Then [`set_exe_file`] makes `view` the process's executable, which `/proc/<pid>/exe`, its
+/// children and a `#!/proc/self/exe` interpreter then resolve to. The kernel refuses the change (`EBUSY`) while any mapping of
 /// the old file remains.
 ///
 /// Call it while the process has one thread. The bytes at every address stay the same
@@ -191,6 +192,7 @@ pub fn protect() -> Result<Outcome, Error> {
 /// of it found, `mmap`/`mremap`/`mprotect` failing, or `prctl` refused (`EPERM` without the
 /// capability, `EBUSY`, `EACCES`).
 fn adopt(exe: &File, view: &OwnedFd) -> io::Result<()> {
+    use super::proc::Mapping;
     let meta = exe.metadata()?;
     let maps = std::fs::read_to_string("/proc/self/maps")?;
     let relro = relro_range();
@@ -339,59 +341,11 @@ fn parse_mm_map(stat: &str, brk: u64) -> Option<MmMap> {
     })
 }
 
-/// One line of `/proc/self/maps`: `start-end perms offset major:minor inode path`.
-#[derive(Debug, PartialEq, Eq)]
-struct Mapping {
-    start: usize,
-    end: usize,
-    prot: libc::c_int,
-    private: bool,
-    offset: u64,
-    dev: (u32, u32),
-    inode: u64,
-}
-
-impl Mapping {
-    fn parse(line: &str) -> Option<Mapping> {
-        let mut f = line.split_ascii_whitespace();
-        let (start, end) = f.next()?.split_once('-')?;
-        let perms = f.next()?.as_bytes();
-        let offset = u64::from_str_radix(f.next()?, 16).ok()?;
-        let (major, minor) = f.next()?.split_once(':')?;
-        let inode = f.next()?.parse().ok()?;
-        if perms.len() != 4 {
-            return None;
-        }
-        let mut prot = libc::PROT_NONE;
-        for (b, p) in [
-            (b'r', libc::PROT_READ),
-            (b'w', libc::PROT_WRITE),
-            (b'x', libc::PROT_EXEC),
-        ] {
-            if perms[..3].contains(&b) {
-                prot |= p;
-            }
-        }
-        Some(Mapping {
-            start: usize::from_str_radix(start, 16).ok()?,
-            end: usize::from_str_radix(end, 16).ok()?,
-            prot,
-            private: perms[3] == b'p',
-            offset,
-            dev: (
-                u32::from_str_radix(major, 16).ok()?,
-                u32::from_str_radix(minor, 16).ok()?,
-            ),
-            inode,
-        })
-    }
-}
-
 /// Replaces the mapping `m` by anonymous memory holding its current bytes, with the same
 /// protection, 64 KiB at a time: each piece is copied beside the mapping, then moved over its
 /// place (`mremap` replaces the old range in one step and frees its pages), so the copy adds
 /// at most one piece to the process's peak memory, not the whole `RELRO` (348 KiB).
-fn copy_to_anonymous(m: &Mapping) -> io::Result<()> {
+fn copy_to_anonymous(m: &super::proc::Mapping) -> io::Result<()> {
     const PIECE: usize = 64 * 1024;
     if m.prot & libc::PROT_READ == 0 {
         return Err(io::Error::other(
@@ -515,31 +469,6 @@ fn sealed_copy(mut exe: File) -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn maps_lines_parse() {
-        let m = Mapping::parse(
-            "563281b8d000-5632826ac000 r-xp 00b1e000 fe:00 10518535                   /usr/bin/singlet",
-        )
-        .unwrap();
-        assert_eq!(
-            m,
-            Mapping {
-                start: 0x5632_81b8_d000,
-                end: 0x5632_826a_c000,
-                prot: libc::PROT_READ | libc::PROT_EXEC,
-                private: true,
-                offset: 0xb1e000,
-                dev: (0xfe, 0),
-                inode: 10_518_535,
-            }
-        );
-        let anon = Mapping::parse("7ffd1000-7ffd3000 rw-s 00000000 00:00 0").unwrap();
-        assert_eq!(anon.prot, libc::PROT_READ | libc::PROT_WRITE);
-        assert!(!anon.private);
-        assert_eq!(Mapping::parse("garbage"), None);
-        assert_eq!(Mapping::parse("1-2 rwxpq 0 0:0 0"), None);
-    }
 
     #[test]
     fn stat_layout_parses_past_a_command_with_spaces_and_parens() {

@@ -64,25 +64,14 @@ pub fn release_code() -> Released {
         }
     };
     for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
-        let mut words = line.split_whitespace();
-        let first = words.next().unwrap_or("");
-        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            let (Ok(s), Ok(e)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-            else {
-                continue;
-            };
+        if let Some(m) = super::proc::Mapping::parse(&line) {
             flush(cur.take());
-            let perms = words.next().unwrap_or("");
-            let inode = words.nth(2).unwrap_or("0");
-            let path = words.next().unwrap_or("");
-            // Private, not writable, backed by a file (not [vdso], [vvar], [stack]…).
-            let cand = perms.len() == 4
-                && perms.as_bytes()[1] == b'-'
-                && perms.as_bytes()[3] == b'p'
-                && inode != "0"
-                && !path.starts_with('[');
-            cur = Some((s, e, cand, 0, 0));
+            // Private, not writable, backed by a file ([vdso], [vvar], [stack]… have inode 0).
+            let cand = m.private && m.prot & libc::PROT_WRITE == 0 && m.inode != 0;
+            cur = Some((m.start, m.end, cand, 0, 0));
         } else if let Some(c) = cur.as_mut() {
+            let mut words = line.split_whitespace();
+            let first = words.next().unwrap_or("");
             let kib = || {
                 words
                     .clone()
@@ -150,8 +139,8 @@ fn resident_kib(start: usize, end: usize) -> u64 {
 /// those was a fresh `mmap` (zeroed pages, a fault per page) and a `munmap`. Sets
 /// `M_MMAP_THRESHOLD` to 32 MiB and `M_TRIM_THRESHOLD` to 128 MiB (`mallopt(3)`); dropping it
 /// puts both back to glibc's initial 128 KiB (no longer adjusted as glibc does on its own) and
-/// trims the heap (`malloc_trim`), so a
-/// process that goes on (a launcher pulling through the cache) keeps nothing of it. Measured
+/// trims the heap (`malloc_trim`), so a process that goes on (a launcher pulling through the
+/// cache) keeps nothing of it. Measured
 /// on a 60 MB SIF pull: about half the page faults (3,149–5,545 → 1,490–1,580), the time
 /// within the noise (bench/README.md, "SIF transfer"). A no-op off glibc.
 pub struct ReusedHeap(());

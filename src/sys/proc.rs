@@ -1,4 +1,4 @@
-//! Facts about other processes.
+//! Facts about processes: other ones by pid, and this one's memory map.
 
 use std::fs;
 
@@ -92,9 +92,91 @@ pub fn run_in_child(f: impl FnOnce() -> i32) -> nix::Result<i32> {
     }
 }
 
+/// One line of `/proc/<pid>/maps` (also the first line of each entry of `smaps`):
+/// `start-end perms offset major:minor inode path`, the path left out. proc(5).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// First address.
+    pub start: usize,
+    /// One past the last address.
+    pub end: usize,
+    /// `PROT_READ`/`PROT_WRITE`/`PROT_EXEC` bits of `rwx`.
+    pub prot: libc::c_int,
+    /// `p` (copy-on-write) rather than `s`.
+    pub private: bool,
+    /// Offset in the file, bytes.
+    pub offset: u64,
+    /// Device of the file, (major, minor); (0, 0) for anonymous memory.
+    pub dev: (u32, u32),
+    /// Inode of the file; 0 for anonymous memory and `[heap]`, `[stack]`, `[vdso]`….
+    pub inode: u64,
+}
+
+impl Mapping {
+    /// `None` for anything else (an `smaps` field line, a malformed line).
+    pub fn parse(line: &str) -> Option<Mapping> {
+        let mut f = line.split_ascii_whitespace();
+        let (start, end) = f.next()?.split_once('-')?;
+        let perms = f.next()?.as_bytes();
+        let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+        let (major, minor) = f.next()?.split_once(':')?;
+        let inode = f.next()?.parse().ok()?;
+        if perms.len() != 4 {
+            return None;
+        }
+        let mut prot = libc::PROT_NONE;
+        for (b, p) in [
+            (b'r', libc::PROT_READ),
+            (b'w', libc::PROT_WRITE),
+            (b'x', libc::PROT_EXEC),
+        ] {
+            if perms[..3].contains(&b) {
+                prot |= p;
+            }
+        }
+        Some(Mapping {
+            start: usize::from_str_radix(start, 16).ok()?,
+            end: usize::from_str_radix(end, 16).ok()?,
+            prot,
+            private: perms[3] == b'p',
+            offset,
+            dev: (
+                u32::from_str_radix(major, 16).ok()?,
+                u32::from_str_radix(minor, 16).ok()?,
+            ),
+            inode,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_lines_parse() {
+        let m = Mapping::parse(
+            "563281b8d000-5632826ac000 r-xp 00b1e000 fe:00 10518535                   /usr/bin/singlet",
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            Mapping {
+                start: 0x5632_81b8_d000,
+                end: 0x5632_826a_c000,
+                prot: libc::PROT_READ | libc::PROT_EXEC,
+                private: true,
+                offset: 0xb1e000,
+                dev: (0xfe, 0),
+                inode: 10_518_535,
+            }
+        );
+        let anon = Mapping::parse("7ffd1000-7ffd3000 rw-s 00000000 00:00 0").unwrap();
+        assert_eq!(anon.prot, libc::PROT_READ | libc::PROT_WRITE);
+        assert!(!anon.private);
+        assert_eq!(Mapping::parse("garbage"), None);
+        assert_eq!(Mapping::parse("1-2 rwxpq 0 0:0 0"), None);
+    }
 
     #[test]
     fn names_and_liveness() {

@@ -441,13 +441,16 @@ fn spawn_init(
                 // SAFETY: the runtime is single-threaded here.
                 unsafe { crate::sys::ns::clone_into_namespaces(flags, cg.map(|f| f.as_fd())) }
             };
-            let mut r = clone(into_cgroup.as_ref());
-            if let (Some(_), Err(e)) = (&into_cgroup, &r) {
-                tracing::debug!("clone3 into the container's cgroup: {e}; cloning without it");
-                r = clone(None);
-            } else if into_cgroup.is_some() {
-                born_in_cgroup = true;
-            }
+            let r = match (&into_cgroup, clone(into_cgroup.as_ref())) {
+                (Some(_), Err(e)) => {
+                    tracing::debug!("clone3 into the container's cgroup: {e}; cloning without it");
+                    clone(None)
+                }
+                (cg, r) => {
+                    born_in_cgroup = cg.is_some();
+                    r
+                }
+            };
             match r {
                 Ok(Cloned::Child) => {
                     drop(parent_sock);
@@ -457,7 +460,6 @@ fn spawn_init(
                 Ok(Cloned::Parent(pid)) => Some(pid),
                 Err(e) => {
                     tracing::debug!("clone3 into namespaces {flags:#x}: {e}; fork and unshare");
-                    born_in_cgroup = false;
                     None
                 }
             }
