@@ -153,7 +153,8 @@ fn hint(msg: &str) -> &'static str {
     }
 }
 
-fn reg_err(r: &OrasRef, what: &str, e: &OciDistributionError) -> Error {
+/// `e` and its causes, each once.
+fn chain(e: &OciDistributionError) -> String {
     use std::error::Error as _;
     let mut msg = e.to_string();
     let mut src = e.source();
@@ -165,6 +166,11 @@ fn reg_err(r: &OrasRef, what: &str, e: &OciDistributionError) -> Error {
         }
         src = s.source();
     }
+    msg
+}
+
+fn reg_err(r: &OrasRef, what: &str, e: &OciDistributionError) -> Error {
+    let msg = chain(e);
     Error::Other(format!("{}: {what}: {msg}{}", r.uri, hint(&msg)))
 }
 
@@ -178,40 +184,7 @@ struct Session {
     token: bool,
 }
 
-/// Whether the host has CA certificates where the registry client looks for them: the files
-/// and directories `SSL_CERT_FILE` and `SSL_CERT_DIR` name when either is set, otherwise the
-/// usual system locations (openssl-probe's list, which rustls-native-certs reads): a
-/// non-empty file or a directory with an entry.
-///
-/// oci-client builds a default HTTP client inside every client it makes (even one for a
-/// plain-HTTP registry, which checks no certificate), and that default client panics when no
-/// certificate loads: singlet would abort. This check turns that host into a clear error.
-fn host_has_ca_certificates() -> bool {
-    let env_file = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    let env_dirs: Vec<PathBuf> = std::env::var_os("SSL_CERT_DIR")
-        .map(|d| std::env::split_paths(&d).collect())
-        .unwrap_or_default();
-    let (file, dirs) = if env_file.is_some() || !env_dirs.is_empty() {
-        (env_file, env_dirs)
-    } else {
-        let p = openssl_probe::probe();
-        (p.cert_file, p.cert_dir)
-    };
-    file.is_some_and(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 0))
-        || dirs
-            .iter()
-            .any(|d| std::fs::read_dir(d).is_ok_and(|mut entries| entries.next().is_some()))
-}
-
 fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Session> {
-    if !host_has_ca_certificates() {
-        return Err(Error::Other(format!(
-            "{}: this host has no CA certificates (install the ca-certificates package, or \
-             name a bundle with SSL_CERT_FILE or a directory with SSL_CERT_DIR); the registry \
-             client needs them even for a plain-HTTP registry",
-            r.uri
-        )));
-    }
     // reqwest is built without a default crypto provider; ring is the one ureq uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -219,7 +192,9 @@ fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Sess
         .build()
         .map_err(|e| Error::io("start the registry client", e))?;
     let plain = fetch.plain_http(&r.registry);
-    let client = Client::new(ClientConfig {
+    // `try_from`, not `new`: `new` falls back to a default client when the configured one
+    // cannot be built, and that one panics on a host without CA certificates.
+    let client = Client::try_from(ClientConfig {
         protocol: if plain {
             ClientProtocol::Http
         } else {
@@ -230,7 +205,16 @@ fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Sess
         // system's trust store (a hundred files here) for nothing.
         accept_invalid_certificates: plain,
         ..Default::default()
-    });
+    })
+    .map_err(|e| {
+        Error::Other(format!(
+            "{}: the registry client cannot be made ({}); a TLS registry needs CA \
+             certificates on this host: install the ca-certificates package, or name a bundle \
+             with SSL_CERT_FILE or a directory with SSL_CERT_DIR",
+            r.uri,
+            chain(&e)
+        ))
+    })?;
     let creds = match &fetch.credentials {
         Some(c) => Some(c.clone()),
         None => super::auth::lookup(fetch.authfile.as_deref(), &r.registry, &r.repository)?,

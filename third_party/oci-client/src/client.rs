@@ -1,5 +1,5 @@
 //! OCI distribution client for fetching oci images from an OCI compliant remote store
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::TryFrom;
 use std::hash::Hash;
 use std::pin::pin;
@@ -299,6 +299,9 @@ pub struct Client {
     config: Arc<ClientConfig>,
     // Registry -> RegistryAuth
     auth_store: Arc<RwLock<HashMap<String, RegistryAuth>>>,
+    // singlet: registries whose `/v2/` answered without a challenge that yields a token for
+    // the stored credentials; requests to them carry no token and skip the probe.
+    no_token: Arc<RwLock<HashSet<String>>>,
     /// Token cache for the client
     pub tokens: TokenCache,
     client: reqwest::Client,
@@ -310,6 +313,7 @@ impl Default for Client {
         Self {
             config: Arc::default(),
             auth_store: Arc::default(),
+            no_token: Arc::default(),
             tokens: TokenCache::new(DEFAULT_TOKEN_EXPIRATION_SECS),
             client: reqwest::Client::default(),
             push_chunk_size: PUSH_CHUNK_MAX_SIZE,
@@ -380,12 +384,15 @@ impl TryFrom<ClientConfig> for Client {
         }
 
         let default_token_expiration_secs = config.default_token_expiration_secs;
+        // singlet: every field named; `..Default::default()` built a second HTTP client (and
+        // loaded the system's trust store for it) only to drop it.
         Ok(Self {
             config: Arc::new(config),
+            auth_store: Arc::default(),
+            no_token: Arc::default(),
             tokens: TokenCache::new(default_token_expiration_secs),
             client: client_builder.build()?,
             push_chunk_size: PUSH_CHUNK_MAX_SIZE,
-            ..Default::default()
         })
     }
 }
@@ -445,11 +452,18 @@ impl Client {
         let auth = self.auth_store.read().await.get(registry)?.clone();
         match self.tokens.get(reference, op).await {
             Some(token) => Some(token),
-            None => {
-                let token = self._auth(reference, &auth, op).await.ok()??;
-                self.tokens.insert(reference, op, token.clone()).await;
-                Some(token)
-            }
+            None if self.no_token.read().await.contains(registry) => None,
+            None => match self._auth(reference, &auth, op).await {
+                Ok(Some(token)) => {
+                    self.tokens.insert(reference, op, token.clone()).await;
+                    Some(token)
+                }
+                Ok(None) => {
+                    self.no_token.write().await.insert(registry.to_string());
+                    None
+                }
+                Err(_) => None,
+            },
         }
     }
 
@@ -827,7 +841,13 @@ impl Client {
                     .await;
                 Ok(None)
             }
-            Ok(None) => Ok(None),
+            Ok(None) => {
+                self.no_token
+                    .write()
+                    .await
+                    .insert(image.resolve_registry().to_string());
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
