@@ -7,7 +7,8 @@
 //! (`appliciation/vnd.sylabs.sif.layer.tar`, sic).
 //!
 //! The registry is spoken to with `oci-client` (the ORAS project's Rust distribution client,
-//! with reqwest and rustls on the ring provider that `ureq` already brings). This module owns
+//! with reqwest and rustls on the ring provider that `ureq` already brings; carried with two
+//! fixes in third_party/oci-client, see third_party/README.md). This module owns
 //! a current-thread tokio runtime per operation and exposes blocking calls.
 //!
 //! Pulls go to the cache, `<cache>/oras/<layer sha256>.sif` (or, with `--disable-cache`, a
@@ -207,10 +208,14 @@ fn session(r: &OrasRef, fetch: &FetchOpts, op: RegistryOperation) -> Result<Sess
         ..Default::default()
     })
     .map_err(|e| {
+        let remedy = if plain {
+            ""
+        } else {
+            "; a TLS registry needs CA certificates on this host: install the ca-certificates \
+             package, or name a bundle with SSL_CERT_FILE or a directory with SSL_CERT_DIR"
+        };
         Error::Other(format!(
-            "{}: the registry client cannot be made ({}); a TLS registry needs CA \
-             certificates on this host: install the ca-certificates package, or name a bundle \
-             with SSL_CERT_FILE or a directory with SSL_CERT_DIR",
+            "{}: the registry client cannot be made ({}){remedy}",
             r.uri,
             chain(&e)
         ))
