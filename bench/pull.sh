@@ -4,7 +4,10 @@
 # -comp gzip), interleaved in one run; then the same with zstd. Each run starts from an empty
 # cache. Afterwards both outputs are unpacked and their file lists compared.
 # Then SIF transfers: `pull oras://` of the Debian SIF pushed to the same registry, against the
-# ORAS project's Python client (tests/oras/client.py) and a plain curl of the blob (the floor).
+# ORAS project's Python client (tests/oras/client.py), a plain curl of the blob (the floor the
+# issue sets), curl followed by `openssl dgst -sha256` (the same transfer checked with standard
+# tools), and examples/unverified_pull (singlet's transfer without the SHA-256 check: what the
+# check costs).
 # Usage: bench/pull.sh [RUNS] [all|docker|oras]
 source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
@@ -65,19 +68,24 @@ if [ "$WHAT" != docker ]; then
   BLOB="http://127.0.0.1:$PORT/v2/test/debian-sif/blobs/$DIGEST"
   PY=/opt/singlet-venv/bin/python3
   SIZE=$(stat -c %s "$D")
+  UNVERIFIED=$(CARGO_TERM_QUIET=true "$REPO/scripts/release.sh" --example unverified_pull)
+  cp "$UNVERIFIED" "$W/unverified_pull"
   echo "# SIF transfer: debian.sif ($SIZE bytes) from the local registry ($RUNS runs each, interleaved)"
   $INTERLEAVE --runs "$RUNS" --warmup 1 --title "pull oras:// (empty cache each run)" \
-    --setup "rm -rf $W/cache $W/o.sif $W/py $W/c.sif && mkdir -p $W/py" \
+    --setup "rm -rf $W/cache $W/o.sif $W/py $W/c.sif $W/u.sif && mkdir -p $W/py" \
     "singlet pull oras://=$W/singlet -q pull --no-https $W/o.sif $ORAS" \
     "singlet pull --disable-cache=$W/singlet -q pull --disable-cache --no-https $W/o.sif $ORAS" \
     "oras-py pull=$PY $REPO/tests/oras/client.py pull 127.0.0.1:$PORT/test/debian-sif:latest $W/py" \
-    "curl blob=curl -s -o $W/c.sif $BLOB"
+    "curl blob=curl -s -o $W/c.sif $BLOB" \
+    "curl + openssl dgst=sh -c 'curl -s -o $W/c.sif $BLOB && openssl dgst -sha256 $W/c.sif >/dev/null'" \
+    "unverified_pull (no SHA-256)=$W/unverified_pull 127.0.0.1:$PORT test/debian-sif $DIGEST $SIZE $W/u.sif"
   rm -rf "$W/cache" && mkdir -p "$W/py"
   "$W/singlet" -q pull --force --no-https "$W/o.sif" "$ORAS"
   "$PY" "$REPO/tests/oras/client.py" pull "127.0.0.1:$PORT/test/debian-sif:latest" "$W/py" >/dev/null
   curl -s -o "$W/c.sif" "$BLOB"
-  cmp "$W/o.sif" "$D" && cmp "$W/py/debian.sif" "$D" && cmp "$W/c.sif" "$D" \
-    && echo "all three outputs identical to debian.sif"
+  "$W/unverified_pull" "127.0.0.1:$PORT" test/debian-sif "$DIGEST" "$SIZE" "$W/u.sif"
+  cmp "$W/o.sif" "$D" && cmp "$W/py/debian.sif" "$D" && cmp "$W/c.sif" "$D" && cmp "$W/u.sif" "$D" \
+    && echo "all four outputs identical to debian.sif"
   $INTERLEAVE --runs "$RUNS" --warmup 1 --title "push oras:// of the same SIF (the blob already there)" \
     "singlet push=$W/singlet -q push --no-https $D $ORAS"
 fi
