@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt as _;
 use oci_client::client::{BlobResponse, ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
+use oci_client::errors::{DigestError, OciDistributionError};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
@@ -320,17 +320,18 @@ fn open_partial(part: &Path) -> Result<(std::fs::File, u64, Sha256)> {
     Ok((f, have, h))
 }
 
-/// Writes the chunks of a download on one thread and hashes them on another, so that the
-/// next chunk arrives while the last one is written and hashed. The hash costs as much as the
+/// Writes the chunks of a download on one thread and hashes them on another (unless
+/// oci-client checks the stream itself), so that the next chunk arrives while the last one is
+/// written and hashed. The hash costs as much as the
 /// transfer over loopback, and the writes (two with `tee`) as much again: on one thread they
 /// were the slowest part of a pull (bench/README.md "SIF transfer"). `tee`, when given,
 /// receives the same bytes (the output of a pull through the cache, written once instead of
 /// copied afterwards). A chunk is shared by both threads, not copied.
 struct Sink {
     to_writer: std::sync::mpsc::SyncSender<bytes::Bytes>,
-    to_hasher: std::sync::mpsc::SyncSender<bytes::Bytes>,
+    to_hasher: Option<std::sync::mpsc::SyncSender<bytes::Bytes>>,
     writer: std::thread::JoinHandle<std::io::Result<std::fs::File>>,
-    hasher: std::thread::JoinHandle<Sha256>,
+    hasher: Option<std::thread::JoinHandle<Sha256>>,
 }
 
 impl Sink {
@@ -338,7 +339,9 @@ impl Sink {
     /// zero fresh pages for every buffer (bench/README.md "SIF transfer").
     const DEPTH: usize = 8;
 
-    fn start(mut f: std::fs::File, mut h: Sha256, mut tee: Option<std::fs::File>) -> Sink {
+    /// `h` is `None` when the stream is checked already (oci-client checks a whole blob it
+    /// was sent instead of the range asked for): no hashing thread then.
+    fn start(mut f: std::fs::File, h: Option<Sha256>, mut tee: Option<std::fs::File>) -> Sink {
         let (to_writer, chunks) = std::sync::mpsc::sync_channel::<bytes::Bytes>(Self::DEPTH);
         let writer = std::thread::spawn(move || {
             for chunk in chunks {
@@ -349,13 +352,20 @@ impl Sink {
             }
             Ok(f)
         });
-        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<bytes::Bytes>(Self::DEPTH);
-        let hasher = std::thread::spawn(move || {
-            for chunk in chunks {
-                h.update(&chunk);
+        let (to_hasher, hasher) = match h {
+            Some(mut h) => {
+                let (to_hasher, chunks) =
+                    std::sync::mpsc::sync_channel::<bytes::Bytes>(Self::DEPTH);
+                let hasher = std::thread::spawn(move || {
+                    for chunk in chunks {
+                        h.update(&chunk);
+                    }
+                    h
+                });
+                (Some(to_hasher), Some(hasher))
             }
-            h
-        });
+            None => (None, None),
+        };
         Sink {
             to_writer,
             to_hasher,
@@ -364,18 +374,26 @@ impl Sink {
         }
     }
 
-    /// Hands `chunk` to both threads; false when the writer has stopped (an I/O error, which
+    /// Hands `chunk` to the threads; false when the writer has stopped (an I/O error, which
     /// [`Sink::finish`] returns).
     fn send(&self, chunk: bytes::Bytes) -> bool {
-        self.to_hasher.send(chunk.clone()).is_ok() && self.to_writer.send(chunk).is_ok()
+        let hashed = match &self.to_hasher {
+            Some(t) => t.send(chunk.clone()).is_ok(),
+            None => true,
+        };
+        hashed && self.to_writer.send(chunk).is_ok()
     }
 
-    /// The file and the hash state once every chunk sent is written.
-    fn finish(self, part: &Path) -> Result<(std::fs::File, Sha256)> {
+    /// The file and the hash state (`None` without a hashing thread) once every chunk sent is
+    /// written.
+    fn finish(self, part: &Path) -> Result<(std::fs::File, Option<Sha256>)> {
         drop(self.to_writer);
         drop(self.to_hasher);
         let failed = || Error::Other(format!("write {}: the writer failed", part.display()));
-        let h = self.hasher.join().map_err(|_| failed())?;
+        let h = match self.hasher {
+            Some(t) => Some(t.join().map_err(|_| failed())?),
+            None => None,
+        };
         let f = self
             .writer
             .join()
@@ -383,6 +401,13 @@ impl Sink {
             .map_err(|e| Error::io(format!("write {}", part.display()), e))?;
         Ok((f, h))
     }
+}
+
+/// What is known of the bytes received: their hash state, or oci-client's verdict on a whole
+/// blob it checked (`None`: the manifest's digest; `Some`: the digest it found instead).
+enum Received {
+    Hashed(Sha256),
+    Checked(Option<String>),
 }
 
 /// Downloads the SIF layer `l` into `dir/<hex>.sif` (atomically; resuming `.<hex>.part`);
@@ -399,7 +424,7 @@ fn fetch_blob(
     let hex = &l.digest["sha256:".len()..];
     let dest = dir.join(format!("{hex}.sif"));
     let part = dir.join(format!(".{hex}.part"));
-    let (mut f, mut have, mut h) = open_partial(&part)?;
+    let (f, mut have, mut h) = open_partial(&part)?;
     let size = l.size as u64;
     if have > size {
         f.set_len(0)
@@ -408,16 +433,18 @@ fn fetch_blob(
     }
     let start = have;
     let mut teed = false;
-    if have < size {
+    let (mut f, received) = if have < size {
         let b = bar(progress, size, have, "downloading");
-        let res: Result<(std::fs::File, Sha256)> = s.rt.block_on(async {
+        let res: Result<(std::fs::File, Received)> = s.rt.block_on(async {
             let resp = s
                 .client
                 .pull_blob_stream_partial(&s.reference, l, have, None)
                 .await
                 .map_err(|e| reg_err(r, "fetch the SIF blob", &e))?;
-            let mut stream = match resp {
-                BlobResponse::Partial(st) => st,
+            // A registry that ignores `Range` sends the whole blob, which oci-client checks
+            // itself as it streams: hashing it here too would cost the hash twice.
+            let (mut stream, client_checks) = match resp {
+                BlobResponse::Partial(st) => (st, false),
                 BlobResponse::Full(st) => {
                     if have > 0 {
                         // The registry sent everything again: start over.
@@ -425,7 +452,7 @@ fn fetch_blob(
                             .map_err(|e| Error::io(format!("truncate {}", part.display()), e))?;
                         (have, h) = (0, Sha256::new());
                     }
-                    st
+                    (st, true)
                 }
             };
             let copy = match tee {
@@ -437,11 +464,21 @@ fn fetch_blob(
             };
             teed = copy.is_some();
             let _heap = crate::sys::mem::ReusedHeap::begin();
-            let sink = Sink::start(f, h, copy);
-            let mut failed = None;
+            let sink = Sink::start(f, (!client_checks).then_some(h), copy);
+            let (mut failed, mut client_found) = (None, None);
             while let Some(chunk) = stream.next().await {
                 let chunk = match chunk {
                     Ok(c) => c,
+                    Err(e) if have == size && client_checks => {
+                        // The whole blob arrived and oci-client's check refused it.
+                        match e.get_ref().and_then(|i| i.downcast_ref::<DigestError>()) {
+                            Some(DigestError::VerificationError { actual, .. }) => {
+                                client_found = Some(actual.clone())
+                            }
+                            _ => failed = Some(format!("{}: {e}", r.uri)),
+                        }
+                        break;
+                    }
                     Err(e) => {
                         failed = Some(format!(
                             "{}: the transfer stopped after {have} of {size} bytes ({e}); run \
@@ -466,17 +503,22 @@ fn fetch_blob(
                     b.set_position(have);
                 }
             }
-            let done = sink.finish(&part)?;
-            match failed {
-                Some(m) => Err(Error::Other(m)),
-                None => Ok(done),
+            let (f, h) = sink.finish(&part)?;
+            if let Some(m) = failed {
+                return Err(Error::Other(m));
             }
+            Ok(match h {
+                Some(h) => (f, Received::Hashed(h)),
+                None => (f, Received::Checked(client_found)),
+            })
         });
         if let Some(b) = b {
             b.finish_and_clear();
         }
-        (f, h) = res?;
-    }
+        res?
+    } else {
+        (f, Received::Hashed(h))
+    };
     if have < size {
         return Err(Error::Other(format!(
             "{}: the transfer stopped after {have} of {size} bytes; run the same pull again to \
@@ -484,7 +526,11 @@ fn fetch_blob(
             r.uri
         )));
     }
-    let found = format!("sha256:{}", hex::encode(h.finalize()));
+    let found = match received {
+        Received::Hashed(h) => format!("sha256:{}", hex::encode(h.finalize())),
+        Received::Checked(None) => l.digest.clone(),
+        Received::Checked(Some(other)) => other,
+    };
     if found != l.digest {
         drop(f);
         let _ = std::fs::remove_file(&part);

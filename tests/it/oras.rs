@@ -673,8 +673,13 @@ fn oras_host_without_ca_certificates() {
 
 /// A TCP relay on 127.0.0.1 in front of `upstream` that records the request line of every
 /// HTTP request the client sends (the client's bytes scanned line by line; the relayed SIF
-/// bodies hold no line of that shape).
-fn request_recorder(upstream: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+/// bodies hold no line of that shape). With `strip_range`, the client's bytes are relayed line
+/// by line and `Range:` header lines are dropped: a registry that ignores ranged requests
+/// (for requests without a body only: a pushed blob could be split).
+fn request_recorder(
+    upstream: &str,
+    strip_range: bool,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{Read as _, Write as _};
     use std::net::{TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
@@ -697,12 +702,18 @@ fn request_recorder(upstream: &str) -> (String, std::sync::Arc<std::sync::Mutex<
                 // Bytes go on as they come; complete lines are scanned from `pending`.
                 let (mut client, mut buf, mut pending) = (client, vec![0u8; 64 << 10], Vec::new());
                 while let Ok(n) = client.read(&mut buf) {
-                    if n == 0 || server.write_all(&buf[..n]).is_err() {
+                    if n == 0 || (!strip_range && server.write_all(&buf[..n]).is_err()) {
                         break;
                     }
                     pending.extend_from_slice(&buf[..n]);
                     while let Some(i) = pending.iter().position(|&b| b == b'\n') {
                         let line: Vec<u8> = pending.drain(..=i).collect();
+                        if strip_range
+                            && !line.to_ascii_lowercase().starts_with(b"range:")
+                            && server.write_all(&line).is_err()
+                        {
+                            return;
+                        }
                         let t = String::from_utf8_lossy(&line);
                         let t = t.trim_end();
                         let method = t.split(' ').next().unwrap_or("");
@@ -734,7 +745,7 @@ fn request_recorder(upstream: &str) -> (String, std::sync::Arc<std::sync::Mutex<
 fn oras_anonymous_registry_probed_once() {
     need!(Who::Root);
     let (upstream, _dir) = start_registry("");
-    let (addr, seen) = request_recorder(&upstream);
+    let (addr, seen) = request_recorder(&upstream, false);
     let s = Scratch::new(Who::Root);
     let img = testdata().join("reference/busybox.sif");
     let img_s = img.display().to_string();
@@ -769,4 +780,71 @@ fn oras_anonymous_registry_probed_once() {
         })
         .collect();
     assert_eq!(shape, ["probe", "manifest", "blob"], "pull: {pull:?}");
+}
+
+/// A registry that ignores `Range` answers a fresh pull's ranged request with 200 and the
+/// whole blob; oci-client then checks that blob's digest itself. The pull is byte-identical,
+/// and a corrupted blob is refused as a digest mismatch (exit 255, the URI named, nothing in
+/// the cache or beside the output), not as a transfer to resume.
+#[test]
+fn oras_registry_without_ranges() {
+    need!(Who::Root);
+    let (upstream, dir) = start_registry("");
+    let (addr, seen) = request_recorder(&upstream, true);
+    let s = Scratch::new(Who::Root);
+    let img = testdata().join("reference/busybox.sif");
+    let pushed = json(&singlet_in(
+        &s,
+        &[],
+        &[
+            "push",
+            "--no-https",
+            "--json",
+            &img.display().to_string(),
+            &format!("oras://{upstream}/test/norange:v1"),
+        ],
+    ));
+    let uri = format!("oras://{addr}/test/norange:v1");
+    let o = singlet_in(&s, &[], &["pull", "--no-https", "out.sif", &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(
+        fs::read(s.path().join("out.sif")).unwrap(),
+        fs::read(&img).unwrap()
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.contains("/blobs/sha256:")),
+        "the blob did not go through the relay"
+    );
+    let blob = blob_file(&dir.join("data"), pushed["layer"].as_str().unwrap());
+    let mut bad = fs::read(&blob).unwrap();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    fs::write(&blob, &bad).unwrap();
+    // The cache holds the good SIF under the same digest: empty it so that the pull fetches.
+    let cache = s.path().join("cache/oras");
+    fs::remove_dir_all(&cache).unwrap();
+    for args in [
+        &["pull", "--no-https", "bad.sif", &uri][..],
+        &["pull", "--no-https", "--disable-cache", "bad.sif", &uri][..],
+    ] {
+        let o = singlet_in(&s, &[], args);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(255), "{args:?}: {e}");
+        assert!(e.contains(&uri) && e.contains("digest"), "{args:?}: {e}");
+        assert!(!e.contains("resume"), "{args:?}: {e}");
+    }
+    let left: Vec<_> = fs::read_dir(&cache)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in the cache: {left:?}");
+    let names: Vec<_> = fs::read_dir(s.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".oras") || n == "bad.sif")
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
 }
