@@ -118,6 +118,43 @@ pub(crate) fn open_partial(part: &Path) -> Result<(File, u64)> {
     Ok((f, len))
 }
 
+/// Reserves disk for the `len` bytes a download is about to append to `f` (the file at `path`),
+/// with `fallocate(FALLOC_FL_KEEP_SIZE)`: the file's length is unchanged and appends fill the
+/// reserved blocks. A download that cannot fit then fails before its transfer instead of
+/// part-way (a 60 MB SIF, or a 10 GB one on a full scratch directory), and the blocks come
+/// in one piece. A file system without `fallocate` (`EOPNOTSUPP`: some network and FUSE file
+/// systems) is left to the writes.
+///
+/// # Errors
+/// [`Error::Other`] naming `what` (the URI), `path`'s directory and `len` when the file system
+/// or the quota has no room (`ENOSPC`, `EDQUOT`) or cannot hold a file that large (`EFBIG`).
+pub(crate) fn reserve(f: &File, path: &Path, len: u64, what: &str) -> Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{fallocate, FallocateFlags};
+    use std::os::fd::AsRawFd as _;
+    let Ok(start) = f.metadata().map(|m| m.len()) else {
+        return Ok(());
+    };
+    let (Ok(off), Ok(n)) = (i64::try_from(start), i64::try_from(len)) else {
+        return Ok(());
+    };
+    if n == 0 {
+        return Ok(());
+    }
+    match fallocate(f.as_raw_fd(), FallocateFlags::FALLOC_FL_KEEP_SIZE, off, n) {
+        Err(e @ (Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            Err(Error::Other(format!(
+                "{what}: {} has no room for the {len} bytes to download ({}); nothing was \
+                 transferred",
+                dir.display(),
+                e.desc()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn bar(progress: bool, total: Option<u64>, done: u64) -> Option<indicatif::ProgressBar> {
     progress.then(|| {
         let b = super::oci::fetch::download_bar(total.unwrap_or(0));
@@ -181,6 +218,15 @@ pub fn download_auth(r: &HttpRef, dest: &Path, progress: bool, bearer: Option<&s
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let total = total.or(len.map(|l| l + start));
+        if let Some(l) = len {
+            if let Err(e) = reserve(&f, &part, l, &r.url) {
+                if start == 0 {
+                    drop(f);
+                    let _ = std::fs::remove_file(&part);
+                }
+                return Err(e);
+            }
+        }
         let b = bar(progress, total, start);
         let mut body = resp.into_body().into_reader();
         let mut buf = vec![0u8; 1 << 16];

@@ -410,6 +410,27 @@ enum Received {
     Checked(Option<String>),
 }
 
+/// Reserves the disk for the `size - have` bytes still to come in `part` (`f`) and, for a
+/// fresh download, the `size` bytes of `tee`, before the blob is asked for
+/// (`http::reserve`).
+fn reserve_room(
+    f: &std::fs::File,
+    part: &Path,
+    have: u64,
+    size: u64,
+    tee: Option<&tempfile::NamedTempFile>,
+    uri: &str,
+) -> Result<()> {
+    if have >= size {
+        return Ok(());
+    }
+    super::http::reserve(f, part, size - have, uri)?;
+    match tee {
+        Some(t) if have == 0 => super::http::reserve(t.as_file(), t.path(), size, uri),
+        _ => Ok(()),
+    }
+}
+
 /// Downloads the SIF layer `l` into `dir/<hex>.sif` (atomically; resuming `.<hex>.part`);
 /// a fresh download also writes `tee`. Returns the file, the bytes received and whether
 /// `tee` holds the whole file.
@@ -418,7 +439,7 @@ fn fetch_blob(
     r: &OrasRef,
     l: &OciDescriptor,
     dir: &Path,
-    tee: Option<&std::fs::File>,
+    tee: Option<&tempfile::NamedTempFile>,
     progress: bool,
 ) -> Result<(PathBuf, u64, bool)> {
     let hex = &l.digest["sha256:".len()..];
@@ -433,6 +454,13 @@ fn fetch_blob(
     }
     let start = have;
     let mut teed = false;
+    if let Err(e) = reserve_room(&f, &part, have, size, tee, &r.uri) {
+        if have == 0 {
+            drop(f);
+            let _ = std::fs::remove_file(&part);
+        }
+        return Err(e);
+    }
     let (mut f, received) = if have < size {
         let b = bar(progress, size, have, "downloading");
         let res: Result<(std::fs::File, Received)> = s.rt.block_on(async {
@@ -457,7 +485,8 @@ fn fetch_blob(
             };
             let copy = match tee {
                 Some(t) if have == 0 => Some(
-                    t.try_clone()
+                    t.as_file()
+                        .try_clone()
                         .map_err(|e| Error::io("duplicate the output descriptor", e))?,
                 ),
                 _ => None,
@@ -574,7 +603,7 @@ pub fn pull_into(
     r: &OrasRef,
     dir: &Path,
     fetch: &FetchOpts,
-    tee: Option<&std::fs::File>,
+    tee: Option<&tempfile::NamedTempFile>,
     progress: bool,
 ) -> Result<(PathBuf, Transferred)> {
     let s = session(r, fetch, RegistryOperation::Pull)?;

@@ -550,7 +550,7 @@ fn no_shub(uri: &str) -> Result<()> {
 fn fetch_sif_into(
     uri: &str,
     dir: &Path,
-    tee: Option<&std::fs::File>,
+    tee: Option<&tempfile::NamedTempFile>,
     o: &PullOpts,
 ) -> Result<(PathBuf, u64, bool)> {
     let progress = o.fetch.progress && !o.quiet;
@@ -590,7 +590,7 @@ fn cached_remote_sif(uri: &str, o: &PullOpts) -> Result<PathBuf> {
 /// [`cached_remote_sif`], a fresh download also written to `tee` (`true` when it was).
 fn cached_remote_sif_tee(
     uri: &str,
-    tee: Option<&std::fs::File>,
+    tee: Option<&tempfile::NamedTempFile>,
     o: &PullOpts,
 ) -> Result<(PathBuf, bool)> {
     no_shub(uri)?;
@@ -639,7 +639,7 @@ fn pull_sif(uri: &str, out: Option<&Path>, o: &PullOpts) -> Result<PathBuf> {
             .prefix(".sif-")
             .tempfile_in(dir)
             .map_err(|e| Error::io(format!("create a temporary file in {}", dir.display()), e))?;
-        let (sif, teed) = cached_remote_sif_tee(uri, Some(tmp.as_file()), o)?;
+        let (sif, teed) = cached_remote_sif_tee(uri, Some(&tmp), o)?;
         if !teed {
             drop(tmp);
             place_file(&sif, &dest)?;

@@ -848,3 +848,120 @@ fn oras_registry_without_ranges() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+/// `pull` where the SIF cannot fit: a 512 KiB tmpfs (in a private mount namespace) holding the
+/// cache, the output, or the output without the cache, for a 1 MiB SIF. Each pull is refused
+/// before the blob is asked for (the space is reserved first): exit 255, the URI and the
+/// directory named, no blob request in the registry's log, nothing left on the small file
+/// system. The same for `https://` (refused after the response's headers, before its body).
+#[test]
+fn pull_without_room_fails_before_the_transfer() {
+    need!(Who::Root);
+    let (upstream, _dir) = start_registry("");
+    let (addr, seen) = request_recorder(&upstream, false);
+    let s = Scratch::new(Who::Root);
+    let img = testdata().join("reference/busybox.sif");
+    let img_s = img.display().to_string();
+    let uri = format!("oras://{addr}/test/room:v1");
+    let o = singlet_in(&s, &[], &["push", "--no-https", &img_s, &uri]);
+    assert!(o.status.success(), "{}", err(&o));
+    let small = s.path().join("small");
+    fs::create_dir(&small).unwrap();
+    let small_s = small.display().to_string();
+    let served = tempfile::tempdir().unwrap();
+    fs::copy(&img, served.path().join("busybox.sif")).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/httpserver/range.py");
+    let mut srv = Command::new("python3")
+        .arg(script)
+        .arg(served.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    use std::io::BufRead as _;
+    std::io::BufReader::new(srv.stdout.take().unwrap())
+        .read_line(&mut port)
+        .unwrap();
+    let https = format!("http://127.0.0.1:{}/busybox.sif", port.trim());
+    let cases: [(&str, Vec<String>, &str, &str); 4] = [
+        (
+            "the cache",
+            vec![
+                format!("SINGLET_CACHEDIR={small_s}/cache"),
+                "pull".into(),
+                "--no-https".into(),
+                format!("{}/out.sif", s.path().display()),
+                uri.clone(),
+            ],
+            "/small/cache/oras has no room",
+            &uri,
+        ),
+        (
+            "the output",
+            vec![
+                format!("SINGLET_CACHEDIR={}/cache", s.path().display()),
+                "pull".into(),
+                "--no-https".into(),
+                format!("{small_s}/out.sif"),
+                uri.clone(),
+            ],
+            "/small has no room",
+            &uri,
+        ),
+        (
+            "the output, --disable-cache",
+            vec![
+                format!("SINGLET_CACHEDIR={}/cache", s.path().display()),
+                "pull".into(),
+                "--no-https".into(),
+                "--disable-cache".into(),
+                format!("{small_s}/out.sif"),
+                uri.clone(),
+            ],
+            "has no room",
+            &uri,
+        ),
+        (
+            "an https:// output",
+            vec![
+                format!("SINGLET_CACHEDIR={}/cache", s.path().display()),
+                "pull".into(),
+                format!("{small_s}/out.sif"),
+                https.clone(),
+            ],
+            "/small has no room",
+            &https,
+        ),
+    ];
+    for (what, args, why, named) in cases {
+        seen.lock().unwrap().clear();
+        let script = format!(
+            "mount -t tmpfs -o size=512k tmpfs {small_s} && env {cache} {bin} {args}; \
+             echo \"rc=$?\"; find {small_s} -mindepth 1 -not -type d",
+            cache = args[0],
+            bin = singlet().display(),
+            args = args[1..].join(" "),
+        );
+        let o = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        let (out, e) = (String::from_utf8_lossy(&o.stdout), err(&o));
+        assert!(out.contains("rc=255"), "{what}: {out} {e}");
+        assert!(
+            e.contains(named) && e.contains(why) && e.contains("nothing was transferred"),
+            "{what}: {e}"
+        );
+        let left: Vec<&str> = out.lines().filter(|l| !l.starts_with("rc=")).collect();
+        assert!(left.is_empty(), "{what}: left {left:?}");
+        let blobs = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.contains("/blobs/"))
+            .count();
+        assert_eq!(blobs, 0, "{what}: the blob was asked for");
+    }
+    let _ = srv.kill();
+    let _ = srv.wait();
+}
