@@ -852,8 +852,9 @@ fn oras_registry_without_ranges() {
 /// `pull` where the SIF cannot fit: a 512 KiB tmpfs (in a private mount namespace) holding the
 /// cache, the output, or the output without the cache, for a 1 MiB SIF. Each pull is refused
 /// before the blob is asked for (the space is reserved first): exit 255, the URI and the
-/// directory named, no blob request in the registry's log, nothing left on the small file
-/// system. The same for `https://` (refused after the response's headers, before its body).
+/// directory named, no blob request in the registry's log, nothing but the cache's (empty)
+/// lock files left on the small file system. The same for `https://` (refused after the response's headers, before its body)
+/// and for a `docker://` layer blob in the cache.
 #[test]
 fn pull_without_room_fails_before_the_transfer() {
     need!(Who::Root);
@@ -883,7 +884,8 @@ fn pull_without_room_fails_before_the_transfer() {
         .read_line(&mut port)
         .unwrap();
     let https = format!("http://127.0.0.1:{}/busybox.sif", port.trim());
-    let cases: [(&str, Vec<String>, &str, &str); 4] = [
+    let docker = format!("docker://{}/test/busybox:latest", registry().addr);
+    let cases: [(&str, Vec<String>, &str, &str); 5] = [
         (
             "the cache",
             vec![
@@ -932,12 +934,24 @@ fn pull_without_room_fails_before_the_transfer() {
             "/small has no room",
             &https,
         ),
+        (
+            "a docker:// layer in the cache",
+            vec![
+                format!("SINGLET_CACHEDIR={small_s}/cache"),
+                "pull".into(),
+                "--no-https".into(),
+                format!("{}/d.sif", s.path().display()),
+                docker.clone(),
+            ],
+            "has no room",
+            &docker,
+        ),
     ];
     for (what, args, why, named) in cases {
         seen.lock().unwrap().clear();
         let script = format!(
             "mount -t tmpfs -o size=512k tmpfs {small_s} && env {cache} {bin} {args}; \
-             echo \"rc=$?\"; find {small_s} -mindepth 1 -not -type d",
+             echo \"rc=$?\"; find {small_s} -mindepth 1 -not -type d -not -name '*.lock'",
             cache = args[0],
             bin = singlet().display(),
             args = args[1..].join(" "),

@@ -294,6 +294,8 @@ impl Source {
             .prefix(&format!(".{hex}.{}.", std::process::id()))
             .tempfile_in(dir)
             .map_err(|e| Error::io(format!("create a temporary blob in {}", dir.display()), e))?;
+        // Room for the blob before it is asked for (the temporary file goes with `tmp`).
+        crate::image::http::reserve(tmp.as_file(), tmp.path(), size, &self.reference)?;
         let d: oci_spec::image::Digest = digest.parse().map_err(|e| {
             Error::Other(format!("{}: blob digest {digest:?}: {e}", self.reference))
         })?;
