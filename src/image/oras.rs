@@ -322,9 +322,9 @@ fn open_partial(part: &Path) -> Result<(std::fs::File, u64, Sha256)> {
 
 /// Writes the chunks of a download on one thread and hashes them on another (unless
 /// oci-client checks the stream itself), so that the next chunk arrives while the last one is
-/// written and hashed. The hash costs as much as the
-/// transfer over loopback, and the writes (two with `tee`) as much again: on one thread they
-/// were the slowest part of a pull (bench/README.md "SIF transfer"). `tee`, when given,
+/// written and hashed. The hash costs as much as the transfer over loopback, and the writes
+/// (two with `tee`) as much again: on one thread they were the slowest part of a pull
+/// (bench/README.md "SIF transfer"). `tee`, when given,
 /// receives the same bytes (the output of a pull through the cache, written once instead of
 /// copied afterwards). A chunk is shared by both threads, not copied.
 struct Sink {
@@ -403,13 +403,6 @@ impl Sink {
     }
 }
 
-/// What is known of the bytes received: their hash state, or oci-client's verdict on a whole
-/// blob it checked (`None`: the manifest's digest; `Some`: the digest it found instead).
-enum Received {
-    Hashed(Sha256),
-    Checked(Option<String>),
-}
-
 /// Reserves the disk for the `size - have` bytes still to come in `part` (`f`) and, for a
 /// fresh download, the `size` bytes of `tee`, before the blob is asked for
 /// (`http::reserve`).
@@ -461,9 +454,10 @@ fn fetch_blob(
         }
         return Err(e);
     }
-    let (mut f, received) = if have < size {
+    // The digest of what the file holds: hashed here, or found by oci-client's own check.
+    let (mut f, found) = if have < size {
         let b = bar(progress, size, have, "downloading");
-        let res: Result<(std::fs::File, Received)> = s.rt.block_on(async {
+        let res: Result<(std::fs::File, String)> = s.rt.block_on(async {
             let resp = s
                 .client
                 .pull_blob_stream_partial(&s.reference, l, have, None)
@@ -536,17 +530,20 @@ fn fetch_blob(
             if let Some(m) = failed {
                 return Err(Error::Other(m));
             }
-            Ok(match h {
-                Some(h) => (f, Received::Hashed(h)),
-                None => (f, Received::Checked(client_found)),
-            })
+            // Without a hasher, oci-client checked the stream: it ended cleanly (the manifest's
+            // digest) or with the digest it found instead.
+            let found = match h {
+                Some(h) => format!("sha256:{}", hex::encode(h.finalize())),
+                None => client_found.unwrap_or_else(|| l.digest.clone()),
+            };
+            Ok((f, found))
         });
         if let Some(b) = b {
             b.finish_and_clear();
         }
         res?
     } else {
-        (f, Received::Hashed(h))
+        (f, format!("sha256:{}", hex::encode(h.finalize())))
     };
     if have < size {
         return Err(Error::Other(format!(
@@ -555,11 +552,6 @@ fn fetch_blob(
             r.uri
         )));
     }
-    let found = match received {
-        Received::Hashed(h) => format!("sha256:{}", hex::encode(h.finalize())),
-        Received::Checked(None) => l.digest.clone(),
-        Received::Checked(Some(other)) => other,
-    };
     if found != l.digest {
         drop(f);
         let _ = std::fs::remove_file(&part);
