@@ -10,14 +10,15 @@ use std::process::{Child, Command, Output};
 use crate::common::singlet;
 use crate::sif::testdata;
 
-struct Server {
+/// `tests/httpserver/range.py` serving `dir` on 127.0.0.1, stopped when dropped.
+pub(crate) struct Server {
     child: Child,
     port: String,
     dir: PathBuf,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub(crate) fn start(dir: &Path) -> Server {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/httpserver/range.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -37,10 +38,12 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    /// `http://127.0.0.1:PORT/path`.
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}/{path}", self.port)
     }
 
+    /// The `Range` header of every request so far (`-` for none).
     fn ranges(&self) -> Vec<String> {
         fs::read_to_string(self.dir.join(".ranges"))
             .unwrap_or_default()

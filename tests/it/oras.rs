@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::*;
+use crate::http::Server;
 use crate::need;
 use crate::pull::{auth_registry, fixtures_layout, registry, start_registry, start_registry_with};
 use crate::sif::testdata;
@@ -399,27 +400,15 @@ fn oras_bad_input() {
     );
     // A registry that answers 500.
     let served = tempfile::tempdir().unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/httpserver/range.py");
-    let mut srv = Command::new("python3")
-        .arg(script)
-        .arg(served.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    use std::io::BufRead as _;
-    std::io::BufReader::new(srv.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let broken = format!("oras://127.0.0.1:{}/test/app:v1", port.trim());
+    let srv = Server::start(served.path());
+    let broken = srv.url("test/app:v1").replacen("http://", "oras://", 1);
     refused(
         &s,
         &["pull", "--no-https", "out.sif", &broken],
         &broken,
         "500",
     );
-    let _ = srv.kill();
-    let _ = srv.wait();
+    drop(srv);
     // Pushing a file that is not a SIF names the file.
     fs::write(s.path().join("notes.txt"), "hello\n").unwrap();
     let o = singlet_in(&s, &[], &["push", "--no-https", "notes.txt", &docker_img]);
@@ -871,19 +860,8 @@ fn pull_without_room_fails_before_the_transfer() {
     let small_s = small.display().to_string();
     let served = tempfile::tempdir().unwrap();
     fs::copy(&img, served.path().join("busybox.sif")).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/httpserver/range.py");
-    let mut srv = Command::new("python3")
-        .arg(script)
-        .arg(served.path())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut port = String::new();
-    use std::io::BufRead as _;
-    std::io::BufReader::new(srv.stdout.take().unwrap())
-        .read_line(&mut port)
-        .unwrap();
-    let https = format!("http://127.0.0.1:{}/busybox.sif", port.trim());
+    let srv = Server::start(served.path());
+    let https = srv.url("busybox.sif");
     let docker = format!("docker://{}/test/busybox:latest", registry().addr);
     let cases: [(&str, Vec<String>, &str, &str); 5] = [
         (
@@ -976,6 +954,4 @@ fn pull_without_room_fails_before_the_transfer() {
             .count();
         assert_eq!(blobs, 0, "{what}: the blob was asked for");
     }
-    let _ = srv.kill();
-    let _ = srv.wait();
 }
