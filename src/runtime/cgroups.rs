@@ -814,6 +814,40 @@ pub fn pids(path: &Path, _id: &str) -> Result<Vec<i32>> {
     Ok(v)
 }
 
+/// Refuses a cgroup that another container or process already uses: one with processes in
+/// it, or a frozen one. Called by `create` before it records the path, so the refusal leaves
+/// that cgroup alone (the failure path removes only a cgroup the state names). Sharing a
+/// cgroup breaks the one container, one cgroup assumption that `kill --all`, `delete` and
+/// `pause` rest on: deleting one container would kill the other's processes, and pausing one
+/// would pause both; an init put in a frozen cgroup never runs (the checks runc and crun make
+/// too; docs/reference/security.md, class 5). A cgroup that does not exist yet passes.
+///
+/// On cgroup v1 the `pids`, `devices` or `freezer` hierarchy is looked at, as in [`pids`].
+///
+/// # Errors
+/// [`Error::Cgroup`] naming the cgroup and how many processes it holds, or that it is frozen.
+pub fn check_unused(path: &Path, id: &str) -> Result<()> {
+    if let Ok(p) = pids(path, id) {
+        if !p.is_empty() {
+            return Err(Error::Cgroup(format!(
+                "container's cgroup {} is not empty: {} process(es) found; another container \
+                 uses it (the same linux.cgroupsPath, or the same container id under another \
+                 --root)",
+                path.display(),
+                p.len()
+            )));
+        }
+    }
+    if is_frozen(path) {
+        return Err(Error::Cgroup(format!(
+            "container's cgroup {} is frozen: its init would never run; thaw it or choose \
+             another linux.cgroupsPath",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Resource statistics as JSON (`events --stats`).
 ///
 /// # Errors

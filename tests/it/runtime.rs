@@ -1,5 +1,9 @@
 //! The runtime core through `singlet-oci`: every verb, as root and as unprivileged users, plus
 //! bad input. Real containers on a busybox-static rootfs.
+//!
+//! Container ids of tests run as root are unique across the suite: the OCI face's default
+//! cgroup is `/<id>` whatever the `--root`, and `create` refuses a cgroup that holds another
+//! container's processes.
 
 use std::fs;
 use std::io::Read;
@@ -890,7 +894,7 @@ fn init_is_cloned_into_its_namespaces() {
         need!(who);
         let s = Scratch::new(who);
         let b = s.bundle("b", &["sh", "-c", "echo $$ $PPID"]);
-        let (o, trace) = traced_run(&s, &b, "c1");
+        let (o, trace) = traced_run(&s, &b, "ns1");
         assert!(o.starts_with("1 0\n"), "{o}");
         let clone = trace
             .lines()

@@ -205,4 +205,76 @@ fn pids_only_from_a_real_cgroup_filesystem() {
     );
 }
 
+/// Two containers in one cgroup: `delete --force` and `kill --all` signal every process of
+/// the container's cgroup, so a second container given the cgroup of a running one (the same
+/// id under another `--root`, which lands in the same default `/<id>`, or the same
+/// `linux.cgroupsPath`) killed the first when it was deleted. `create` must refuse a cgroup
+/// that holds processes, and a frozen one, and leave it as it was.
+#[test]
+fn shared_cgroup_is_refused() {
+    need!(Who::Root);
+    let owner = Scratch::new(Who::Root);
+    let other = Scratch::new(Who::Root);
+    let id = format!("sec-sharedcg-{}", std::process::id());
+    let b = owner.bundle("b", &["sleep", "60"]);
+    owner.ok(&["run", "-d", "--bundle", b.path(), &id]);
+    let pid = owner.state(&id)["pid"].as_i64().unwrap();
+    // The same id under another state root.
+    let same_id = other.oci_run(&["create", "--bundle", b.path(), &id]);
+    let _ = other.oci_run(&["delete", "--force", &id]);
+    // Another id whose config names the first container's cgroup (the OCI face's default).
+    let mut b2 = other.bundle("b2", &["sleep", "60"]);
+    b2.config["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+    b2.write();
+    let same_path = other.oci_run(&["create", "--bundle", b2.path(), "sec-sharedcg-2"]);
+    let _ = other.oci_run(&["delete", "--force", "sec-sharedcg-2"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let status = owner.state(&id)["status"].clone();
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    owner.ok(&["delete", "--force", &id]);
+    assert!(
+        alive && status == "running",
+        "deleting a second container killed the first ({status}); creates: {same_id:?} \
+         {same_path:?}"
+    );
+    for o in [&same_id, &same_path] {
+        assert!(!o.status.success(), "a cgroup in use was accepted: {o:?}");
+        assert!(
+            err(o).contains("is not empty: 1 process(es) found"),
+            "{}",
+            err(o)
+        );
+    }
+    assert!(
+        !other.root().join(&id).exists(),
+        "a refused create left state"
+    );
+
+    // A frozen cgroup: the init would never run. It is refused and left in place.
+    let freezer = std::path::Path::new("/sys/fs/cgroup/freezer");
+    if !freezer.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no cgroup v1 freezer here"
+        );
+        return;
+    }
+    let name = format!("singlet-sec-frozen-{}", std::process::id());
+    let dir = freezer.join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+    let mut b3 = other.bundle("b3", &["true"]);
+    b3.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    b3.write();
+    let frozen = other.oci_run(&["create", "--bundle", b3.path(), "sec-frozencg"]);
+    let _ = other.oci_run(&["delete", "--force", "sec-frozencg"]);
+    let kept = dir.is_dir();
+    for ctl in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(ctl.path().join(&name));
+    }
+    assert!(!frozen.status.success(), "a frozen cgroup was accepted");
+    assert!(err(&frozen).contains("is frozen"), "{}", err(&frozen));
+    assert!(kept, "the refused frozen cgroup was removed");
+}
+
 root_and_unprivileged!(sysctl_rules, uid_out_of_range,);

@@ -369,7 +369,7 @@ fn id_maps(spec: &mut Spec) -> (Vec<LinuxIdMapping>, Vec<LinuxIdMapping>) {
 /// cgroup path) before its init exists, so a killed create leaves state `delete` can use.
 ///
 /// # Errors
-/// Cgroup path errors ([`cgroups::plan`]).
+/// Cgroup path errors ([`cgroups::plan`]) and a cgroup in use ([`cgroups::check_unused`]).
 fn record(
     c: &mut Container,
     ctx: &Context,
@@ -394,7 +394,7 @@ fn record(
     c.saved.owner = state::owner_name();
     c.saved.rootless = rootless;
     c.saved.own_pid_ns = namespaces.new.contains(CloneFlags::CLONE_NEWPID);
-    c.saved.cgroup_path = cgroups::plan(
+    let cgroup = cgroups::plan(
         spec,
         c.id.as_str(),
         rootless,
@@ -402,6 +402,12 @@ fn record(
         ctx.cgroup_parent,
         ctx.rootless == crate::runtime::RootlessMode::False,
     )?;
+    // Checked before the path is recorded: a refused cgroup belongs to someone else, and the
+    // failure path of `create` removes the recorded one.
+    if let Some(cg) = &cgroup {
+        cgroups::check_unused(cg, c.id.as_str())?;
+    }
+    c.saved.cgroup_path = cgroup;
     Ok(())
 }
 
