@@ -30,35 +30,46 @@ pub struct RegistryFlags {
 
 use super::action::env_value as env_any;
 
+/// Asks for one line on the controlling terminal (`/dev/tty`), showing `label`; with `echo`
+/// false the typed line is not shown (a password), and echo is restored whatever happens.
+///
+/// # Errors
+/// No terminal (`--docker-login needs a terminal`), or a failed read or write on it.
 pub(crate) fn prompt(label: &str, echo: bool) -> anyhow::Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::os::fd::AsFd;
     let mut tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
         .map_err(|e| anyhow::anyhow!("--docker-login needs a terminal: {e}"))?;
-    write!(tty, "{label}")?;
-    tty.flush()?;
-    use std::os::fd::AsFd;
-    let saved = nix::sys::termios::tcgetattr(tty.as_fd()).ok();
-    if !echo {
-        if let Some(t) = &saved {
+    let saved = tcgetattr(tty.as_fd()).ok();
+    // Echo goes off before the label is shown, as getpass(3) does: a password typed as soon
+    // as the label appears is never echoed.
+    let quiet = match &saved {
+        Some(t) if !echo => {
             let mut t = t.clone();
-            t.local_flags.remove(nix::sys::termios::LocalFlags::ECHO);
-            let _ =
-                nix::sys::termios::tcsetattr(tty.as_fd(), nix::sys::termios::SetArg::TCSANOW, &t);
+            t.local_flags.remove(LocalFlags::ECHO);
+            tcsetattr(tty.as_fd(), SetArg::TCSANOW, &t).is_ok()
         }
-    }
-    let mut line = String::new();
-    let r = std::io::BufRead::read_line(&mut std::io::BufReader::new(&tty), &mut line);
-    if !echo {
+        _ => false,
+    };
+    let mut ask = || -> std::io::Result<String> {
+        write!(tty, "{label}")?;
+        tty.flush()?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&tty), &mut line)?;
+        Ok(line)
+    };
+    let line = ask();
+    if quiet {
         if let Some(t) = &saved {
-            let _ =
-                nix::sys::termios::tcsetattr(tty.as_fd(), nix::sys::termios::SetArg::TCSANOW, t);
+            let _ = tcsetattr(tty.as_fd(), SetArg::TCSANOW, t);
         }
-        writeln!(tty)?;
+        // The newline the user typed was not echoed either.
+        let _ = writeln!(tty);
     }
-    r?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    Ok(line?.trim_end_matches(['\n', '\r']).to_string())
 }
 
 impl RegistryFlags {

@@ -847,15 +847,39 @@ fn registry_credentials() {
         .stderr(Stdio::piped())
         .current_dir(p.s.path());
     let mut child = c.spawn().unwrap();
+    // Each answer is typed once its label is on the terminal, as a user would (a fixed delay
+    // raced the prompt on a loaded machine).
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let shown = shown.clone();
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let wait_for = |label: &str| {
+        let t = Instant::now();
+        while !String::from_utf8_lossy(&shown.lock().unwrap()).contains(label) {
+            assert!(t.elapsed() < Duration::from_secs(30), "no {label:?} prompt");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
     {
         let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for("Username: ");
         stdin.write_all(b"alice\n").unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        wait_for("Password: ");
         stdin.write_all(b"s3cret\n").unwrap();
-        std::thread::sleep(Duration::from_millis(300));
     }
-    let o = child.wait_with_output().unwrap();
+    let mut o = child.wait_with_output().unwrap();
+    reader.join().unwrap();
+    o.stdout = std::mem::take(&mut *shown.lock().unwrap());
     let shown = String::from_utf8_lossy(&o.stdout);
     assert!(shown.contains("Username: "), "{shown}");
     assert!(shown.contains("Password: "), "{shown}");
