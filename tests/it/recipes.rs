@@ -241,6 +241,19 @@ fn recipe(name: &str) {
 /// Starts an instance of `sif` with `port` as its argument, sends `want` and a newline to
 /// 127.0.0.1:`port`, and expects it echoed back; stops the instance.
 fn instance_answers(s: &Scratch, sif: &str, port: u16, want: &str, what: &str) {
+    // A port of the ephemeral range can be taken at random by any outgoing connection of the
+    // tests running beside this one, and the server's bind then fails.
+    let range = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u16 = range
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32768);
+    assert!(
+        port < low,
+        "{what}: port {port} is in the ephemeral range ({})",
+        range.trim()
+    );
     let port_s = port.to_string();
     let o = singlet_in(s, &[], &["instance", "start", sif, "recipe", &port_s]);
     assert!(o.status.success(), "{what}: instance start: {}", err(&o));
