@@ -848,6 +848,28 @@ pub fn check_unused(path: &Path, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a cgroup that holds any process besides `init` once the init has joined it: the
+/// second half of [`check_unused`]. That check runs before the init exists, so two creates
+/// started together with one cgroup can both pass it; whichever finds the other's init here
+/// fails (both may), and `create`'s failure path must then leave the cgroup alone (it kills
+/// its own processes by pid). A cgroup whose process list cannot be read passes, as in
+/// [`check_unused`].
+///
+/// # Errors
+/// [`Error::Cgroup`] naming the cgroup and a process found in it.
+pub fn check_alone(path: &Path, id: &str, init: i32) -> Result<()> {
+    let Ok(p) = pids(path, id) else {
+        return Ok(());
+    };
+    match p.iter().find(|&&p| p != init) {
+        Some(other) => Err(Error::Cgroup(format!(
+            "container's cgroup {} is not empty: another container's process ({other}) joined              it while this one was created; neither may use it (two creates with the same              linux.cgroupsPath, or the same container id under another --root)",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Resource statistics as JSON (`events --stats`).
 ///
 /// # Errors

@@ -277,4 +277,75 @@ fn shared_cgroup_is_refused() {
     assert!(kept, "the refused frozen cgroup was removed");
 }
 
+/// The race left by the check above: `create` looks at the cgroup before its init exists and
+/// puts the init in it later, so two creates started together with one `linux.cgroupsPath`
+/// both found it empty and both succeeded, each then able to kill the other's processes.
+/// After the init joins, `create` must find it alone in the cgroup, or fail and leave the
+/// cgroup to the other container.
+#[test]
+fn shared_cgroup_race_is_refused() {
+    need!(Who::Root);
+    let s = Scratch::new(Who::Root);
+    let name = format!("singlet-sec-race-{}", std::process::id());
+    let mut b = s.bundle("b", &["sleep", "60"]);
+    b.config["linux"]["cgroupsPath"] = json!(format!("/{name}"));
+    b.write();
+    let (mut both, mut counts) = (Vec::new(), [0; 3]);
+    for round in 0..12 {
+        let ids = [format!("sec-race-{round}-a"), format!("sec-race-{round}-b")];
+        let go = std::sync::Barrier::new(2);
+        let outs: Vec<_> = std::thread::scope(|t| {
+            let hs: Vec<_> = ids
+                .iter()
+                .map(|id| {
+                    let (s, b, go) = (&s, &b, &go);
+                    t.spawn(move || {
+                        go.wait();
+                        s.oci_run(&["create", "--bundle", b.path(), id])
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok = outs.iter().filter(|o| o.status.success()).count();
+        // The one that succeeded, if any, still has a live init.
+        let alive = ids.iter().zip(&outs).all(|(id, o)| {
+            !o.status.success() || {
+                let pid = s.state(id)["pid"].as_i64().unwrap();
+                std::path::Path::new(&format!("/proc/{pid}")).exists()
+            }
+        });
+        for id in &ids {
+            let _ = s.oci_run(&["delete", "--force", id]);
+        }
+        counts[ok] += 1;
+        if ok == 2 {
+            both.push(round);
+        }
+        assert!(
+            alive,
+            "round {round}: a refused create killed the other's init"
+        );
+        for (id, o) in ids.iter().zip(&outs) {
+            if !o.status.success() {
+                assert!(
+                    err(o).contains("is not empty") || err(o).contains("joined it"),
+                    "round {round}, {id}: {}",
+                    err(o)
+                );
+                assert!(!s.root().join(id).exists(), "a refused create left state");
+            }
+        }
+    }
+    for ctl in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(ctl.path().join(&name));
+    }
+    let _ = std::fs::remove_dir(format!("/sys/fs/cgroup/unified/{name}"));
+    eprintln!("rounds with no, one, two containers created: {counts:?}");
+    assert!(
+        both.is_empty(),
+        "two containers were created in one cgroup in rounds {both:?} of 12"
+    );
+}
+
 root_and_unprivileged!(sysctl_rules, uid_out_of_range,);

@@ -253,8 +253,14 @@ fn create_in(
     if let Some(adj) = process.oom_score_adj() {
         security::set_oom_score_adj(pid, adj)?;
     }
-    if let Some(cg) = &c.saved.cgroup_path {
-        cgroups::enter(&spec, cg, &id, pid, born_in_cgroup)?;
+    if let Some(cg) = c.saved.cgroup_path.clone() {
+        cgroups::enter(&spec, &cg, &id, pid, born_in_cgroup)?;
+        if let Err(e) = cgroups::check_alone(&cg, id.as_str(), pid) {
+            // Another create put its init here meanwhile: the cgroup is no longer ours alone,
+            // and removing it would kill that init. Ours is killed by pid.
+            c.saved.cgroup_path = None;
+            return Err(e);
+        }
     }
     if let Some(devs) = spec.linux().as_ref().and_then(|l| l.net_devices().as_ref()) {
         crate::runtime::netdev::move_devices(devs, pid)?;
