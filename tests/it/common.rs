@@ -64,13 +64,29 @@ impl Who {
     }
 }
 
+/// `CI` is set (and not empty): a missing prerequisite fails the test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Says why the calling test is skipped, which then returns: a missing prerequisite (a
+/// package, a cgroup hierarchy, root). Under `CI` ([`in_ci`]) it panics instead, so a
+/// misconfigured CI is never green.
+pub fn skipped(why: &str) {
+    assert!(
+        !in_ci(),
+        "{why}, and CI is set (scripts/deps.sh installs what the tests need)"
+    );
+    eprintln!("skipped: {why}");
+}
+
 /// Skips the calling test (returns early) when `who` is not available, saying why; when `CI`
 /// is set a missing identity is a failure, so a misconfigured CI is never green.
 #[macro_export]
 macro_rules! need {
     ($who:expr) => {
         if !$who.available() {
-            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+            if $crate::common::in_ci() {
                 panic!(
                     "{:?} is not available and CI is set: run as root with the test users \
                      (scripts/deps.sh creates them)",

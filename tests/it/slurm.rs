@@ -24,11 +24,7 @@ impl Cluster {
     /// installed and CI is not set.
     pub fn start(dir: &Path) -> Option<Cluster> {
         if Command::new("slurmctld").arg("-V").output().is_err() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "Slurm is not installed and CI is set (scripts/deps.sh installs slurmctld, slurmd, munge)"
-            );
-            eprintln!("skipped: Slurm is not installed");
+            crate::common::skipped("Slurm is not installed (slurmctld, slurmd, munge)");
             return None;
         }
         let d = dir.join("slurm");
