@@ -65,9 +65,12 @@ if [ "$WHAT" != docker ]; then
   D="$TESTDATA/reference/debian.sif"
   ORAS=oras://127.0.0.1:$PORT/test/debian-sif:latest
   "$W/singlet" -q push --no-https "$D" "$ORAS"
-  DIGEST=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-    "http://127.0.0.1:$PORT/v2/test/debian-sif/manifests/latest" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+  layer_digest() { # REPOSITORY: the digest of the SIF layer of REPOSITORY:latest
+    curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+      "http://127.0.0.1:$PORT/v2/$1/manifests/latest" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])'
+  }
+  DIGEST=$(layer_digest test/debian-sif)
   BLOB="http://127.0.0.1:$PORT/v2/test/debian-sif/blobs/$DIGEST"
   PY=/opt/singlet-venv/bin/python3
   SIZE=$(stat -c %s "$D")
@@ -94,9 +97,7 @@ if [ "$WHAT" != docker ]; then
   SMALL="$TESTDATA/reference/busybox-xz.sif"
   SORAS=oras://127.0.0.1:$PORT/test/small-sif:latest
   "$W/singlet" -q push --no-https "$SMALL" "$SORAS"
-  SDIGEST=$(curl -s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-    "http://127.0.0.1:$PORT/v2/test/small-sif/manifests/latest" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["digest"])')
+  SDIGEST=$(layer_digest test/small-sif)
   $INTERLEAVE --runs "$RUNS" --warmup 1 --cpu-of "$REG" \
     --title "fixed costs: pull oras:// of busybox-xz.sif ($(stat -c %s "$SMALL") bytes)" \
     --setup "rm -f $W/o.sif $W/c.sif" \

@@ -863,7 +863,9 @@ pub fn check_alone(path: &Path, id: &str, init: i32) -> Result<()> {
     };
     match p.iter().find(|&&p| p != init) {
         Some(other) => Err(Error::Cgroup(format!(
-            "container's cgroup {} is not empty: another container's process ({other}) joined              it while this one was created; neither may use it (two creates with the same              linux.cgroupsPath, or the same container id under another --root)",
+            "container's cgroup {} is not empty: another container's process ({other}) joined \
+             it while this one was created; neither may use it (two creates with the same \
+             linux.cgroupsPath, or the same container id under another --root)",
             path.display()
         ))),
         None => Ok(()),
